@@ -1,0 +1,417 @@
+"""The ``auditor`` command: a thin shell over the library (it computes no metric).
+
+Exit codes are a contract for CI pipelines: 0 pass (or warn without
+``--fail-on warn``), 1 a blocking policy failure, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from auditor.errors import EXIT_BAD_INPUT, EXIT_BLOCKING_FAILURE, EXIT_PASS, AuditorError
+
+EXIT_INTERNAL_ERROR = 3
+FORMATS_ALL = ("json", "html", "pdf", "md", "junit")
+FORMAT_UNKNOWN = "--formats: unknown format '{name}'; expected a comma-separated list of {choices}"
+THRESHOLD_RANGE = "--threshold: {value} is not a probability strictly between 0 and 1"
+
+EPILOG_AUDIT = """examples:
+  auditor audit spec.yaml --out audit
+  auditor audit spec.yaml --out audit --policy four-fifths --policy my-policy.yaml
+  auditor audit spec.yaml --out audit --threshold 0.15 --fail-on warn --formats json,md,junit
+  auditor audit spec.yaml --out audit --baseline previous-release/report.json --record
+"""
+
+
+class Progress:
+    """Step messages on stderr, only for a person at a terminal."""
+
+    def __init__(self, *, quiet: bool, stream: TextIO = sys.stderr) -> None:
+        self.enabled = not quiet and stream.isatty()
+        self.stream = stream
+        self.start = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.start
+            print(f"[{elapsed:6.1f}s] {step}", file=self.stream, flush=True)
+
+
+def _formats(text: str) -> list[str]:
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    for name in names:
+        if name not in FORMATS_ALL:
+            raise AuditorError(FORMAT_UNKNOWN.format(name=name, choices=",".join(FORMATS_ALL)))
+    return names
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(THRESHOLD_RANGE.format(value=text))
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="folder for the reports")
+    p.add_argument(
+        "--policy",
+        action="append",
+        metavar="PACK_OR_FILE",
+        help="policy pack name or file; repeat for several (replaces the spec's policy)",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        type=_threshold,
+        metavar="T",
+        help="decision threshold (score >= T is positive); repeat for several",
+    )
+    p.add_argument("--baseline", type=Path, help="report.json of the previous release")
+    p.add_argument(
+        "--fail-on",
+        choices=("block", "warn"),
+        default="block",
+        help="exit 1 on blocking failures only (default) or on warnings too",
+    )
+    p.add_argument(
+        "--formats",
+        default=",".join(FORMATS_ALL),
+        help="comma-separated subset of json,html,pdf,md,junit (default: all)",
+    )
+    p.add_argument("--seed", type=int, help="random seed (overrides the spec)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument(
+        "--record", action="store_true", help="record the audit in the registry after writing"
+    )
+    p.add_argument("--registry", metavar="URL", help="registry database URL (see `history`)")
+    p.add_argument("--ran-by", metavar="NAME", help="who ran the audit (default: user name)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="auditor",
+        description="Audit a clinical model for subgroup performance, fairness and policy "
+        "compliance, and write JSON, HTML, PDF, Markdown and JUnit reports.",
+        epilog="Run `auditor demo --out audit-demo` to see a complete audit of the bundled "
+        "example. Exit codes: 0 pass, 1 blocking policy failure, 2 bad input.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("audit", help="audit a model as described by a spec", epilog=EPILOG_AUDIT,
+                       formatter_class=fmt)
+    p.add_argument("spec", type=Path, help="audit spec (YAML or JSON)")
+    _add_run_options(p)
+
+    p = sub.add_parser(
+        "demo",
+        help="audit the bundled clinical example",
+        epilog="example:\n  auditor demo --out audit-demo",
+        formatter_class=fmt,
+    )
+    _add_run_options(p)
+    p.set_defaults(out=Path("audit-demo"))
+    for action in p._actions:
+        if action.dest == "out":
+            action.required = False
+            action.help = "folder for the reports (default: audit-demo)"
+
+    p = sub.add_parser(
+        "init",
+        help="write a commented starter spec for a data file",
+        epilog="example:\n  auditor init cohort.csv && auditor audit audit-spec.yaml --out audit",
+        formatter_class=fmt,
+    )
+    p.add_argument("data", type=Path, help="CSV or Parquet file")
+    p.add_argument("--out", type=Path, help="spec path (default: audit-spec.yaml beside the data)")
+
+    p = sub.add_parser(
+        "validate-spec",
+        help="check a spec: schema, files, columns",
+        epilog="example:\n  auditor validate-spec spec.yaml",
+        formatter_class=fmt,
+    )
+    p.add_argument("spec", type=Path)
+
+    p = sub.add_parser(
+        "validate-policy",
+        help="check a policy file against the policy schema",
+        epilog="example:\n  auditor validate-policy my-policy.yaml",
+        formatter_class=fmt,
+    )
+    p.add_argument("policy", type=Path)
+
+    p = sub.add_parser(
+        "policies",
+        help="list the shipped policy packs",
+        epilog="example:\n  auditor policies",
+        formatter_class=fmt,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser(
+        "metrics",
+        help="list the metric registry",
+        epilog="example:\n  auditor metrics",
+        formatter_class=fmt,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser(
+        "compare",
+        help="what changed between two audits; exit 1 on a new blocking failure",
+        epilog="example:\n  auditor compare release-1.0/report.json release-1.1/report.json",
+        formatter_class=fmt,
+    )
+    p.add_argument("before", type=Path, help="earlier report.json (or its folder)")
+    p.add_argument("after", type=Path, help="later report.json (or its folder)")
+    p.add_argument("--all", action="store_true", help="show every metric delta, not only changes")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    try:
+        from auditor.registry.commands import add_registry_parsers
+    except ImportError:  # the registry extra is part of the base install; keep the CLI usable
+        add_registry_parsers = None
+    if add_registry_parsers is not None:
+        add_registry_parsers(sub)
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _run(args: argparse.Namespace, spec_path: Path) -> int:
+    from auditor.audit import build_report, load_report, prepare, with_overrides
+    from auditor.output import check_output_dir, publish, staging_dir
+    from auditor.policy import load_policies
+    from auditor.spec_loader import load_spec, validate_spec
+    from reports import render
+
+    progress = Progress(quiet=args.quiet)
+    formats = _formats(args.formats)
+    progress(f"reading spec {spec_path}")
+    spec = load_spec(spec_path)
+    policy_refs = [_policy_ref(p) for p in args.policy] if args.policy else None
+    spec = with_overrides(spec, policies=policy_refs, thresholds=args.threshold, seed=args.seed)
+    validate_spec(spec)
+    inputs = [spec_path, spec.data]
+    if spec.model.path is not None:
+        inputs.append(spec.model.path)
+    if args.baseline is not None:
+        inputs.append(args.baseline)
+    check_output_dir(args.out, force=args.force, inputs=inputs)
+    baseline = load_report(args.baseline) if args.baseline else None
+    policies = load_policies(spec.policies, base_dir=spec_path.resolve().parent)
+    prepared = prepare(spec, progress=progress)
+    report = build_report(prepared, policies=policies, baseline=baseline, progress=progress)
+    progress(f"rendering {', '.join(formats)}")
+    with staging_dir(args.out) as tmp:
+        render(report, tmp, formats)
+        publish(tmp, args.out)
+    record_note = ""
+    if args.record:
+        from auditor.registry import Registry
+
+        registry = Registry(args.registry)
+        entry = registry.record(
+            report,
+            report_json=(args.out / "report.json").read_text(encoding="utf-8")
+            if (args.out / "report.json").exists()
+            else report.to_json(),
+            ran_by=args.ran_by or _user(),
+            report_dir=args.out,
+        )
+        record_note = f"; recorded as audit {entry.audit_id}"
+    c = report.counts
+    fails_gate = report.verdict == "fail" or (args.fail_on == "warn" and report.verdict == "warn")
+    print(
+        f"verdict: {report.verdict.upper()} — {c.passed} passed, {c.failed} failed, "
+        f"{c.inconclusive} inconclusive, {c.not_evaluable} not evaluable; "
+        f"reports in {args.out}/{record_note}"
+    )
+    return EXIT_BLOCKING_FAILURE if fails_gate else EXIT_PASS
+
+
+def _policy_ref(ref: str) -> str:
+    """Pack names stay names; anything path-like becomes an absolute path (from the cwd)."""
+    p = Path(ref)
+    if p.suffix.lower() in (".yaml", ".yml", ".json") or "/" in ref or os.sep in ref:
+        return str(p.resolve())
+    return ref
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    return _run(args, args.spec)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from auditor.examples import demo_spec_path
+
+    return _run(args, demo_spec_path())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from auditor.init_spec import init_spec
+
+    spec_path, guess = init_spec(args.data, args.out)
+    for note in guess.notes:
+        print(f"guessed: {note}")
+    print(f"label: {guess.label or 'not found'}; score column: {guess.score or 'not found'}; "
+          f"sensitive: {', '.join(guess.sensitive) or 'none found'}")
+    print(f"wrote {spec_path}; review it, then run: auditor audit {spec_path} --out audit")
+    return EXIT_PASS
+
+
+def cmd_validate_spec(args: argparse.Namespace) -> int:
+    from auditor.spec_loader import load_spec, validate_spec
+
+    spec = load_spec(args.spec)
+    validate_spec(spec)
+    model = spec.model.score_column and f"score column '{spec.model.score_column}'" or (
+        f"model {spec.model.path.name}" if spec.model.path else "no model"
+    )
+    print(f"{args.spec}: valid — data {spec.data.name}, label '{spec.label.column}', {model}, "
+          f"sensitive {', '.join(spec.sensitive)}")
+    return EXIT_PASS
+
+
+def cmd_validate_policy(args: argparse.Namespace) -> int:
+    from auditor.policy import validate_policy_file
+
+    policy = validate_policy_file(args.policy)
+    print(f"{args.policy}: valid — policy '{policy.id}' v{policy.version}, "
+          f"{len(policy.rules)} rules")
+    return EXIT_PASS
+
+
+def cmd_policies(args: argparse.Namespace) -> int:
+    from auditor.policy import list_packs
+
+    packs = list_packs()
+    if args.json:
+        print(json.dumps([p.model_dump(mode="json") for p in packs], indent=2))
+        return EXIT_PASS
+    width = max(len(p.id) for p in packs)
+    for p in packs:
+        print(f"{p.id:<{width}}  {p.rule_count:>3} rules  {p.title}")
+        if p.description:
+            print(f"{'':<{width}}             {p.description}")
+    return EXIT_PASS
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from auditor.metrics import METRICS
+
+    if args.json:
+        rows = [
+            {
+                "id": m.id,
+                "name": m.name,
+                "direction": m.direction,
+                "needs_threshold": m.needs_threshold,
+                "reference": m.reference,
+                "meaning": m.meaning,
+            }
+            for m in METRICS.values()
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_PASS
+    for m in METRICS.values():
+        t = " (at threshold)" if m.needs_threshold else ""
+        print(f"{m.id:<22} {m.name}{t} — {m.meaning} [{m.direction}; reference: {m.reference}]")
+    return EXIT_PASS
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from auditor.audit import load_report
+    from auditor.compare import compare_reports, comparison_summary, format_comparison
+
+    comparison = compare_reports(load_report(args.before), load_report(args.after))
+    if args.json:
+        print(comparison.to_json(), end="")
+    else:
+        print(format_comparison(comparison, only_changed=not args.all))
+    s = comparison_summary(comparison)
+    blocking = s["new_blocking_failures"]
+    print(
+        f"compare: {s['changed_beyond_interval']} metrics moved beyond the earlier interval, "
+        f"{s['new_failures']} new failures ({blocking} blocking), "
+        f"{s['resolved_failures']} resolved"
+    )
+    return EXIT_BLOCKING_FAILURE if blocking else EXIT_PASS
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "audit": cmd_audit,
+    "demo": cmd_demo,
+    "init": cmd_init,
+    "validate-spec": cmd_validate_spec,
+    "validate-policy": cmd_validate_policy,
+    "policies": cmd_policies,
+    "metrics": cmd_metrics,
+    "compare": cmd_compare,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from auditor.audit import tool_version
+
+        print(f"auditor {tool_version()}")
+        return EXIT_PASS
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+    if handler is None:
+        parser.error(f"unknown command {args.command}")
+    debug = getattr(args, "debug", False) or os.environ.get("AUDITOR_DEBUG") == "1"
+    try:
+        return int(handler(args))
+    except AuditorError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: no report was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: say so, keep the traceback for --debug
+        if debug:
+            traceback.print_exc()
+        print(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in auditor; "
+            "rerun with --debug and report the traceback.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The audit spec: what to audit, as typed, validated data.
+
+The YAML/JSON keys are a public contract (see ``auditor/schema/spec.schema.json``).
+``load_spec`` validates against the schema first, then resolves relative paths
+against the spec's own folder and applies cross-field rules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_POLICY = "clinical-default"
+DEFAULT_MIN_CELL_SIZE = 11
+DEFAULT_BOOTSTRAP = 1000
+DEFAULT_BINS = 2000
+DEFAULT_EXPLAIN_SAMPLE = 2000
+MISSING_GROUP = "(missing)"
+"""Group name of a missing sensitive value: an explicit group, never a dropped row."""
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    column: str
+    """Outcome column in the data."""
+    positive: Any = 1
+    """Value of ``column`` that means the event happened; every other value must be ``negative``."""
+    negative: Any | None = None
+    """Optional explicit negative value; when omitted, the label must be binary."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    score_column: str | None = None
+    """Column of precomputed probabilities of the positive class."""
+    path: Path | None = None
+    """Model file/folder (.skops, .onnx, MLflow folder, .pkl/.joblib), resolved to absolute."""
+    sha256: str | None = None
+    """Pinned hash; required for pickle/joblib, verified for any format when given."""
+    trusted_types: tuple[str, ...] = ()
+    """skops types trusted beyond skops' defaults (written by the user, never read from the file)."""
+    name: str | None = None
+    """Model name for reports and the registry (default: the spec's name)."""
+    version: str | None = None
+    """Model version/release for reports and the registry."""
+
+
+@dataclass(frozen=True)
+class ExplainSpec:
+    enabled: bool = True
+    sample_size: int = DEFAULT_EXPLAIN_SAMPLE
+    """Row budget of the seeded, stratified SHAP sample."""
+    background_size: int = 100
+    top_k: int = 5
+    proxy_threshold: float = 0.3
+    """Features whose proxy_strength (2*AUROC-1) reaches this are listed as proxies."""
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    name: str
+    data: Path
+    label: LabelSpec
+    model: ModelSpec
+    sensitive: tuple[str, ...]
+    features: tuple[str, ...] | None = None
+    """None means: every column but label, sensitive and score columns."""
+    intersections: tuple[tuple[str, ...], ...] = ()
+    reference_groups: dict[str, str] = field(default_factory=dict)
+    thresholds: tuple[float, ...] = (0.5,)
+    """Decision thresholds; the first is the primary one. ``score >= t`` predicts positive."""
+    policies: tuple[str, ...] = (DEFAULT_POLICY,)
+    """Shipped pack names or resolved paths."""
+    seed: int = 0
+    bootstrap: int = DEFAULT_BOOTSTRAP
+    bootstrap_bins: int = DEFAULT_BINS
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    drop_missing_label: bool = False
+    model_card: dict[str, Any] = field(default_factory=dict)
+    explain: ExplainSpec = field(default_factory=ExplainSpec)
+    reference_shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Population shares per attribute and group (e.g. census) for representation checks."""
+    source: Path | None = None
+    """The spec file itself (None when built in code)."""
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The spec as given, for the report's provenance."""
+    source_sha256: str | None = None
+    """SHA-256 of the spec file (None when built in code), for the report's provenance."""
+
+    @property
+    def threshold(self) -> float:
+        return self.thresholds[0]
+
+
+def group_label(value: Any) -> str:
+    """The one string form of a data value used as a group name or label key.
+
+    Data and spec disagree on types (CSV reads ``1`` as int, a column with
+    gaps reads ``1.0`` as float, YAML may give ``"1"``); comparing these
+    strings makes ``1``, ``1.0``, ``np.int64(1)`` and ``"1"`` the same group.
+    Missing values are not handled here (see :data:`MISSING_GROUP`).
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return str(int(value))
+        return str(value)
+    return str(value)
+
+
+def display_path(path: str | Path) -> str:
+    """A path as shown in messages: relative to the working folder when inside it, else as is."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(path)
+    return str(path)

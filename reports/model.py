@@ -1,0 +1,478 @@
+"""The typed audit report: the one input of every renderer, the dashboard and CI.
+
+The JSON keys are a public contract (CI pipelines and dashboards read them):
+siblings may be added, none renamed. Bump :data:`SCHEMA_VERSION` on any change
+and regenerate ``reports/schema/report.schema.json`` with
+``python -m reports.model``; a test checks the shipped schema matches.
+
+Privacy: nothing row-level is ever stored here. A suppressed group keeps its
+name only; ``n`` is then absent from its JSON entry.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+
+SCHEMA_VERSION = "1.0.0"
+SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
+
+Verdict = Literal["pass", "warn", "fail"]
+Severity = Literal["block", "warn", "info"]
+Status = Literal["pass", "fail", "inconclusive", "not_evaluable"]
+GroupName = str | list[str]
+"""A group of one attribute is a string; a group of an intersection is a list."""
+
+
+class _Model(BaseModel):
+    # NaN/inf are refused at construction: an undefined number is ``null`` with a
+    # reason (docs/design.md), and ``Report.to_json`` could not write them anyway.
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
+
+
+class Estimate(_Model):
+    """One number with its confidence interval, or the reason it has none."""
+
+    estimate: float | None = Field(
+        None, description="Point estimate from the exact distinct-score table; null if undefined."
+    )
+    ci_low: float | None = Field(None, description="Lower bound of the 95% interval.")
+    ci_high: float | None = Field(None, description="Upper bound of the 95% interval.")
+    ci_method: Literal["wilson", "bootstrap"] | None = Field(
+        None, description="How the interval was computed (bootstrap uses the binned table)."
+    )
+    reason: str | None = Field(
+        None, description="Why the estimate or its interval is missing (undefined, suppressed)."
+    )
+
+
+class GroupResult(_Model):
+    """Metrics of one group of one attribute or intersection (or of everyone)."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    n: int | None = Field(None, description="Number of patients; absent when suppressed.")
+    suppressed: bool = Field(False, description="True when the group is below min_cell_size.")
+    suppression_reason: str | None = Field(None, description="Why numbers are withheld.")
+    label_metrics_withheld: bool = Field(
+        False, description="True when positives or negatives are below min_cell_size."
+    )
+    metrics: dict[str, Estimate] = Field(
+        default_factory=dict, description="metric id -> estimate at the primary threshold."
+    )
+    by_threshold: dict[str, dict[str, Estimate]] = Field(
+        default_factory=dict,
+        description="Threshold-dependent metrics at every threshold, keyed by the threshold.",
+    )
+
+    @model_validator(mode="after")
+    def _privacy_floor(self) -> GroupResult:
+        """A suppressed group keeps its name only, whatever the producer passed in."""
+        if self.suppressed:
+            self.n = None
+            self.metrics = {}
+            self.by_threshold = {}
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_suppressed_n(self, handler: Any) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.suppressed or data.get("n") is None:
+            data.pop("n", None)
+        return data
+
+
+class DisparityResult(_Model):
+    """A between-group comparison of one metric."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    metric: str = Field(description="Metric id from the registry.")
+    kind: Literal["difference", "ratio"] = Field(
+        description="group minus reference (max - min for worst case), or group / reference."
+    )
+    reference: GroupName | None = Field(
+        None, description="Reference group; null for worst-case (max-min, min/max)."
+    )
+    group: GroupName = Field(description="Compared group, or the string 'worst_case'.")
+    estimate: float | None = Field(None, description="Point estimate; null if undefined.")
+    ci_low: float | None = Field(None, description="Lower bound of the 95% bootstrap interval.")
+    ci_high: float | None = Field(None, description="Upper bound of the 95% bootstrap interval.")
+    reason: str | None = Field(None, description="Why the estimate is missing.")
+    excluded_groups: list[GroupName] = Field(
+        default_factory=list, description="Suppressed groups left out of this comparison."
+    )
+
+
+class FairnessMetric(_Model):
+    """A named fairness metric users know from fairlearn (equal to it to 1e-9)."""
+
+    name: str = Field(description="e.g. demographic_parity_difference.")
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    estimate: float | None = Field(None, description="Point estimate; null if undefined.")
+    ci_low: float | None = Field(None, description="Lower bound of the 95% bootstrap interval.")
+    ci_high: float | None = Field(None, description="Upper bound of the 95% bootstrap interval.")
+    reference_implementation: str = Field(description="The fairlearn function it equals.")
+    reason: str | None = Field(None, description="Why the estimate is missing.")
+
+
+class RocCurve(_Model):
+    """ROC curve of one reportable group (never of a suppressed one)."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    fpr: list[float] = Field(description="False positive rate at each operating point.")
+    tpr: list[float] = Field(description="True positive rate (sensitivity) at the same points.")
+    auroc: float | None = Field(None, description="Area under this curve.")
+
+
+class CalibrationBin(_Model):
+    """One bin of a calibration (reliability) curve."""
+
+    mean_predicted: float = Field(description="Mean predicted probability in the bin.")
+    observed: float = Field(description="Observed event rate in the bin.")
+
+
+class CalibrationCurve(_Model):
+    """Calibration curve of one reportable group."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    bins: list[CalibrationBin] = Field(
+        description="Equal-width bins holding at least min_cell_size patients only."
+    )
+
+
+class Curves(_Model):
+    """Curves per group, for the report's charts."""
+
+    roc: list[RocCurve] = Field(default_factory=list, description="ROC curves per group.")
+    calibration: list[CalibrationCurve] = Field(
+        default_factory=list, description="Calibration curves per group."
+    )
+
+
+class Bound(_Model):
+    """The allowed range of a rule's observed value."""
+
+    min: float | None = Field(None, description="Lowest allowed value; null for no minimum.")
+    max: float | None = Field(None, description="Highest allowed value; null for no maximum.")
+    on: Literal["estimate", "interval"] = Field(
+        "estimate",
+        description="Whether the bound applies to the estimate or to its confidence interval.",
+    )
+
+
+class PolicyResult(_Model):
+    """One rule judged on one group (or on the whole audit)."""
+
+    policy: str = Field(description="Id of the policy the rule belongs to.")
+    rule_id: str = Field(description="Id of the rule within its policy.")
+    rule_title: str = Field("", description="The rule's title.")
+    severity: Severity = Field(description="block fails the verdict; warn makes it warn.")
+    status: Status = Field(description="Outcome of the rule on this group.")
+    check: str = Field(description="metric, disparity, calibration, regression, ...")
+    metric: str | None = Field(None, description="Metric id from the registry, if any.")
+    attribute: GroupName | None = Field(None, description="Attribute; null for audit-wide rules.")
+    group: GroupName | None = Field(None, description="Group; null for audit-wide rules.")
+    observed: float | None = Field(None, description="The value judged against the bound.")
+    ci_low: float | None = Field(None, description="Lower bound of its 95% interval.")
+    ci_high: float | None = Field(None, description="Upper bound of its 95% interval.")
+    bound: Bound | None = Field(None, description="The allowed range.")
+    message: str = Field(description="One line a clinician can read.")
+    reason: str | None = Field(None, description="Why not evaluable / inconclusive.")
+    rationale: str | None = Field(None, description="Why the rule exists.")
+    source: str | None = Field(None, description="Regulation, guideline or paper it cites.")
+
+
+class PolicyInfo(_Model):
+    """A policy the audit was judged against."""
+
+    id: str = Field(description="Policy id.")
+    title: str = Field(description="Policy title.")
+    version: str = Field(description="Policy version.")
+    source: str = Field(description="Shipped pack name or file name.")
+    sha256: str | None = Field(None, description="SHA-256 of the policy file.")
+    rule_count: int = Field(description="Number of rules after extends/overrides.")
+    description: str | None = Field(None, description="What the policy is for.")
+
+
+class ResultCounts(_Model):
+    """Counts of policy results by outcome."""
+
+    passed: int = Field(0, description="Results with status pass.")
+    failed: int = Field(0, description="Results with status fail (any severity).")
+    inconclusive: int = Field(0, description="Results whose interval reaches the bound.")
+    not_evaluable: int = Field(0, description="Results that could not be judged.")
+    blocking_failures: int = Field(0, description="Failed results of severity block.")
+    warnings: int = Field(0, description="Failed or inconclusive results of severity warn.")
+
+
+class FeatureImportance(_Model):
+    """Mean absolute SHAP value of one feature, in the data's own column names."""
+
+    feature: str = Field(description="Feature (column) name.")
+    mean_abs_shap: float = Field(description="Mean |SHAP value| on the explainer's output scale.")
+    rank: int = Field(description="1 = most important.")
+
+
+class RankShift(_Model):
+    """How a feature's importance rank in a group differs from the whole population."""
+
+    feature: str = Field(description="Feature (column) name.")
+    rank: int = Field(description="Rank in the group.")
+    overall_rank: int = Field(description="Rank in the whole population.")
+    shift: int = Field(description="rank - overall_rank (positive: less important here).")
+
+
+class GroupExplanation(_Model):
+    """SHAP importance of one group."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    n_sample: int | None = Field(None, description="Rows explained; absent when suppressed.")
+    suppressed: bool = Field(False, description="True when the group is below min_cell_size.")
+    importance: list[FeatureImportance] = Field(
+        default_factory=list, description="Features by importance in this group."
+    )
+    kendall_tau: float | None = Field(
+        None, description="Rank agreement with the whole population's importance."
+    )
+    top_shifts: list[RankShift] = Field(
+        default_factory=list, description="Features whose rank moved most."
+    )
+
+    @model_validator(mode="after")
+    def _privacy_floor(self) -> GroupExplanation:
+        """A suppressed group keeps its name only."""
+        if self.suppressed:
+            self.n_sample = None
+            self.importance = []
+            self.kendall_tau = None
+            self.top_shifts = []
+        return self
+
+
+class ProxyResult(_Model):
+    """How well features predict a sensitive attribute."""
+
+    attribute: str = Field(description="Sensitive attribute.")
+    feature: str = Field(description="A feature, or '(all features)' for the joint model.")
+    nmi: float | None = Field(None, description="Normalized mutual information.")
+    auroc: float | None = Field(None, description="Cross-validated AUROC (one-vs-rest macro).")
+    strength: float | None = Field(None, description="proxy_strength = max(0, 2*AUROC - 1).")
+    is_proxy: bool = Field(False, description="strength reaches the proxy threshold.")
+
+
+class Explanations(_Model):
+    """SHAP importance overall and per group, and proxy features."""
+
+    status: Literal["ok", "not_evaluable"] = Field(
+        description="not_evaluable when there is no model to explain (score column only)."
+    )
+    reason: str | None = Field(None, description="Why explanations are not evaluable.")
+    explainer: str | None = Field(None, description="LinearExplainer, TreeExplainer, ...")
+    output_scale: Literal["probability", "log_odds"] | None = Field(
+        None, description="Scale of the SHAP values."
+    )
+    background_size: int | None = Field(None, description="Rows in the background sample.")
+    sample_size: int | None = Field(None, description="Rows explained in total.")
+    sample_per_group: list[dict[str, Any]] = Field(
+        default_factory=list, description="Rows explained per group (reportable groups only)."
+    )
+    global_importance: list[FeatureImportance] = Field(
+        default_factory=list, description="Importance in the whole population."
+    )
+    by_group: list[GroupExplanation] = Field(
+        default_factory=list, description="Importance per group."
+    )
+    differing_features: list[dict[str, Any]] = Field(
+        default_factory=list, description="Features whose importance differs most between groups."
+    )
+    sensitive_inputs: list[str] = Field(
+        default_factory=list, description="Sensitive attributes that are model inputs."
+    )
+    proxies: list[ProxyResult] = Field(default_factory=list, description="Proxy strengths.")
+    proxy_threshold: float | None = Field(
+        None, description="Strength at which a feature is a proxy."
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Plain-language findings (sensitive input, proxy in top k).",
+    )
+    seconds: float | None = Field(None, description="Time the explanations took.")
+
+
+class RepresentationRow(_Model):
+    """Size and share of one group in the data, against a reference population."""
+
+    attribute: str = Field(description="Sensitive attribute.")
+    group: str = Field(description="Group value.")
+    n: int | None = Field(None, description="Number of patients; absent when suppressed.")
+    share: float | None = Field(None, description="Share of the audited rows.")
+    reference_share: float | None = Field(
+        None, description="Share in the reference population given in the spec."
+    )
+    suppressed: bool = Field(False, description="True when the group is below min_cell_size.")
+
+    @model_validator(mode="after")
+    def _privacy_floor(self) -> RepresentationRow:
+        """A suppressed group's size (and its share, which reveals it) is withheld."""
+        if self.suppressed:
+            self.n = None
+            self.share = None
+        return self
+
+
+class MissingnessRow(_Model):
+    """Missingness of one feature in one group."""
+
+    attribute: str = Field(description="Sensitive attribute.")
+    group: str = Field(description="Group value.")
+    feature: str = Field(description="Feature (column) name.")
+    missing_rate: float | None = Field(None, description="Share of rows with the value missing.")
+
+
+class DataChecks(_Model):
+    """Representation and data quality per group."""
+
+    rows_total: int = Field(description="Rows in the data file.")
+    rows_dropped_missing_label: int = Field(0, description="Rows dropped for a missing label.")
+    representation: list[RepresentationRow] = Field(
+        default_factory=list, description="Size and share per group."
+    )
+    missingness: list[MissingnessRow] = Field(
+        default_factory=list, description="Missingness rate per feature and group."
+    )
+    missingness_disparities: list[dict[str, Any]] = Field(
+        default_factory=list, description="Features whose missingness differs most between groups."
+    )
+    notes: list[str] = Field(default_factory=list, description="Plain-language findings.")
+
+
+class ModelInfo(_Model):
+    """The audited model."""
+
+    name: str | None = Field(None, description="Model name (default: the spec's name).")
+    version: str | None = Field(None, description="Model version or release.")
+    kind: str = Field(description="score_column, skops, onnx, mlflow, pickle, estimator.")
+    path: str | None = Field(None, description="Model file or folder as given.")
+    score_column: str | None = Field(None, description="Score column, when scores were given.")
+
+
+class AttributeInfo(_Model):
+    """A sensitive attribute or intersection and its groups."""
+
+    name: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    groups: list[GroupName] = Field(description="Every group, suppressed ones included.")
+    reference: GroupName | None = Field(None, description="Reference group for disparities.")
+    suppressed_groups: list[GroupName] = Field(
+        default_factory=list, description="Groups below min_cell_size."
+    )
+
+
+class Provenance(_Model):
+    """What produced the report, so it can be reproduced and verified."""
+
+    tool: str = Field(description="Tool name.")
+    tool_version: str = Field(description="Tool version.")
+    python: str = Field(description="Python version.")
+    platform: str = Field(description="Operating system and machine.")
+    libraries: dict[str, str] = Field(description="Library name -> version.")
+    sha256: dict[str, Any] = Field(
+        description="SHA-256 of spec, data, model and each policy (policies: {name: hash})."
+    )
+    seed: int = Field(description="Seed of every random draw.")
+    bootstrap_replicates: int = Field(description="Bootstrap replicates for intervals.")
+    bootstrap_bins: int = Field(description="Score bins per cell of the bootstrap table.")
+    thresholds: list[float] = Field(description="Decision thresholds; the first is primary.")
+    generated_at: str = Field(description="UTC ISO 8601; SOURCE_DATE_EPOCH when set.")
+    spec: dict[str, Any] = Field(description="The spec as given.")
+    point_estimates: str = Field(
+        "exact distinct-score table", description="Which resolution produced point estimates."
+    )
+    interval_methods: str = Field(
+        "Wilson for proportions; percentile bootstrap otherwise",
+        description="Which methods produced intervals.",
+    )
+
+
+class Report(_Model):
+    """One audit of one model on one dataset, judged against its policies."""
+
+    schema_version: str = Field(SCHEMA_VERSION, description="Version of this report schema.")
+    name: str = Field(description="Audit name from the spec.")
+    verdict: Verdict = Field(
+        description="fail: a blocking rule failed; warn: a warning rule failed or is "
+        "inconclusive; else pass."
+    )
+    counts: ResultCounts = Field(
+        default_factory=ResultCounts, description="Policy results by outcome."
+    )
+    model: ModelInfo = Field(description="The audited model.")
+    label: dict[str, Any] = Field(description="{column, positive}")
+    threshold: float = Field(description="Primary decision threshold (score >= t is positive).")
+    thresholds: list[float] = Field(description="Every decision threshold; the first is primary.")
+    min_cell_size: int = Field(description="Groups with fewer patients are suppressed.")
+    attributes: list[AttributeInfo] = Field(description="Attributes and intersections audited.")
+    overall: GroupResult = Field(description="The whole population.")
+    groups: list[GroupResult] = Field(
+        description="Every group of every attribute and intersection."
+    )
+    disparities: list[DisparityResult] = Field(
+        default_factory=list, description="Differences and ratios between groups."
+    )
+    fairness_metrics: list[FairnessMetric] = Field(
+        default_factory=list, description="Named fairness metrics (fairlearn's)."
+    )
+    curves: Curves = Field(default_factory=Curves, description="ROC and calibration curves.")
+    policies: list[PolicyInfo] = Field(default_factory=list, description="Policies applied.")
+    policy_results: list[PolicyResult] = Field(
+        default_factory=list, description="One result per rule and group."
+    )
+    explanations: Explanations = Field(description="SHAP importance and proxy features.")
+    data_checks: DataChecks = Field(description="Representation and missingness.")
+    model_card: dict[str, Any] = Field(
+        default_factory=dict, description="Model-card fields as given in the spec."
+    )
+    notes: list[str] = Field(default_factory=list, description="Plain-language caveats.")
+    provenance: Provenance = Field(description="Hashes, versions, seed, time and the spec.")
+
+    def to_json(self) -> str:
+        """Deterministic JSON (stable key order, no NaN)."""
+        return (
+            json.dumps(
+                self.model_dump(mode="json"),
+                indent=2,
+                sort_keys=False,
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            + "\n"
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        """Parse and validate a report.json (the privacy floor applies on the way in)."""
+        return cls.model_validate_json(text)
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of report.json, generated from the model (the one definition)."""
+    schema = Report.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    # 2020-12 forbids a non-empty fragment in $id, so the version is a path segment.
+    schema["$id"] = f"urn:clinical-fairness-auditor:schema:report:{SCHEMA_VERSION}"
+    return schema
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> None:
+    """Write the shipped schema file; run ``python -m reports.model`` after changing the model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report_json_schema(), indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    write_schema()

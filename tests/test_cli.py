@@ -1,0 +1,341 @@
+"""The CLI as a user and a CI pipeline run it: subprocesses, exit codes, last lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import write_spec
+
+VERDICT_LINE = re.compile(
+    r"^verdict: (PASS|WARN|FAIL) — (\d+) passed, (\d+) failed, (\d+) inconclusive, "
+    r"(\d+) not evaluable; reports in .+/$"
+)
+REPORT_FILES = {
+    "report.json",
+    "report.html",
+    "report.pdf",
+    "governance.pdf",
+    "summary.md",
+    "junit.xml",
+}
+
+
+def run(*args: object, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600"}
+    env.pop("AUDITOR_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def assert_bad_input(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+def policy_file(folder: Path, severity: str, **check: object) -> Path:
+    policy = {
+        "id": f"test-{severity}",
+        "title": f"Test policy with one {severity} rule",
+        "version": "1.0",
+        "rules": [
+            {
+                "id": "auroc-floor",
+                "title": "AUROC at least the bound overall",
+                "rationale": "A test rule.",
+                "source": "Test suite",
+                "severity": severity,
+                "selector": {"attributes": ["sex"]},
+                "metric": {"metric": "auroc", "min": check.get("min", 0.5)},
+            }
+        ],
+    }
+    path = folder / f"policy-{severity}.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
+@pytest.fixture()
+def passing_policy(example_dir: Path) -> Path:
+    return policy_file(example_dir, "block", min=0.5)
+
+
+def test_help_lists_every_command() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("audit", "demo", "init", "validate-spec", "validate-policy", "policies",
+                    "metrics", "compare", "record", "history", "signoff", "verify-log"):
+        assert command in result.stdout
+    for command in ("audit", "demo", "init", "compare"):
+        sub = run(command, "--help")
+        assert sub.returncode == 0
+        assert "example" in sub.stdout
+
+
+def test_no_command_is_a_usage_error() -> None:
+    assert run().returncode == 2
+
+
+def test_audit_writes_every_report_and_a_verdict_line(fast_spec: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audit"
+    result = run("audit", fast_spec, "--out", out, "--quiet")
+    assert result.returncode in (0, 1), result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    match = VERDICT_LINE.match(last)
+    assert match, last
+    assert {p.name for p in out.iterdir()} == REPORT_FILES
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == match.group(1).lower()
+    assert (result.returncode == 1) == (report["verdict"] == "fail")
+    counts = report["counts"]
+    assert [int(g) for g in match.groups()[1:]] == [
+        counts["passed"], counts["failed"], counts["inconclusive"], counts["not_evaluable"]
+    ]
+    assert result.stderr == ""  # not a terminal: no progress output
+
+
+def test_blocking_failure_exits_1(fast_spec: Path, example_dir: Path, tmp_path: Path) -> None:
+    impossible = policy_file(example_dir, "block", min=0.999)
+    result = run("audit", fast_spec, "--out", tmp_path / "a", "--policy", impossible,
+                 "--formats", "json,md", "--quiet")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("verdict: FAIL")
+
+
+def test_passing_policy_exits_0(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
+    result = run("audit", fast_spec, "--out", tmp_path / "a", "--policy", passing_policy,
+                 "--formats", "json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("verdict: PASS")
+
+
+def test_warning_exits_0_unless_fail_on_warn(
+    fast_spec: Path, example_dir: Path, tmp_path: Path
+) -> None:
+    warning = policy_file(example_dir, "warn", min=0.999)
+    base = ("audit", fast_spec, "--policy", warning, "--formats", "json", "--quiet")
+    relaxed = run(*base, "--out", tmp_path / "a")
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert relaxed.stdout.strip().splitlines()[-1].startswith("verdict: WARN")
+    strict = run(*base, "--out", tmp_path / "b", "--fail-on", "warn")
+    assert strict.returncode == 1
+
+
+def test_existing_output_needs_force(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audit"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    args = ("audit", fast_spec, "--out", out, "--policy", passing_policy, "--formats", "json")
+    refused = run(*args)
+    assert_bad_input(refused, "the output folder exists and is not empty", "--force")
+    assert (out / "notes.txt").read_text() == "keep me"
+    forced = run(*args, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert {p.name for p in out.iterdir()} == {"report.json"}
+
+
+def test_output_folder_holding_an_input_is_refused(fast_spec: Path) -> None:
+    result = run("audit", fast_spec, "--out", fast_spec.parent, "--force", "--formats", "json")
+    assert_bad_input(result, "contains an input of this audit")
+    assert fast_spec.exists()
+
+
+def test_spec_file_is_never_modified(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
+    before = {p.name: p.read_bytes() for p in fast_spec.parent.iterdir() if p.is_file()}
+    run("audit", fast_spec, "--out", tmp_path / "a", "--policy", passing_policy,
+        "--threshold", "0.15", "--seed", "3", "--formats", "json")
+    after = {p.name: p.read_bytes() for p in fast_spec.parent.iterdir() if p.is_file()}
+    assert before == after
+
+
+def test_threshold_and_seed_override(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "a"
+    result = run("audit", fast_spec, "--out", out, "--policy", passing_policy,
+                 "--threshold", "0.15", "--threshold", "0.3", "--seed", "7", "--formats", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["thresholds"] == [0.15, 0.3]
+    assert report["provenance"]["seed"] == 7
+
+
+def test_interrupted_write_keeps_the_previous_report(
+    fast_spec: Path, passing_policy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor import cli
+
+    out = tmp_path / "audit"
+    args = ["audit", str(fast_spec), "--out", str(out), "--policy", str(passing_policy),
+            "--formats", "json,md", "--quiet"]
+    assert cli.main(args) == 0
+    first = (out / "report.json").read_bytes()
+
+    import reports
+
+    real_render = reports.render
+
+    def render_then_crash(report, out_dir, formats):  # type: ignore[no-untyped-def]
+        real_render(report, out_dir, ["json"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reports, "render", render_then_crash)
+    assert cli.main([*args, "--force", "--threshold", "0.3"]) == 130
+    assert (out / "report.json").read_bytes() == first
+    assert {p.name for p in out.iterdir()} == {"report.json", "summary.md"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_bad_format_and_threshold_are_usage_errors(fast_spec: Path, tmp_path: Path) -> None:
+    result = run("audit", fast_spec, "--out", tmp_path / "a", "--formats", "json,docx")
+    assert_bad_input(result, "--formats: unknown format 'docx'")
+    result = run("audit", fast_spec, "--out", tmp_path / "a", "--threshold", "1.5")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ({"data": "missing.csv"}, ("missing.csv",)),
+        ({"label": {"column": "no_such_column", "positive": 1}}, ("no_such_column",)),
+        ({"sensitive": ["race", "ethnicity"]}, ("ethnicity",)),
+        ({"colour": "blue"}, ("colour",)),
+        ({"model": {"score_column": "risk", "path": "model.skops"}}, ("score_column",)),
+    ],
+)
+def test_bad_spec_inputs_exit_2(example_dir: Path, tmp_path: Path, change: dict,
+                                fragments: tuple[str, ...]) -> None:
+    spec = write_spec(example_dir, "bad.yaml", **change)
+    result = run("audit", spec, "--out", tmp_path / "a")
+    assert_bad_input(result, "bad.yaml" if "colour" in change or "model" in change else "",
+                     *fragments)
+    assert not (tmp_path / "a").exists()
+    assert run("validate-spec", spec).returncode == 2
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    assert_bad_input(run("audit", tmp_path / "nope.yaml", "--out", tmp_path / "a"), "nope.yaml")
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("name: x\ndata: [unclosed\nlabel: {column: y}\n")
+    result = run("validate-spec", spec)
+    assert_bad_input(result, "broken.yaml", "line")
+
+
+def test_validate_spec_accepts_the_example(example_dir: Path) -> None:
+    result = run("validate-spec", example_dir / "spec.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_policies_and_metrics_listings() -> None:
+    policies = run("policies", "--json")
+    assert policies.returncode == 0
+    ids = {p["id"] for p in json.loads(policies.stdout)}
+    assert {"clinical-default", "four-fifths", "equalized-odds-strict", "hti-1-transparency",
+            "tripod-ai"} <= ids
+    metrics = run("metrics", "--json")
+    assert metrics.returncode == 0
+    assert [m["id"] for m in json.loads(metrics.stdout)] == [
+        "n", "n_positive", "n_negative", "prevalence", "selection_rate", "sensitivity",
+        "specificity", "fpr", "fnr", "ppv", "npv", "accuracy", "balanced_accuracy", "f1",
+        "auroc", "auprc", "brier", "log_loss", "calibration_intercept", "calibration_slope",
+        "oe_ratio", "ece", "net_benefit",
+    ]
+
+
+def test_validate_policy(tmp_path: Path, passing_policy: Path) -> None:
+    ok = run("validate-policy", passing_policy)
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad-policy.yaml"
+    policy = yaml.safe_load(passing_policy.read_text())
+    policy["rules"][0]["severity"] = "blocker"
+    policy["rules"][0]["metric"]["metric"] = "sensitivty"
+    bad.write_text(yaml.safe_dump(policy))
+    result = run("validate-policy", bad)
+    assert_bad_input(result, "bad-policy.yaml", "$.rules[0].severity")
+
+
+def test_init_then_audit_in_two_commands(example_dir: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from auditor.scorers import load_scorer
+    from auditor.spec_loader import load_spec
+
+    spec = load_spec(example_dir / "spec.yaml")
+    cohort = pd.read_csv(spec.data)
+    cohort["risk_score"] = load_scorer(spec).scores(cohort)
+    data = tmp_path / "cohort.csv"
+    cohort.to_csv(data, index=False)
+
+    init = run("init", data)
+    assert init.returncode == 0, init.stderr
+    written = tmp_path / "audit-spec.yaml"
+    assert f"wrote {written}" in init.stdout
+    guessed = yaml.safe_load(written.read_text())
+    assert guessed["label"]["column"] == "hospitalized"
+    assert guessed["model"]["score_column"] == "risk_score"
+    assert set(guessed["sensitive"]) >= {"race", "sex", "age_band", "payer"}
+    again = run("init", data)
+    assert_bad_input(again, "already exists")
+
+    audit = run("audit", written, "--out", tmp_path / "audit", "--formats", "json,md")
+    assert audit.returncode in (0, 1), audit.stderr
+    assert VERDICT_LINE.match(audit.stdout.strip().splitlines()[-1])
+
+
+def test_compare_two_releases(example_dir: Path, fast_spec: Path, tmp_path: Path) -> None:
+    """A retrained model (no utilisation features) against the shipped one."""
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.base import clone
+
+    from auditor.scorers import load_scorer
+    from auditor.spec_loader import load_spec
+
+    spec = load_spec(fast_spec)
+    shipped = load_scorer(spec).estimator
+    cohort = pd.read_csv(spec.data)
+    retrained = clone(shipped).set_params(**{shipped.steps[-1][0] + "__C": 0.001})
+    retrained.fit(cohort[list(spec.features or shipped.feature_names_in_)],
+                  cohort[spec.label.column])
+    sio.dump(retrained, example_dir / "model-v2.skops")
+    raw = yaml.safe_load(fast_spec.read_text())
+    raw["model"]["path"] = "model-v2.skops"
+    raw["model"]["version"] = "2.0"
+    v2 = example_dir / "v2.yaml"
+    v2.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    a, b = tmp_path / "v1", tmp_path / "v2"
+    assert run("audit", fast_spec, "--out", a, "--formats", "json").returncode in (0, 1)
+    assert run("audit", v2, "--out", b, "--formats", "json").returncode in (0, 1)
+    result = run("compare", a / "report.json", b / "report.json", "--json")
+    assert result.returncode in (0, 1), result.stderr
+    payload = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert payload["deltas"], "a retrained model must move some metric"
+    new_blocking = [c for c in payload["new_failures"] if c["severity"] == "block"]
+    assert (result.returncode == 1) == bool(new_blocking)
+    same = run("compare", a, a)
+    assert same.returncode == 0
+    assert "0 new failures" in same.stdout.strip().splitlines()[-1]
+
+
+def test_compare_missing_report(tmp_path: Path) -> None:
+    assert_bad_input(run("compare", tmp_path / "a.json", tmp_path / "b.json"), "a.json")
