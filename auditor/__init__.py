@@ -46,7 +46,40 @@ _PUBLIC: dict[str, str] = {
     "reduce_frame": "auditor.stats",
 }
 
-__all__ = sorted([*_PUBLIC, "__version__"])
+__all__ = [
+    "METRICS",
+    "AuditInputError",
+    "AuditResult",
+    "AuditSpec",
+    "AuditorError",
+    "DataError",
+    "Measurement",
+    "MetricDef",
+    "ModelError",
+    "OutputError",
+    "PolicyError",
+    "Prepared",
+    "ReportInputError",
+    "ScoreTable",
+    "SpecError",
+    "SubgroupMetricFrame",
+    "SubgroupStats",
+    "__version__",
+    "build_report",
+    "compare_reports",
+    "demo_spec_path",
+    "load_policies",
+    "load_report",
+    "load_spec",
+    "measure",
+    "metric_value",
+    "prepare",
+    "reduce_frame",
+    "rejudge",
+    "run_audit",
+    "subgroup_metrics",
+    "validate_spec",
+]
 
 
 def __getattr__(name: str) -> Any:

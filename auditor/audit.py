@@ -144,6 +144,7 @@ def explain_prepared(prepared: Prepared, *, seed: int | None = None) -> Explanat
         seed=seed,
         min_cell_size=spec.min_cell_size,
         proxies=proxies,
+        intersections=spec.intersections,
     )
 
 
@@ -176,7 +177,9 @@ def measure_prepared(
         prepared.stats,
         views=views_for(spec),
         thresholds=list(thresholds or spec.thresholds),
-        reference_groups=reference_groups if reference_groups is not None else spec.reference_groups,
+        reference_groups=reference_groups
+        if reference_groups is not None
+        else spec.reference_groups,
         bootstrap=spec.bootstrap if bootstrap is None else bootstrap,
         bins=spec.bootstrap_bins,
         seed=spec.seed if seed is None else seed,
@@ -188,7 +191,9 @@ def generated_at() -> str:
     """UTC time of the audit; SOURCE_DATE_EPOCH makes it reproducible."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = (
-        datetime.fromtimestamp(int(epoch), tz=UTC) if epoch and epoch.isdigit() else datetime.now(UTC)
+        datetime.fromtimestamp(int(epoch), tz=UTC)
+        if epoch and epoch.isdigit()
+        else datetime.now(UTC)
     )
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -287,7 +292,9 @@ def build_report(
     return rejudge(report, policies, baseline=baseline)
 
 
-def rejudge(report: Report, policies: Sequence[Policy], *, baseline: Report | None = None) -> Report:
+def rejudge(
+    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+) -> Report:
     """Judge a report (again) against policies: what the dashboard's policy editor calls."""
     judgement = judge(report, policies, baseline=baseline)
     return report.model_copy(

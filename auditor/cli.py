@@ -115,8 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("audit", help="audit a model as described by a spec", epilog=EPILOG_AUDIT,
-                       formatter_class=fmt)
+    p = sub.add_parser(
+        "audit",
+        help="audit a model as described by a spec",
+        epilog=EPILOG_AUDIT,
+        formatter_class=fmt,
+    )
     p.add_argument("spec", type=Path, help="audit spec (YAML or JSON)")
     _add_run_options(p)
 
@@ -185,12 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="show every metric delta, not only changes")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    try:
-        from auditor.registry.commands import add_registry_parsers
-    except ImportError:  # the registry extra is part of the base install; keep the CLI usable
-        add_registry_parsers = None
-    if add_registry_parsers is not None:
-        add_registry_parsers(sub)
+    from auditor.registry.commands import add_registry_parsers
+
+    add_registry_parsers(sub)
     return parser
 
 
@@ -280,8 +281,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     spec_path, guess = init_spec(args.data, args.out)
     for note in guess.notes:
         print(f"guessed: {note}")
-    print(f"label: {guess.label or 'not found'}; score column: {guess.score or 'not found'}; "
-          f"sensitive: {', '.join(guess.sensitive) or 'none found'}")
+    print(
+        f"label: {guess.label or 'not found'}; score column: {guess.score or 'not found'}; "
+        f"sensitive: {', '.join(guess.sensitive) or 'none found'}"
+    )
     print(f"wrote {spec_path}; review it, then run: auditor audit {spec_path} --out audit")
     return EXIT_PASS
 
@@ -291,11 +294,13 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     validate_spec(spec)
-    model = spec.model.score_column and f"score column '{spec.model.score_column}'" or (
+    model = (spec.model.score_column and f"score column '{spec.model.score_column}'") or (
         f"model {spec.model.path.name}" if spec.model.path else "no model"
     )
-    print(f"{args.spec}: valid — data {spec.data.name}, label '{spec.label.column}', {model}, "
-          f"sensitive {', '.join(spec.sensitive)}")
+    print(
+        f"{args.spec}: valid — data {spec.data.name}, label '{spec.label.column}', {model}, "
+        f"sensitive {', '.join(spec.sensitive)}"
+    )
     return EXIT_PASS
 
 
@@ -303,8 +308,9 @@ def cmd_validate_policy(args: argparse.Namespace) -> int:
     from auditor.policy import validate_policy_file
 
     policy = validate_policy_file(args.policy)
-    print(f"{args.policy}: valid — policy '{policy.id}' v{policy.version}, "
-          f"{len(policy.rules)} rules")
+    print(
+        f"{args.policy}: valid — policy '{policy.id}' v{policy.version}, {len(policy.rules)} rules"
+    )
     return EXIT_PASS
 
 

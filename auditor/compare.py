@@ -79,9 +79,7 @@ def _groups(report: Report) -> dict[tuple[str, str], GroupResult]:
     return entries
 
 
-def _delta(
-    key: tuple[str, str], metric: str, a: GroupResult, b: GroupResult
-) -> MetricDelta | None:
+def _delta(key: tuple[str, str], metric: str, a: GroupResult, b: GroupResult) -> MetricDelta | None:
     ea, eb = a.metrics.get(metric), b.metrics.get(metric)
     if ea is None or eb is None or (ea.estimate is None and eb.estimate is None):
         return None
@@ -140,14 +138,14 @@ def compare_reports(
             if d is not None:
                 comparison.deltas.append(d)
     fa, fb = _failures(before), _failures(after)
-    for key in fb.keys() - fa.keys():
-        r = fb[key]
-        was = _status_of(before, key)
-        comparison.new_failures.append(_change(key, r, before=was, after="fail"))
-    for key in fa.keys() - fb.keys():
-        r = fa[key]
-        now = _status_of(after, key)
-        comparison.resolved_failures.append(_change(key, r, before="fail", after=now))
+    for rule_key in sorted(fb.keys() - fa.keys()):
+        was = _status_of(before, rule_key)
+        comparison.new_failures.append(_change(rule_key, fb[rule_key], before=was, after="fail"))
+    for rule_key in sorted(fa.keys() - fb.keys()):
+        now = _status_of(after, rule_key)
+        comparison.resolved_failures.append(
+            _change(rule_key, fa[rule_key], before="fail", after=now)
+        )
     comparison.new_failures.sort(key=_change_order)
     comparison.resolved_failures.sort(key=_change_order)
     return comparison
@@ -176,8 +174,13 @@ def _change(
 
 
 def _change_order(c: RuleChange) -> tuple[int, str, str, str, str]:
-    return ({"block": 0, "warn": 1, "info": 2}.get(c.severity, 3), c.policy, c.rule_id,
-            c.attribute, c.group)
+    return (
+        {"block": 0, "warn": 1, "info": 2}.get(c.severity, 3),
+        c.policy,
+        c.rule_id,
+        c.attribute,
+        c.group,
+    )
 
 
 def format_comparison(c: Comparison, *, only_changed: bool = True) -> str:
@@ -191,8 +194,11 @@ def format_comparison(c: Comparison, *, only_changed: bool = True) -> str:
         f"after:  {c.after_name} (verdict {c.after_verdict})",
         "",
     ]
-    shown = [d for d in c.deltas if d.exceeds_interval or d.intervals_disjoint] if only_changed \
+    shown = (
+        [d for d in c.deltas if d.exceeds_interval or d.intervals_disjoint]
+        if only_changed
         else c.deltas
+    )
     if shown:
         lines.append("Metric changes beyond the earlier 95% interval:")
         lines.append(f"  {'attribute':<18} {'group':<24} {'metric':<22} before  after   delta")
@@ -205,14 +211,20 @@ def format_comparison(c: Comparison, *, only_changed: bool = True) -> str:
     else:
         lines.append("No metric moved outside the earlier audit's 95% interval.")
     lines.append("")
-    for title, changes in (("New failures", c.new_failures),
-                           ("Resolved failures", c.resolved_failures)):
+    for title, changes in (
+        ("New failures", c.new_failures),
+        ("Resolved failures", c.resolved_failures),
+    ):
         lines.append(f"{title}: {len(changes)}")
         for ch in changes:
-            lines.append(f"  [{ch.severity}] {ch.policy}/{ch.rule_id} {ch.attribute}={ch.group}: "
-                         f"{ch.message}")
-    for title, groups in (("Groups only in the earlier audit", c.groups_only_before),
-                          ("Groups only in the later audit", c.groups_only_after)):
+            lines.append(
+                f"  [{ch.severity}] {ch.policy}/{ch.rule_id} {ch.attribute}={ch.group}: "
+                f"{ch.message}"
+            )
+    for title, groups in (
+        ("Groups only in the earlier audit", c.groups_only_before),
+        ("Groups only in the later audit", c.groups_only_after),
+    ):
         if groups:
             lines.append(f"{title}: {', '.join(groups)}")
     return "\n".join(lines)

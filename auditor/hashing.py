@@ -29,9 +29,7 @@ def _sha256_file(path: Path) -> str:
 
 
 def _sha256_tree(folder: Path) -> str:
-    files = sorted(
-        (p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file()
-    )
+    files = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for relative, path in files:
         digest.update(relative.encode("utf-8") + b"\0" + _sha256_file(path).encode() + b"\n")

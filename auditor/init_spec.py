@@ -81,8 +81,10 @@ def guess_columns(frame: pd.DataFrame) -> Guess:
         binaries = [c for c in cols if _is_binary(frame[c]) and not _is_probability(frame[c])]
         if binaries:
             g.label = binaries[-1]
-            g.notes.append(f"no column is named like an outcome; guessed the binary column "
-                           f"'{g.label}' as the label — check it")
+            g.notes.append(
+                f"no column is named like an outcome; guessed the binary column "
+                f"'{g.label}' as the label — check it"
+            )
     if g.label is not None:
         values = sorted(frame[g.label].dropna().unique().tolist(), key=str)
         g.positive = 1 if 1 in values else (True if True in values else values[-1])

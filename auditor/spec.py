@@ -42,7 +42,7 @@ class ModelSpec:
     sha256: str | None = None
     """Pinned hash; required for pickle/joblib, verified for any format when given."""
     trusted_types: tuple[str, ...] = ()
-    """skops types trusted beyond skops' defaults (written by the user, never read from the file)."""
+    """skops types trusted beyond skops' defaults (written by the user, never from the file)."""
     name: str | None = None
     """Model name for reports and the registry (default: the spec's name)."""
     version: str | None = None

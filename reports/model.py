@@ -25,6 +25,29 @@ Severity = Literal["block", "warn", "info"]
 Status = Literal["pass", "fail", "inconclusive", "not_evaluable"]
 GroupName = str | list[str]
 """A group of one attribute is a string; a group of an intersection is a list."""
+GroupKey = tuple[tuple[str, ...], tuple[str, ...]]
+"""Hashable identity of a group: (attribute names, group values)."""
+
+SUPPRESSED_RESULT_MESSAGE = (
+    "{group} has fewer than {min_cell_size} patients; its numbers are withheld."
+)
+SUPPRESSED_PROXY_REASON = "groups with fewer than {min_cell_size} patients are left out"
+
+
+def group_key(attribute: GroupName, group: GroupName) -> GroupKey:
+    """One identity for a group whether it was written as a string or a one-item list."""
+    names = (attribute,) if isinstance(attribute, str) else tuple(attribute)
+    values = (group,) if isinstance(group, str) else tuple(group)
+    return names, values
+
+
+def _has_count(text: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether free text holds digits other than those of the allowed strings."""
+    if not text:
+        return False
+    for word in sorted(allowed, key=len, reverse=True):
+        text = text.replace(word, "")
+    return any(ch.isdigit() for ch in text)
 
 
 class _Model(BaseModel):
@@ -264,6 +287,14 @@ class ProxyResult(_Model):
     auroc: float | None = Field(None, description="Cross-validated AUROC (one-vs-rest macro).")
     strength: float | None = Field(None, description="proxy_strength = max(0, 2*AUROC - 1).")
     is_proxy: bool = Field(False, description="strength reaches the proxy threshold.")
+    excluded_groups: list[str] = Field(
+        default_factory=list,
+        description="Groups left out of the AUROC target (suppressed, or too few rows for "
+        "cross-validation).",
+    )
+    reason: str | None = Field(
+        None, description="Why groups were left out, or why nmi, auroc and strength are null."
+    )
 
 
 class Explanations(_Model):
@@ -301,6 +332,11 @@ class Explanations(_Model):
     flags: list[str] = Field(
         default_factory=list,
         description="Plain-language findings (sensitive input, proxy in top k).",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Plain-language caveats: what the background is, how the sample was "
+        "drawn and weighted, explainer fallbacks.",
     )
     seconds: float | None = Field(None, description="Time the explanations took.")
 
@@ -411,7 +447,7 @@ class Report(_Model):
     counts: ResultCounts = Field(
         default_factory=ResultCounts, description="Policy results by outcome."
     )
-    model: ModelInfo = Field(description="The audited model.")
+    model: ModelInfo = Field(description="The audited model: name, version and format.")
     label: dict[str, Any] = Field(description="{column, positive}")
     threshold: float = Field(description="Primary decision threshold (score >= t is positive).")
     thresholds: list[float] = Field(description="Every decision threshold; the first is primary.")
@@ -440,6 +476,100 @@ class Report(_Model):
     notes: list[str] = Field(default_factory=list, description="Plain-language caveats.")
     provenance: Provenance = Field(description="Hashes, versions, seed, time and the spec.")
 
+    def attribute_order(self) -> list[tuple[GroupName, tuple[str, ...]]]:
+        """Attributes and intersections in report order, each with its key (names tuple)."""
+        out: list[tuple[GroupName, tuple[str, ...]]] = []
+        seen: set[tuple[str, ...]] = set()
+        for name in [a.name for a in self.attributes] + [g.attribute for g in self.groups]:
+            key = group_key(name, "")[0]
+            if key not in seen:
+                seen.add(key)
+                out.append((name, key))
+        return out
+
+    def suppressed_keys(self) -> set[GroupKey]:
+        """Groups below min_cell_size, by :func:`group_key`."""
+        keys = {group_key(g.attribute, g.group) for g in self.groups if g.suppressed}
+        for attr in self.attributes:
+            keys.update(group_key(attr.name, g) for g in attr.suppressed_groups)
+        return keys
+
+    def label_withheld_keys(self) -> set[GroupKey]:
+        """Reportable groups with too few positives or negatives for label metrics."""
+        return {
+            group_key(g.attribute, g.group)
+            for g in self.groups
+            if g.label_metrics_withheld and not g.suppressed
+        }
+
+    @model_validator(mode="after")
+    def _privacy_floor(self) -> Report:
+        """Withhold every number of a suppressed group wherever a producer put one.
+
+        Producers should not emit them; this is the floor every consumer (renderers,
+        dashboard, registry) can rely on. Curves of label-withheld groups go too: their
+        steps would reveal a count of positives below the minimum.
+        """
+        hidden = self.suppressed_keys()
+        if not hidden and not self.label_withheld_keys():
+            return self
+        no_curves = hidden | self.label_withheld_keys()
+        self.curves.roc = [
+            c for c in self.curves.roc if group_key(c.attribute, c.group) not in no_curves
+        ]
+        self.curves.calibration = [
+            c for c in self.curves.calibration if group_key(c.attribute, c.group) not in no_curves
+        ]
+        if not hidden:
+            return self
+        for group in self.groups:
+            if group_key(group.attribute, group.group) in hidden:
+                group.suppressed = True
+                group.n, group.metrics, group.by_threshold = None, {}, {}
+        self.disparities = [
+            d
+            for d in self.disparities
+            if group_key(d.attribute, d.group) not in hidden
+            and (d.reference is None or group_key(d.attribute, d.reference) not in hidden)
+        ]
+        allowed = (str(self.min_cell_size),)
+        for result in self.policy_results:
+            if result.attribute is None or result.group is None:
+                continue
+            key = group_key(result.attribute, result.group)
+            if key not in hidden:
+                continue
+            result.observed = result.ci_low = result.ci_high = None
+            names = (*allowed, *key[0], *key[1])
+            if _has_count(result.message, names) or _has_count(result.reason, names):
+                result.message = SUPPRESSED_RESULT_MESSAGE.format(
+                    group=" × ".join(key[1]), min_cell_size=self.min_cell_size
+                )
+                result.reason = result.message
+        for expl in self.explanations.by_group:
+            if group_key(expl.attribute, expl.group) in hidden:
+                expl.suppressed = True
+                expl.n_sample = expl.kendall_tau = None
+                expl.importance, expl.top_shifts = [], []
+        hidden_names = {value for _, values in hidden for value in values}
+        for proxy in self.explanations.proxies:
+            reason = proxy.reason or ""
+            names_hidden = any(name in reason for name in hidden_names)
+            if names_hidden and _has_count(reason, (*allowed, *hidden_names)):
+                proxy.reason = SUPPRESSED_PROXY_REASON.format(min_cell_size=self.min_cell_size)
+        self.explanations.sample_per_group = _drop_hidden(
+            self.explanations.sample_per_group, hidden
+        )
+        checks = self.data_checks
+        for row in checks.representation:
+            if group_key(row.attribute, row.group) in hidden:
+                row.suppressed, row.n, row.share = True, None, None
+        checks.missingness = [
+            m for m in checks.missingness if group_key(m.attribute, m.group) not in hidden
+        ]
+        checks.missingness_disparities = _drop_hidden(checks.missingness_disparities, hidden)
+        return self
+
     def to_json(self) -> str:
         """Deterministic JSON (stable key order, no NaN)."""
         return (
@@ -457,6 +587,18 @@ class Report(_Model):
     def from_json(cls, text: str) -> Report:
         """Parse and validate a report.json (the privacy floor applies on the way in)."""
         return cls.model_validate_json(text)
+
+
+def _drop_hidden(rows: list[dict[str, Any]], hidden: set[GroupKey]) -> list[dict[str, Any]]:
+    """Free-form rows naming a hidden group (by 'attribute' and 'group' keys) are dropped."""
+    kept = []
+    for row in rows:
+        attribute, group = row.get("attribute"), row.get("group")
+        named = isinstance(attribute, str | list) and isinstance(group, str | list)
+        if named and group_key(attribute, group) in hidden:  # type: ignore[arg-type]
+            continue
+        kept.append(row)
+    return kept
 
 
 def report_json_schema() -> dict[str, Any]:

@@ -62,7 +62,7 @@ def policy_file(folder: Path, severity: str, **check: object) -> Path:
                 "source": "Test suite",
                 "severity": severity,
                 "selector": {"attributes": ["sex"]},
-                "metric": {"metric": "auroc", "min": check.get("min", 0.5)},
+                "check": {"kind": "metric", "metric": "auroc", "min": check.get("min", 0.5)},
             }
         ],
     }
@@ -79,8 +79,20 @@ def passing_policy(example_dir: Path) -> Path:
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("audit", "demo", "init", "validate-spec", "validate-policy", "policies",
-                    "metrics", "compare", "record", "history", "signoff", "verify-log"):
+    for command in (
+        "audit",
+        "demo",
+        "init",
+        "validate-spec",
+        "validate-policy",
+        "policies",
+        "metrics",
+        "compare",
+        "record",
+        "history",
+        "signoff",
+        "verify-log",
+    ):
         assert command in result.stdout
     for command in ("audit", "demo", "init", "compare"):
         sub = run(command, "--help")
@@ -105,22 +117,43 @@ def test_audit_writes_every_report_and_a_verdict_line(fast_spec: Path, tmp_path:
     assert (result.returncode == 1) == (report["verdict"] == "fail")
     counts = report["counts"]
     assert [int(g) for g in match.groups()[1:]] == [
-        counts["passed"], counts["failed"], counts["inconclusive"], counts["not_evaluable"]
+        counts["passed"],
+        counts["failed"],
+        counts["inconclusive"],
+        counts["not_evaluable"],
     ]
     assert result.stderr == ""  # not a terminal: no progress output
 
 
 def test_blocking_failure_exits_1(fast_spec: Path, example_dir: Path, tmp_path: Path) -> None:
     impossible = policy_file(example_dir, "block", min=0.999)
-    result = run("audit", fast_spec, "--out", tmp_path / "a", "--policy", impossible,
-                 "--formats", "json,md", "--quiet")
+    result = run(
+        "audit",
+        fast_spec,
+        "--out",
+        tmp_path / "a",
+        "--policy",
+        impossible,
+        "--formats",
+        "json,md",
+        "--quiet",
+    )
     assert result.returncode == 1, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("verdict: FAIL")
 
 
 def test_passing_policy_exits_0(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
-    result = run("audit", fast_spec, "--out", tmp_path / "a", "--policy", passing_policy,
-                 "--formats", "json", "--quiet")
+    result = run(
+        "audit",
+        fast_spec,
+        "--out",
+        tmp_path / "a",
+        "--policy",
+        passing_policy,
+        "--formats",
+        "json",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("verdict: PASS")
 
@@ -158,16 +191,42 @@ def test_output_folder_holding_an_input_is_refused(fast_spec: Path) -> None:
 
 def test_spec_file_is_never_modified(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
     before = {p.name: p.read_bytes() for p in fast_spec.parent.iterdir() if p.is_file()}
-    run("audit", fast_spec, "--out", tmp_path / "a", "--policy", passing_policy,
-        "--threshold", "0.15", "--seed", "3", "--formats", "json")
+    run(
+        "audit",
+        fast_spec,
+        "--out",
+        tmp_path / "a",
+        "--policy",
+        passing_policy,
+        "--threshold",
+        "0.15",
+        "--seed",
+        "3",
+        "--formats",
+        "json",
+    )
     after = {p.name: p.read_bytes() for p in fast_spec.parent.iterdir() if p.is_file()}
     assert before == after
 
 
 def test_threshold_and_seed_override(fast_spec: Path, passing_policy: Path, tmp_path: Path) -> None:
     out = tmp_path / "a"
-    result = run("audit", fast_spec, "--out", out, "--policy", passing_policy,
-                 "--threshold", "0.15", "--threshold", "0.3", "--seed", "7", "--formats", "json")
+    result = run(
+        "audit",
+        fast_spec,
+        "--out",
+        out,
+        "--policy",
+        passing_policy,
+        "--threshold",
+        "0.15",
+        "--threshold",
+        "0.3",
+        "--seed",
+        "7",
+        "--formats",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["thresholds"] == [0.15, 0.3]
@@ -180,8 +239,17 @@ def test_interrupted_write_keeps_the_previous_report(
     from auditor import cli
 
     out = tmp_path / "audit"
-    args = ["audit", str(fast_spec), "--out", str(out), "--policy", str(passing_policy),
-            "--formats", "json,md", "--quiet"]
+    args = [
+        "audit",
+        str(fast_spec),
+        "--out",
+        str(out),
+        "--policy",
+        str(passing_policy),
+        "--formats",
+        "json,md",
+        "--quiet",
+    ]
     assert cli.main(args) == 0
     first = (out / "report.json").read_bytes()
 
@@ -218,12 +286,14 @@ def test_bad_format_and_threshold_are_usage_errors(fast_spec: Path, tmp_path: Pa
         ({"model": {"score_column": "risk", "path": "model.skops"}}, ("score_column",)),
     ],
 )
-def test_bad_spec_inputs_exit_2(example_dir: Path, tmp_path: Path, change: dict,
-                                fragments: tuple[str, ...]) -> None:
+def test_bad_spec_inputs_exit_2(
+    example_dir: Path, tmp_path: Path, change: dict, fragments: tuple[str, ...]
+) -> None:
     spec = write_spec(example_dir, "bad.yaml", **change)
     result = run("audit", spec, "--out", tmp_path / "a")
-    assert_bad_input(result, "bad.yaml" if "colour" in change or "model" in change else "",
-                     *fragments)
+    assert_bad_input(
+        result, "bad.yaml" if "colour" in change or "model" in change else "", *fragments
+    )
     assert not (tmp_path / "a").exists()
     assert run("validate-spec", spec).returncode == 2
 
@@ -249,15 +319,39 @@ def test_policies_and_metrics_listings() -> None:
     policies = run("policies", "--json")
     assert policies.returncode == 0
     ids = {p["id"] for p in json.loads(policies.stdout)}
-    assert {"clinical-default", "four-fifths", "equalized-odds-strict", "hti-1-transparency",
-            "tripod-ai"} <= ids
+    assert {
+        "clinical-default",
+        "four-fifths",
+        "equalized-odds-strict",
+        "hti-1-transparency",
+        "tripod-ai",
+    } <= ids
     metrics = run("metrics", "--json")
     assert metrics.returncode == 0
     assert [m["id"] for m in json.loads(metrics.stdout)] == [
-        "n", "n_positive", "n_negative", "prevalence", "selection_rate", "sensitivity",
-        "specificity", "fpr", "fnr", "ppv", "npv", "accuracy", "balanced_accuracy", "f1",
-        "auroc", "auprc", "brier", "log_loss", "calibration_intercept", "calibration_slope",
-        "oe_ratio", "ece", "net_benefit",
+        "n",
+        "n_positive",
+        "n_negative",
+        "prevalence",
+        "selection_rate",
+        "sensitivity",
+        "specificity",
+        "fpr",
+        "fnr",
+        "ppv",
+        "npv",
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "auroc",
+        "auprc",
+        "brier",
+        "log_loss",
+        "calibration_intercept",
+        "calibration_slope",
+        "oe_ratio",
+        "ece",
+        "net_benefit",
     ]
 
 
@@ -267,7 +361,7 @@ def test_validate_policy(tmp_path: Path, passing_policy: Path) -> None:
     bad = tmp_path / "bad-policy.yaml"
     policy = yaml.safe_load(passing_policy.read_text())
     policy["rules"][0]["severity"] = "blocker"
-    policy["rules"][0]["metric"]["metric"] = "sensitivty"
+    policy["rules"][0]["check"]["metric"] = "sensitivty"
     bad.write_text(yaml.safe_dump(policy))
     result = run("validate-policy", bad)
     assert_bad_input(result, "bad-policy.yaml", "$.rules[0].severity")
@@ -314,8 +408,9 @@ def test_compare_two_releases(example_dir: Path, fast_spec: Path, tmp_path: Path
     shipped = load_scorer(spec).estimator
     cohort = pd.read_csv(spec.data)
     retrained = clone(shipped).set_params(**{shipped.steps[-1][0] + "__C": 0.001})
-    retrained.fit(cohort[list(spec.features or shipped.feature_names_in_)],
-                  cohort[spec.label.column])
+    retrained.fit(
+        cohort[list(spec.features or shipped.feature_names_in_)], cohort[spec.label.column]
+    )
     sio.dump(retrained, example_dir / "model-v2.skops")
     raw = yaml.safe_load(fast_spec.read_text())
     raw["model"]["path"] = "model-v2.skops"

@@ -7,11 +7,13 @@ Suppressed groups are never given a number: they read "fewer than N patients".
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from auditor.compare import label
+from auditor.metrics import COUNT_METRICS, METRICS
 from reports.model import DisparityResult, Estimate, GroupResult, Report
 
 SUPPRESSED = "fewer than {n} patients"
@@ -29,20 +31,6 @@ KEY_METRICS = (
 )
 """Metrics shown per group on the Overview, when the report holds them."""
 
-_FALLBACK_LABELS = {
-    "n": "Patients",
-    "auroc": "AUROC",
-    "auprc": "AUPRC",
-    "ppv": "PPV",
-    "npv": "NPV",
-    "fpr": "False positive rate",
-    "fnr": "False negative rate",
-    "tpr": "Sensitivity (TPR)",
-    "oe_ratio": "Observed/expected",
-    "ece": "ECE",
-    "f1": "F1",
-}
-
 
 def name(value: Any) -> str:
     """An attribute or group as text; intersections joined with ' × ' (as in compare)."""
@@ -50,22 +38,34 @@ def name(value: Any) -> str:
 
 
 def metric_label(metric_id: str) -> str:
-    """The registry's human label for a metric id, else a readable form of the id."""
-    try:
-        from auditor.metrics import METRICS
-    except ImportError:
-        metric = None
-    else:
-        metric = METRICS.get(metric_id)
-    for attr in ("label", "title", "name"):
-        text = getattr(metric, attr, None)
-        if isinstance(text, str) and text and text != metric_id:
-            return text
-    return _FALLBACK_LABELS.get(metric_id, metric_id.replace("_", " ").capitalize())
+    """The registry's name for a metric id (ids outside the registry read as words)."""
+    metric = METRICS.get(metric_id)
+    if metric is not None:
+        return metric.name
+    return metric_id.replace("_", " ").capitalize()
+
+
+def suppressed_keys(report: Report) -> set[tuple[str, str]]:
+    """(attribute, group) of every suppressed group, from every place the report says so.
+
+    Views check this set as well as each entry's own flag, so a number handed in
+    for a suppressed group by a careless producer is still never shown.
+    """
+    keys = {(name(a.name), name(g)) for a in report.attributes for g in a.suppressed_groups}
+    keys |= {(name(g.attribute), name(g.group)) for g in report.groups if g.suppressed}
+    return keys
 
 
 def number(value: float | None, digits: int = 3) -> str:
     return DASH if value is None else f"{value:.{digits}f}"
+
+
+def compact(value: float | None, digits: int = 3) -> str:
+    """A number without trailing zeros: 12 rather than 12.000, 0.774 stays 0.774."""
+    if value is None:
+        return DASH
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def interval(low: float | None, high: float | None, digits: int = 3) -> str:
@@ -74,12 +74,14 @@ def interval(low: float | None, high: float | None, digits: int = 3) -> str:
     return f"{low:.{digits}f}–{high:.{digits}f}"
 
 
-def estimate_text(est: Estimate | None, digits: int = 3) -> str:
-    """'0.812 (0.790–0.833)', or the reason the number is missing."""
+def estimate_text(est: Estimate | None, digits: int = 3, *, count: bool = False) -> str:
+    """'0.812 (0.790–0.833)', a whole count ('1,380'), or the reason the number is missing."""
     if est is None:
         return DASH
     if est.estimate is None:
         return f"{DASH} ({est.reason})" if est.reason else DASH
+    if count:
+        return f"{round(est.estimate):,}"
     ci = interval(est.ci_low, est.ci_high, digits)
     return f"{est.estimate:.{digits}f} ({ci})" if ci else f"{est.estimate:.{digits}f}"
 
@@ -89,10 +91,6 @@ def group_status(group: GroupResult, min_cell_size: int) -> str | None:
     if group.suppressed:
         return SUPPRESSED.format(n=min_cell_size)
     return None
-
-
-def is_view(group: GroupResult, view: Any) -> bool:
-    return name(group.attribute) == name(view)
 
 
 def views(report: Report) -> list[str]:
@@ -123,35 +121,87 @@ def groups_of(report: Report, view: str) -> list[GroupResult]:
     return [g for g in report.groups if name(g.attribute) == view]
 
 
+@dataclass
+class Table:
+    """A table of report values as text, and the reasons behind its empty cells."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _cell(g: GroupResult, m: str, min_cell_size: int, notes: dict[str, str]) -> str:
+    """One metric of one group as a short cell; why it is empty goes to ``notes``."""
+    if g.suppressed:
+        return ""
+    est = g.metrics.get(m)
+    if g.label_metrics_withheld and (est is None or est.estimate is None):
+        notes.setdefault(name(g.group), WITHHELD.format(n=min_cell_size))
+        return "withheld"
+    if est is not None and est.estimate is None:
+        if est.reason:
+            notes.setdefault(f"{name(g.group)}, {metric_label(m)}", est.reason)
+        return DASH
+    return estimate_text(est, count=m in COUNT_METRICS)
+
+
+def _patients(g: GroupResult, min_cell_size: int) -> str:
+    hidden = group_status(g, min_cell_size)
+    if hidden:
+        return hidden
+    return DASH if g.n is None else f"{g.n:,}"
+
+
+def _entries(
+    groups: Sequence[GroupResult], overall: GroupResult | None
+) -> list[tuple[str, GroupResult]]:
+    entries = [("Everyone", overall)] if overall is not None else []
+    return entries + [(name(g.group), g) for g in groups]
+
+
+def _note_lines(notes: dict[str, str]) -> list[str]:
+    return [f"{where}: {why}" for where, why in notes.items()]
+
+
 def metrics_table(
     groups: Sequence[GroupResult],
     metrics: Iterable[str],
     *,
     min_cell_size: int,
     overall: GroupResult | None = None,
-) -> pd.DataFrame:
-    """One row per group: n and each metric with its interval, as text; suppressed rows say so."""
-    metrics = list(metrics)
+) -> Table:
+    """One row per group: patients and each metric with its interval; suppressed rows say so."""
+    metrics = [m for m in metrics if m != "n"]  # the Patients column
+    notes: dict[str, str] = {}
     rows = []
-    entries = ([overall] if overall is not None else []) + list(groups)
-    for g in entries:
-        row: dict[str, str] = {"Group": "Everyone" if g is overall else name(g.group)}
-        hidden = group_status(g, min_cell_size)
-        row["Patients"] = hidden if hidden else (DASH if g.n is None else f"{g.n:,}")
+    for label_, g in _entries(groups, overall):
+        row: dict[str, str] = {"Group": label_, "Patients": _patients(g, min_cell_size)}
         for m in metrics:
-            if hidden:
-                row[metric_label(m)] = hidden
-            elif g.label_metrics_withheld and m not in g.metrics:
-                row[metric_label(m)] = WITHHELD.format(n=min_cell_size)
-            else:
-                row[metric_label(m)] = estimate_text(g.metrics.get(m))
+            row[metric_label(m)] = _cell(g, m, min_cell_size, notes)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return Table(pd.DataFrame(rows), _note_lines(notes))
 
 
-def metric_points(
-    groups: Sequence[GroupResult], metric: str
-) -> tuple[pd.DataFrame, list[str]]:
+def metrics_by_group(
+    groups: Sequence[GroupResult],
+    metrics: Iterable[str],
+    *,
+    min_cell_size: int,
+    overall: GroupResult | None = None,
+) -> Table:
+    """One row per metric, one column per group (read across a row to compare groups)."""
+    entries = _entries(groups, overall)
+    notes: dict[str, str] = {}
+    rows = [{"Metric": "Patients", **{k: _patients(g, min_cell_size) for k, g in entries}}]
+    for m in metrics:
+        if m == "n":
+            continue
+        row = {"Metric": metric_label(m)}
+        row.update({k: _cell(g, m, min_cell_size, notes) for k, g in entries})
+        rows.append(row)
+    return Table(pd.DataFrame(rows), _note_lines(notes))
+
+
+def metric_points(groups: Sequence[GroupResult], metric: str) -> tuple[pd.DataFrame, list[str]]:
     """Chart data for one metric (estimate and interval per shown group) and the groups left out.
 
     Suppressed groups and groups without an estimate are left out of the chart
@@ -180,13 +230,20 @@ def disparity_table(rows: Sequence[DisparityResult]) -> pd.DataFrame:
         out.append(
             {
                 "Group": "worst case" if d.group == "worst_case" else name(d.group),
-                "Compared with": "max − min / min ÷ max"
-                if d.reference is None
-                else name(d.reference),
+                "Compared with": (
+                    (
+                        "largest − smallest group"
+                        if d.kind == "difference"
+                        else "smallest ÷ largest group"
+                    )
+                    if d.reference is None
+                    else name(d.reference)
+                ),
                 "Kind": d.kind,
                 "Value": number(d.estimate) if d.estimate is not None else DASH,
                 "95% interval": interval(d.ci_low, d.ci_high),
-                "Note": d.reason or (
+                "Note": d.reason
+                or (
                     "excludes " + ", ".join(name(x) for x in d.excluded_groups)
                     if d.excluded_groups
                     else ""

@@ -37,8 +37,9 @@ MSG_BAD_LINK = (
 
 def canonical_json(payload: Mapping[str, Any]) -> str:
     """One text per payload (sorted keys, no spaces), so its hash is reproducible anywhere."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def sha256_text(text: str) -> str:
@@ -82,8 +83,10 @@ def describe_entry(seq: int, kind: str, payload: str) -> str:
         return f"entry {seq} (signoff of audit {data['audit_id']})"
     if kind == "audit" and "audit_id" in data:
         model = " ".join(str(p) for p in (data.get("model_name"), data.get("model_version")) if p)
-        return f"entry {seq} (audit {data['audit_id']} of {model})" if model else (
-            f"entry {seq} (audit {data['audit_id']})"
+        return (
+            f"entry {seq} (audit {data['audit_id']} of {model})"
+            if model
+            else (f"entry {seq} (audit {data['audit_id']})")
         )
     return f"entry {seq} ({kind})"
 
@@ -110,11 +113,18 @@ def check_chain(entries: Iterable[ChainEntry]) -> tuple[int, str, list[ChainProb
             problems.append(ChainProblem(expected_seq, _deleted_message(expected_seq, entry.seq)))
         elif entry.prev_sha256 != prev_hash:
             if prev_label is not None and entry.prev_sha256 == prev_prev_hash:
-                problems.append(ChainProblem(prev_seq, MSG_INSERTED.format(
-                    entry=prev_label, next_seq=entry.seq, before=prev_seq - 1)))
+                problems.append(
+                    ChainProblem(
+                        prev_seq,
+                        MSG_INSERTED.format(
+                            entry=prev_label, next_seq=entry.seq, before=prev_seq - 1
+                        ),
+                    )
+                )
             else:
-                problems.append(ChainProblem(entry.seq, MSG_BAD_LINK.format(
-                    entry=label, before=entry.seq - 1)))
+                problems.append(
+                    ChainProblem(entry.seq, MSG_BAD_LINK.format(entry=label, before=entry.seq - 1))
+                )
         if not _content_matches(entry):
             problems.append(ChainProblem(entry.seq, MSG_CONTENT_ALTERED.format(entry=label)))
         elif entry.entry_sha256 != entry_hash(entry.prev_sha256, entry.content_sha256):
@@ -122,8 +132,14 @@ def check_chain(entries: Iterable[ChainEntry]) -> tuple[int, str, list[ChainProb
         else:
             claimed = _claimed_position(entry.payload)
             if claimed is not None and claimed != (entry.seq, entry.kind):
-                problems.append(ChainProblem(entry.seq, MSG_MOVED.format(
-                    entry=label, claimed_seq=claimed[0], claimed_kind=claimed[1])))
+                problems.append(
+                    ChainProblem(
+                        entry.seq,
+                        MSG_MOVED.format(
+                            entry=label, claimed_seq=claimed[0], claimed_kind=claimed[1]
+                        ),
+                    )
+                )
         prev_prev_hash, prev_hash = prev_hash, entry.entry_sha256
         prev_label, prev_seq = label, entry.seq
         expected_seq = entry.seq + 1
@@ -152,5 +168,6 @@ def _deleted_message(first_missing: int, found: int) -> str:
         return MSG_DELETED_START.format(last=last_missing, after=found)
     if first_missing == last_missing:
         return MSG_DELETED_ONE.format(first=first_missing, before=first_missing - 1, after=found)
-    return MSG_DELETED_MANY.format(first=first_missing, last=last_missing,
-                                   before=first_missing - 1, after=found)
+    return MSG_DELETED_MANY.format(
+        first=first_missing, last=last_missing, before=first_missing - 1, after=found
+    )

@@ -13,7 +13,7 @@ test compares them with this metadata.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -63,7 +63,8 @@ class AuditRow(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     ran_by: Mapped[str] = mapped_column(String(NAME_LEN))
     recorded_at: Mapped[str] = mapped_column(String(TIME_LEN))
-    generated_at: Mapped[str | None] = mapped_column(String(TIME_LEN))
+    generated_at: Mapped[str | None] = mapped_column(Text)
+    """As the report's provenance gives it (not written by the registry, so not bounded)."""
     report_sha256: Mapped[str] = mapped_column(String(HASH_LEN))
     provenance_sha256: Mapped[str] = mapped_column(Text)
     """Canonical JSON of the report's ``provenance.sha256`` (spec, data, model, policies)."""
@@ -98,6 +99,12 @@ class ChainHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     entry_sha256: Mapped[str] = mapped_column(String(HASH_LEN))
 
+
+# Core tables: on a plain connection (no ORM session) rows come back as named tuples.
+LOG_TABLE: Table = LogEntry.__table__  # type: ignore[assignment]
+AUDITS_TABLE: Table = AuditRow.__table__  # type: ignore[assignment]
+SIGNOFFS_TABLE: Table = SignoffRow.__table__  # type: ignore[assignment]
+HEAD_TABLE: Table = ChainHead.__table__  # type: ignore[assignment]
 
 AUDIT_LOGGED_FIELDS = (
     "model_name",

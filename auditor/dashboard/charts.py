@@ -1,0 +1,147 @@
+"""Altair charts drawn from report values only (points and intervals the library computed)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import altair as alt
+import pandas as pd
+
+ROW_STEP = 38
+"""Pixels per group row in horizontal charts."""
+GROUP_COLORS = alt.Scale(scheme="tableau10")
+
+
+def estimate_bars(
+    data: pd.DataFrame, *, title: str, reference_line: float | None = None
+) -> alt.LayerChart:
+    """Dots with 95% interval whiskers per group (columns group, estimate, ci_low, ci_high)."""
+    base = alt.Chart(data).encode(y=alt.Y("group:N", title=None, sort=None))
+    whiskers = base.mark_rule(strokeWidth=2, color="#7a869a").encode(
+        x=alt.X("ci_low:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(tickCount=8)),
+        x2="ci_high:Q",
+    )
+    dots = base.mark_circle(size=90, color="#1f5fa8").encode(
+        x="estimate:Q",
+        tooltip=[
+            alt.Tooltip("group:N", title="Group"),
+            alt.Tooltip("estimate:Q", format=".3f", title=title),
+            alt.Tooltip("ci_low:Q", format=".3f", title="95% low"),
+            alt.Tooltip("ci_high:Q", format=".3f", title="95% high"),
+        ],
+    )
+    layers: list[alt.Chart] = [whiskers, dots]
+    if reference_line is not None:
+        rule = (
+            alt.Chart(pd.DataFrame({"x": [reference_line]}))
+            .mark_rule(strokeDash=[4, 4], color="#b03a2e")
+            .encode(x="x:Q")
+        )
+        layers.append(rule)
+    return cast(alt.LayerChart, alt.layer(*layers).properties(height=alt.Step(ROW_STEP)))
+
+
+def roc_chart(data: pd.DataFrame, points: pd.DataFrame | None = None) -> alt.LayerChart:
+    """ROC curves per group (columns group, fpr, tpr) with the chance diagonal.
+
+    ``points`` (group, fpr, tpr) marks each group's operating point at the threshold.
+    """
+    diagonal = (
+        alt.Chart(pd.DataFrame({"a": [0.0, 1.0], "b": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="#999999")
+        .encode(x="a:Q", y="b:Q")
+    )
+    lines = (
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=alt.X(
+                "fpr:Q",
+                title="False positive rate (1 − specificity)",
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            y=alt.Y(
+                "tpr:Q", title="Sensitivity (true positive rate)", scale=alt.Scale(domain=[0, 1])
+            ),
+            color=alt.Color("group:N", title="Group", scale=GROUP_COLORS),
+            order="order:Q",
+        )
+    )
+    layers: list[alt.Chart] = [diagonal, lines]
+    if points is not None and not points.empty:
+        layers.append(
+            alt.Chart(points)
+            .mark_point(size=120, filled=True, shape="diamond", stroke="black", strokeWidth=1)
+            .encode(
+                x="fpr:Q",
+                y="tpr:Q",
+                color=alt.Color("group:N", scale=GROUP_COLORS, legend=None),
+                tooltip=[
+                    alt.Tooltip("group:N", title="Group"),
+                    alt.Tooltip("fpr:Q", format=".3f", title="False positive rate"),
+                    alt.Tooltip("tpr:Q", format=".3f", title="Sensitivity"),
+                ],
+            )
+        )
+    return cast(alt.LayerChart, alt.layer(*layers).properties(height=380))
+
+
+def calibration_chart(data: pd.DataFrame) -> alt.LayerChart:
+    """Observed event rate against mean predicted risk per bin and group, with the ideal line."""
+    diagonal = (
+        alt.Chart(pd.DataFrame({"a": [0.0, 1.0], "b": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="#999999")
+        .encode(x="a:Q", y="b:Q")
+    )
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "mean_predicted:Q", title="Mean predicted risk", scale=alt.Scale(domain=[0, 1])
+            ),
+            y=alt.Y("observed:Q", title="Observed event rate", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("group:N", title="Group", scale=GROUP_COLORS),
+            tooltip=[
+                alt.Tooltip("group:N", title="Group"),
+                alt.Tooltip("mean_predicted:Q", format=".3f", title="Predicted"),
+                alt.Tooltip("observed:Q", format=".3f", title="Observed"),
+            ],
+        )
+    )
+    return cast(alt.LayerChart, alt.layer(diagonal, lines).properties(height=380))
+
+
+def importance_bars(data: pd.DataFrame, *, title: str) -> alt.Chart:
+    """Horizontal bars (columns feature, value), largest first."""
+    return (
+        alt.Chart(data)
+        .mark_bar(color="#1f5fa8")
+        .encode(
+            x=alt.X("value:Q", title=title),
+            y=alt.Y("feature:N", title=None, sort="-x"),
+            tooltip=[alt.Tooltip("feature:N"), alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
+def grouped_importance(data: pd.DataFrame, *, title: str) -> alt.Chart:
+    """Mean |SHAP| per feature and group (columns feature, group, value), features by order."""
+    order = list(dict.fromkeys(data["feature"]))
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("feature:N", title=None, sort=order),
+            yOffset=alt.YOffset("group:N"),
+            x=alt.X("value:Q", title=title),
+            color=alt.Color("group:N", title="Group", scale=GROUP_COLORS),
+            tooltip=[
+                alt.Tooltip("group:N", title="Group"),
+                alt.Tooltip("feature:N", title="Feature"),
+                alt.Tooltip("value:Q", format=".4f", title=title),
+            ],
+        )
+        .properties(height=alt.Step(12))
+    )

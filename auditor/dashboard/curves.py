@@ -1,0 +1,122 @@
+"""Calibration and ROC curves per group, as the report holds them (suppressed groups have none)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from auditor.dashboard import charts, display
+
+if TYPE_CHECKING:
+    from auditor.dashboard.app import ViewContext
+
+
+def _roc_frame(ctx: ViewContext, view: str) -> tuple[pd.DataFrame, list[str]]:
+    rows: list[dict[str, Any]] = []
+    legend: list[str] = []
+    hidden = display.suppressed_keys(ctx.report)
+    for curve in ctx.report.curves.roc:
+        if display.name(curve.attribute) != view or (view, display.name(curve.group)) in hidden:
+            continue
+        group = display.name(curve.group)
+        auroc = f" (AUROC {curve.auroc:.3f})" if curve.auroc is not None else ""
+        legend.append(f"{group}{auroc}")
+        rows.extend(
+            {"group": f"{group}{auroc}", "fpr": x, "tpr": y, "order": i}
+            for i, (x, y) in enumerate(zip(curve.fpr, curve.tpr, strict=False))
+        )
+    return pd.DataFrame(rows, columns=["group", "fpr", "tpr", "order"]), legend
+
+
+def _operating_points(ctx: ViewContext, view: str, legend: list[str]) -> pd.DataFrame:
+    """Each drawn group's (false positive rate, sensitivity) at the threshold, from the report."""
+    labels = {entry.split(" (AUROC")[0]: entry for entry in legend}
+    rows = []
+    for g in display.groups_of(ctx.report, view):
+        group = display.name(g.group)
+        fpr, tpr = g.metrics.get("fpr"), g.metrics.get("sensitivity")
+        if g.suppressed or group not in labels or fpr is None or tpr is None:
+            continue
+        if fpr.estimate is None or tpr.estimate is None:
+            continue
+        rows.append({"group": labels[group], "fpr": fpr.estimate, "tpr": tpr.estimate})
+    return pd.DataFrame(rows, columns=["group", "fpr", "tpr"])
+
+
+def _calibration_frame(ctx: ViewContext, view: str) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    hidden = display.suppressed_keys(ctx.report)
+    for curve in ctx.report.curves.calibration:
+        if display.name(curve.attribute) != view or (view, display.name(curve.group)) in hidden:
+            continue
+        rows.extend(
+            {
+                "group": display.name(curve.group),
+                "mean_predicted": b.mean_predicted,
+                "observed": b.observed,
+            }
+            for b in curve.bins
+        )
+    return pd.DataFrame(rows, columns=["group", "mean_predicted", "observed"])
+
+
+def _without_curve(ctx: ViewContext, view: str, drawn: set[str]) -> list[str]:
+    return [
+        display.name(g.group)
+        for g in display.groups_of(ctx.report, view)
+        if display.name(g.group) not in drawn
+    ]
+
+
+def render(ctx: ViewContext) -> None:
+    report = ctx.report
+    views = [
+        v
+        for v in display.views(report)
+        if any(display.name(c.attribute) == v for c in report.curves.roc)
+        or any(display.name(c.attribute) == v for c in report.curves.calibration)
+    ]
+    if not views:
+        st.info("The report holds no curves.")
+        return
+    view = st.selectbox("Attribute or intersection", views, key="curves_view")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Calibration")
+        cal = _calibration_frame(ctx, view)
+        if cal.empty:
+            st.info("No group has enough patients per bin for a calibration curve.")
+        else:
+            st.altair_chart(charts.calibration_chart(cal), width="stretch")
+            st.caption(
+                "Points on the dashed line mean predicted risk matches what happened. Only bins "
+                f"with at least {report.min_cell_size} patients are drawn."
+            )
+    with right:
+        st.subheader("ROC")
+        roc, legend = _roc_frame(ctx, view)
+        if roc.empty:
+            st.info("No group of this view has a ROC curve.")
+        else:
+            points = _operating_points(ctx, view, legend)
+            st.altair_chart(charts.roc_chart(roc, points), width="stretch")
+            st.caption(
+                "Higher and further left is better; the dashed line is chance. Diamonds mark "
+                f"each group at the decision threshold {report.threshold:g}."
+            )
+    hidden = display.suppressed_keys(report)
+    drawn = {
+        display.name(c.group)
+        for c in report.curves.roc
+        if display.name(c.attribute) == view and (view, display.name(c.group)) not in hidden
+    }
+    missing = _without_curve(ctx, view, drawn)
+    if missing:
+        st.caption(
+            "No curve (suppressed, fewer than "
+            f"{report.min_cell_size} patients, or too few positives or negatives): "
+            + ", ".join(missing)
+            + "."
+        )

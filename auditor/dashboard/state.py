@@ -1,0 +1,204 @@
+"""Caching: load, score and reduce once per input; re-measure only what the user changed.
+
+Keys are SHA-256 hashes of the input files (spec, data, model), so an edited
+file is a new input while a rerun of the page is not. Library objects that
+Streamlit cannot hash (the spec, the prepared statistics) are passed with a
+leading underscore and identified by that key instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from auditor.errors import AuditorError
+from auditor.hashing import sha256_path
+from reports.model import DataChecks, Explanations, Report
+
+T = TypeVar("T")
+
+ENV_QUICK_BOOTSTRAP = "AUDITOR_DASHBOARD_BOOTSTRAP"
+ENV_FULL_BOOTSTRAP = "AUDITOR_DASHBOARD_FULL_BOOTSTRAP"
+QUICK_BOOTSTRAP_DEFAULT = 0
+"""Replicates on the interactive path: Wilson intervals only, so the slider stays fast."""
+BOOTSTRAP_ENV_INVALID = "{name}: expected a whole number of bootstrap replicates, got {value!r}"
+
+
+def guarded(call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run a library call; a user-fixable error becomes ``st.error`` with the CLI's message."""
+    try:
+        return call(*args, **kwargs)
+    except AuditorError as exc:
+        st.error(str(exc))
+        return None
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    if not value.strip().isdigit():
+        raise AuditorError(BOOTSTRAP_ENV_INVALID.format(name=name, value=value))
+    return int(value)
+
+
+def quick_bootstrap() -> int:
+    """Replicates for the interactive path (threshold slider, reference groups)."""
+    value = _env_int(ENV_QUICK_BOOTSTRAP)
+    return QUICK_BOOTSTRAP_DEFAULT if value is None else value
+
+
+def full_bootstrap(spec_bootstrap: int) -> int:
+    """Replicates for 'compute full intervals': the spec's own count unless overridden."""
+    value = _env_int(ENV_FULL_BOOTSTRAP)
+    return spec_bootstrap if value is None else value
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_path(path)
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a file (folders: the tree hash), hashed again only when the file changed."""
+    if path.is_dir():
+        return sha256_path(path)
+    if not path.exists():
+        return "missing"
+    stat = path.stat()
+    return _digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass
+class LiveAudit:
+    """An audit the dashboard can re-measure: everything that depends only on the inputs."""
+
+    key: str
+    spec: Any  # AuditSpec
+    prepared: Any  # auditor.audit.Prepared
+    policies: list[Any]  # auditor.policy.Policy
+    explanations: Explanations
+    data_checks: DataChecks
+
+
+@dataclass(frozen=True)
+class Timed:
+    report: Report
+    seconds: float
+    bootstrap: int
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _spec(path: str, sha: str) -> Any:
+    from auditor.spec_loader import load_spec, validate_spec
+
+    spec = load_spec(path)
+    validate_spec(spec)
+    return spec
+
+
+@st.cache_resource(
+    show_spinner="Loading the data and the model, scoring and reducing once…", max_entries=4
+)
+def _prepared(key: str, _spec: Any) -> Any:
+    from auditor.audit import prepare
+
+    return prepare(_spec)
+
+
+@st.cache_resource(show_spinner="Loading the policies…", max_entries=8)
+def _policies(key: str, _spec: Any) -> list[Any]:
+    from auditor.policy import load_policies
+
+    base = _spec.source.parent if _spec.source is not None else None
+    return list(load_policies(_spec.policies, base_dir=base))
+
+
+@st.cache_resource(show_spinner="Explaining the model (SHAP on a seeded sample)…", max_entries=4)
+def _explanations(key: str, _prepared: Any) -> Explanations:
+    from auditor.audit import explain_prepared
+
+    return explain_prepared(_prepared)
+
+
+@st.cache_resource(show_spinner="Checking representation and missingness…", max_entries=4)
+def _data_checks(key: str, _prepared: Any) -> DataChecks:
+    from auditor.audit import check_data
+
+    return check_data(_prepared)
+
+
+def input_key(spec: Any, spec_sha: str) -> str:
+    """The identity of an audit's inputs: hashes of the spec, data and model files."""
+    parts = [spec_sha, digest(Path(spec.data))]
+    if spec.model.path is not None:
+        parts.append(digest(Path(spec.model.path)))
+    return ":".join(parts)
+
+
+def load_live(spec_path: Path) -> LiveAudit:
+    """Validate the spec, then load, score, reduce, explain and check once per input."""
+    spec_sha = digest(spec_path) if spec_path.is_file() else "missing"
+    spec = _spec(str(spec_path), spec_sha)
+    key = input_key(spec, spec_sha)
+    prepared = _prepared(key, spec)
+    policies = _policies(key, spec)
+    return LiveAudit(
+        key=key,
+        spec=spec,
+        prepared=prepared,
+        policies=policies,
+        explanations=_explanations(key, prepared),
+        data_checks=_data_checks(key, prepared),
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _measured(
+    key: str,
+    threshold: float,
+    references: tuple[tuple[str, str], ...],
+    bootstrap: int,
+    _live: LiveAudit,
+) -> Timed:
+    from auditor.audit import build_report
+
+    thresholds = [threshold, *[t for t in _live.spec.thresholds if t != threshold]]
+    start = time.perf_counter()
+    report = build_report(
+        _live.prepared,
+        policies=_live.policies,
+        thresholds=thresholds,
+        reference_groups=dict(references) or None,
+        bootstrap=bootstrap,
+        explanations=_live.explanations,
+        data_checks=_live.data_checks,
+    )
+    return Timed(report=report, seconds=time.perf_counter() - start, bootstrap=bootstrap)
+
+
+def measured(
+    live: LiveAudit, *, threshold: float, references: dict[str, str], bootstrap: int
+) -> Timed:
+    """The report at these settings: re-measured from the cached statistics, no reload."""
+    refs = tuple(sorted(references.items()))
+    return _measured(live.key, round(float(threshold), 6), refs, int(bootstrap), live)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _report_file(path: str, sha: str) -> Report:
+    from auditor.audit import load_report
+
+    return load_report(path)
+
+
+def load_report_file(path: Path) -> Report:
+    """A past audit's report.json, read-only (parsed once per content)."""
+    sha = digest(path) if path.is_file() else "missing"
+    return _report_file(str(path), sha)

@@ -1,0 +1,231 @@
+"""The dashboard's History view: a model across releases, its sign-offs, and a sign-off form.
+
+``render_history_view(st, registry)`` draws into whatever Streamlit module or
+container it is given; every number comes from :meth:`Registry.history` (the
+recorded reports), and suppressed groups stay without numbers. The frames it
+charts are built by plain functions (:func:`audits_frame`, :func:`trend_frame`)
+so they are testable without Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from auditor.errors import RegistryError
+from auditor.metrics import METRICS
+from auditor.registry import KEY_METRICS, HistoryRow, Registry
+from auditor.registry.service import DECISIONS
+
+NO_AUDITS = (
+    "No audits recorded yet. Record one with `auditor audit SPEC --out DIR --record` "
+    "or `auditor record DIR`."
+)
+SIGNED = "Audit {audit_id} {decided} by {by}; the sign-off names report SHA-256 {sha}…"
+LOG_INTACT = "The log is intact: {entries} entries, head {head}…"
+LOG_TAMPERED = "The log was changed: {problem}"
+NO_ESTIMATES = "No estimates recorded for this metric and attribute."
+SUPPRESSED_NOTE = "Not charted in some releases because they had too few patients: {groups}."
+TREND_COLUMNS = ["release", "order", "group", "estimate", "ci_low", "ci_high"]
+
+
+def metric_name(metric_id: str) -> str:
+    metric = METRICS.get(metric_id)
+    return metric.name if metric is not None else metric_id
+
+
+def audits_frame(rows: Sequence[HistoryRow]) -> pd.DataFrame:
+    """One line per audit in release order: verdict, sign-off status and who decided."""
+    records = []
+    for row in rows:
+        last = row.last_signoff
+        records.append(
+            {
+                "audit": row.audit_id,
+                "release": row.release,
+                "recorded": row.audit.recorded_at[:16].replace("T", " "),
+                "ran by": row.audit.ran_by,
+                "verdict": row.verdict,
+                "sign-off": row.signoff_status,
+                "signed by": f"{last.signed_by} ({last.role})" if last else "",
+                "comment": last.comment if last else "",
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "audit",
+            "release",
+            "recorded",
+            "ran by",
+            "verdict",
+            "sign-off",
+            "signed by",
+            "comment",
+        ],
+    )
+
+
+def attributes_of(rows: Sequence[HistoryRow]) -> list[str]:
+    """Attributes (and intersections) present in any audit, overall first."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for g in row.groups:
+            seen.setdefault(g.attribute, None)
+    return list(seen)
+
+
+def trend_frame(rows: Sequence[HistoryRow], metric: str, attribute: str) -> pd.DataFrame:
+    """Long table (release, group, estimate, interval) of one metric for one attribute.
+
+    Suppressed groups and undefined estimates contribute no line, so no chart can
+    show a number the report withheld.
+    """
+    records = []
+    for order, row in enumerate(rows):
+        for g in row.groups:
+            value = g.metrics.get(metric)
+            if g.attribute != attribute or g.suppressed or value is None:
+                continue
+            if value.estimate is None:
+                continue
+            records.append(
+                {
+                    "release": row.release,
+                    "order": order,
+                    "group": g.group,
+                    "estimate": value.estimate,
+                    "ci_low": value.ci_low,
+                    "ci_high": value.ci_high,
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=TREND_COLUMNS)
+
+
+def suppressed_groups(rows: Sequence[HistoryRow], attribute: str) -> list[str]:
+    """Groups of ``attribute`` suppressed in at least one release."""
+    names = {
+        g.group for row in rows for g in row.groups if g.attribute == attribute and g.suppressed
+    }
+    return sorted(names)
+
+
+def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> alt.LayerChart:
+    """Estimate per release and group, its 95% interval as a vertical bar beside the others."""
+    x = alt.X(
+        "release:N",
+        sort=list(releases),
+        title="release",
+        axis=alt.Axis(labelAngle=0),
+        scale=alt.Scale(type="band", paddingInner=0.3),
+    )
+    offset = alt.XOffset("group:N")  # groups side by side, so intervals do not overlap
+    color = alt.Color("group:N", title="group")
+    tooltip = [
+        "release",
+        "group",
+        alt.Tooltip("estimate:Q", format=".3f"),
+        alt.Tooltip("ci_low:Q", format=".3f"),
+        alt.Tooltip("ci_high:Q", format=".3f"),
+    ]
+    base = alt.Chart(frame)
+    y = alt.Y("estimate:Q", title=metric_name(metric), scale=alt.Scale(zero=False))
+    line = base.mark_line(point=True).encode(x=x, xOffset=offset, y=y, color=color, tooltip=tooltip)
+    bars = base.mark_rule(strokeWidth=2, opacity=0.6).encode(
+        x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q", color=color
+    )
+    return alt.LayerChart(layer=[bars, line])
+
+
+def render_history_view(st: Any, registry: Registry, *, key: str = "history") -> None:
+    """Draw the History view: audits, verdicts, sign-off status, metric trends, sign-off form."""
+    st.subheader("History and sign-off")
+    st.caption(f"Registry: {registry.display_url}")
+    models = registry.models()
+    if not models:
+        st.info(NO_AUDITS)
+        return
+    model = st.selectbox("Model", models, key=f"{key}_model")
+    metric_ids = list(METRICS) or list(KEY_METRICS)
+    chosen = st.multiselect(
+        "Metrics",
+        metric_ids,
+        default=[m for m in KEY_METRICS if m in metric_ids],
+        format_func=metric_name,
+        key=f"{key}_metrics",
+    )
+    metrics = chosen or list(KEY_METRICS)
+    rows = registry.history(model, metrics=metrics)
+    area = st.container()  # drawn after the form, so a sign-off just given shows at once
+    if _signoff_form(st, registry, rows, key):
+        rows = registry.history(model, metrics=metrics)
+    _draw_history(area, rows, chosen, key)
+    if st.button("Verify the log", key=f"{key}_verify"):
+        result = registry.verify_log()
+        if result.ok:
+            head = (result.head_sha256 or "")[:16]
+            st.success(LOG_INTACT.format(entries=result.entries, head=head))
+        else:
+            st.error(LOG_TAMPERED.format(problem=result.problem))
+
+
+def _draw_history(area: Any, rows: Sequence[HistoryRow], chosen: Sequence[str], key: str) -> None:
+    area.dataframe(audits_frame(rows), hide_index=True, width="stretch")
+    attributes = attributes_of(rows)
+    if not attributes or not chosen:
+        return
+    first_attribute = 1 if len(attributes) > 1 else 0  # the overall line alone says little
+    attribute = area.selectbox(
+        "Groups of", attributes, index=first_attribute, key=f"{key}_attribute"
+    )
+    releases = [r.release for r in rows]
+    for metric in chosen:
+        frame = trend_frame(rows, metric, attribute)
+        area.markdown(f"**{metric_name(metric)}**")
+        if frame.empty:
+            area.caption(NO_ESTIMATES)
+        else:
+            area.altair_chart(trend_chart(frame, metric, releases), width="stretch")
+    hidden = suppressed_groups(rows, attribute)
+    if hidden:
+        area.caption(SUPPRESSED_NOTE.format(groups=", ".join(hidden)))
+
+
+def _signoff_form(st: Any, registry: Registry, rows: Sequence[HistoryRow], key: str) -> bool:
+    """The sign-off form; True when a sign-off was just recorded."""
+    by_id = {r.audit_id: r for r in rows}
+    with st.form(f"{key}_signoff"):
+        st.markdown("**Sign off an audit**")
+        audit_id = st.selectbox(
+            "Audit",
+            list(reversed(list(by_id))),
+            key=f"{key}_signoff_audit",
+            format_func=lambda a: (
+                f"{a}: release {by_id[a].release}, {by_id[a].verdict}, {by_id[a].signoff_status}"
+            ),
+        )
+        by = st.text_input("Your name", key=f"{key}_signoff_by")
+        role = st.text_input("Your role", key=f"{key}_signoff_role")
+        decision = st.radio("Decision", DECISIONS, horizontal=True, key=f"{key}_signoff_decision")
+        comment = st.text_area("Comment (required to reject)", key=f"{key}_signoff_comment")
+        submitted = st.form_submit_button("Sign off")
+    if submitted:
+        try:
+            entry = registry.signoff(audit_id, by=by, role=role, decision=decision, comment=comment)
+        except RegistryError as exc:
+            st.error(str(exc))
+            return False
+        decided = "approved" if entry.decision == "approve" else "rejected"
+        st.success(
+            SIGNED.format(
+                audit_id=entry.audit_id,
+                decided=decided,
+                by=entry.signed_by,
+                sha=entry.report_sha256[:16],
+            )
+        )
+        return True
+    return False

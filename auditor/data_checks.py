@@ -1,0 +1,291 @@
+"""Representation and data quality per group: who is in the data, and what is missing.
+
+A model can only be as fair as its data lets an audit see. These checks answer
+two questions a governance committee asks before any metric: is every group
+represented in proportion to the population the model will serve (sizes and
+shares, against reference shares such as census figures when the spec gives
+them), and is the data as complete for every group (the missingness rate of
+each feature per group, and the features whose missingness differs most
+between groups; a lab measured less often in one group is a warning sign of
+unequal care and of a model that learns from that gap).
+
+Outcome prevalence per group is a metric (see :mod:`auditor.metrics`) and is
+not repeated here. Groups below ``min_cell_size`` keep only their name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.errors import SpecError
+from auditor.spec import MISSING_GROUP
+from reports.model import DataChecks, MissingnessRow, RepresentationRow
+
+UNDER_REPRESENTED_RATIO = 0.8
+"""A group whose share is below this fraction of its reference share is called out."""
+MISSINGNESS_NOTE_DIFFERENCE = 0.05
+"""Differences in missingness rate from this size up are described in the notes."""
+
+UNKNOWN_REFERENCE_ATTRIBUTE = (
+    "reference_shares.{attribute}: '{attribute}' is not a sensitive attribute; expected one "
+    "of: {attributes}"
+)
+BAD_REFERENCE_SHARE = (
+    "reference_shares.{attribute}.{group}: expected a share between 0 and 1; got {value!r}"
+)
+LENGTH_MISMATCH = "{name} has {actual} rows but the data has {expected}"
+MISSING_FEATURE = "the feature '{feature}' is not a column of the data"
+
+DROPPED_NOTE = (
+    "{dropped} of {total} rows had no label and were left out of the audit; their groups "
+    "are not counted below."
+)
+SUPPRESSED_NOTE = (
+    "{attribute}: {count} group(s) with fewer than {min_cell_size} patients are shown "
+    "without counts ({groups})."
+)
+UNDER_REPRESENTED_NOTE = (
+    "{attribute} = {group} makes up {share:.1%} of the audited patients against a reference "
+    "share of {reference:.1%} (ratio {ratio:.2f})."
+)
+ABSENT_REFERENCE_NOTE = (
+    "{attribute} = {group} has a reference share of {reference:.1%} but fewer than "
+    "{min_cell_size} patients in the data."
+)
+MISSINGNESS_NOTE = (
+    "{feature} is missing for {max_rate:.1%} of {attribute} = {max_group} against "
+    "{min_rate:.1%} of {attribute} = {min_group}."
+)
+NO_MISSING_NOTE = "No feature has missing values."
+LABEL_MISSINGNESS_NOTE = (
+    "{feature} is missing for {positive:.1%} of patients with the outcome against "
+    "{negative:.1%} of those without: missingness that depends on the outcome can bias the "
+    "model and its audit."
+)
+
+
+def data_checks(
+    frame: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    sensitive: pd.DataFrame,
+    labels: np.ndarray | None,
+    min_cell_size: int = 11,
+    reference_shares: dict[str, dict[str, float]] | None = None,
+    rows_total: int,
+    rows_dropped_missing_label: int = 0,
+) -> DataChecks:
+    """Group sizes and shares, and feature missingness per group.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, ...)
+        The audited rows (after any rows without a label were dropped).
+    features : sequence of str
+        Columns whose missingness is measured.
+    sensitive : DataFrame of shape (n_rows, n_attributes)
+        Group names per attribute (strings, ``(missing)`` for missing).
+    labels : array of shape (n_rows,) or None
+        0/1 outcomes; used only to call out missingness that depends on the
+        outcome (overall, never per group).
+    min_cell_size : int
+        Groups with fewer patients keep their name only.
+    reference_shares : dict, optional
+        ``{attribute: {group: share}}``, e.g. census shares of the served population.
+    rows_total, rows_dropped_missing_label : int
+        Rows in the file, and rows left out for a missing label.
+
+    Returns
+    -------
+    DataChecks
+        Aggregates only.
+    """
+    _check_inputs(frame, features, sensitive, labels, reference_shares)
+    reference_shares = reference_shares or {}
+    n = len(frame)
+    missing = frame[list(features)].isna().to_numpy() if features else np.zeros((n, 0), bool)
+    representation: list[RepresentationRow] = []
+    missingness: list[MissingnessRow] = []
+    disparities: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if rows_dropped_missing_label:
+        notes.append(DROPPED_NOTE.format(dropped=rows_dropped_missing_label, total=rows_total))
+    for attribute in sensitive.columns:
+        name = str(attribute)
+        values = sensitive[attribute].astype(str).to_numpy()
+        references = {str(g): float(s) for g, s in reference_shares.get(name, {}).items()}
+        suppressed: list[str] = []
+        rates: list[tuple[str, np.ndarray]] = []
+        for group in _order(sensitive[attribute], extra=references):
+            mask = values == group
+            count = int(mask.sum())
+            hidden = count < min_cell_size
+            representation.append(
+                RepresentationRow(
+                    attribute=name,
+                    group=group,
+                    n=None if hidden else count,
+                    share=None if hidden or n == 0 else count / n,
+                    reference_share=references.get(group),
+                    suppressed=hidden,
+                )
+            )
+            if hidden:
+                if count > 0:
+                    suppressed.append(group)
+                if group in references and references[group] > 0:
+                    notes.append(
+                        ABSENT_REFERENCE_NOTE.format(
+                            attribute=name,
+                            group=group,
+                            reference=references[group],
+                            min_cell_size=min_cell_size,
+                        )
+                    )
+                continue
+            if group in references and references[group] > 0:
+                ratio = (count / n) / references[group]
+                if ratio < UNDER_REPRESENTED_RATIO:
+                    notes.append(
+                        UNDER_REPRESENTED_NOTE.format(
+                            attribute=name,
+                            group=group,
+                            share=count / n,
+                            reference=references[group],
+                            ratio=ratio,
+                        )
+                    )
+            group_rates = missing[mask].mean(axis=0)
+            rates.append((group, group_rates))
+            missingness.extend(
+                MissingnessRow(attribute=name, group=group, feature=str(f), missing_rate=float(r))
+                for f, r in zip(features, group_rates)
+            )
+        if suppressed:
+            notes.append(
+                SUPPRESSED_NOTE.format(
+                    attribute=name,
+                    count=len(suppressed),
+                    min_cell_size=min_cell_size,
+                    groups=", ".join(suppressed),
+                )
+            )
+        attribute_gaps = _disparities(name, rates, features)
+        disparities.extend(attribute_gaps)
+        if attribute_gaps and attribute_gaps[0]["difference"] >= MISSINGNESS_NOTE_DIFFERENCE:
+            notes.append(MISSINGNESS_NOTE.format(**attribute_gaps[0]))
+    if features and not missing.any():
+        notes.append(NO_MISSING_NOTE)
+    notes.extend(_label_missingness(missing, labels, features, min_cell_size))
+    return DataChecks(
+        rows_total=rows_total,
+        rows_dropped_missing_label=rows_dropped_missing_label,
+        representation=representation,
+        missingness=missingness,
+        missingness_disparities=disparities,
+        notes=notes,
+    )
+
+
+def _disparities(
+    attribute: str, rates: list[tuple[str, np.ndarray]], features: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Features whose missingness differs between reportable groups, largest gap first."""
+    if len(rates) < 2:
+        return []
+    table = np.vstack([r for _, r in rates])
+    rows: list[dict[str, Any]] = []
+    for j, feature in enumerate(features):
+        high, low = int(table[:, j].argmax()), int(table[:, j].argmin())
+        difference = float(table[high, j] - table[low, j])
+        if difference <= 0:
+            continue
+        rows.append(
+            {
+                "attribute": attribute,
+                "feature": str(feature),
+                "max_group": rates[high][0],
+                "max_rate": float(table[high, j]),
+                "min_group": rates[low][0],
+                "min_rate": float(table[low, j]),
+                "difference": difference,
+            }
+        )
+    rows.sort(key=lambda row: (-row["difference"], row["feature"]))
+    return rows
+
+
+def _label_missingness(
+    missing: np.ndarray, labels: np.ndarray | None, features: Sequence[str], min_cell_size: int
+) -> list[str]:
+    """Notes on features missing more often with one outcome than the other."""
+    if labels is None or missing.shape[1] == 0:
+        return []
+    outcome = np.asarray(labels).astype(bool)
+    if outcome.sum() < min_cell_size or (~outcome).sum() < min_cell_size:
+        return []
+    positive = missing[outcome].mean(axis=0)
+    negative = missing[~outcome].mean(axis=0)
+    notes = []
+    for j in np.argsort(-np.abs(positive - negative), kind="stable"):
+        if abs(positive[j] - negative[j]) < MISSINGNESS_NOTE_DIFFERENCE:
+            break
+        notes.append(
+            LABEL_MISSINGNESS_NOTE.format(
+                feature=features[j], positive=positive[j], negative=negative[j]
+            )
+        )
+    return notes
+
+
+def _order(column: pd.Series, *, extra: dict[str, float]) -> list[str]:
+    """Observed groups in categorical (else sorted) order, then reference-only groups;
+    ``(missing)`` last."""
+    seen = set(column.astype(str))
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = [str(c) for c in column.cat.categories if str(c) in seen]
+    else:
+        names = sorted(seen)
+    names = [g for g in names if g != MISSING_GROUP]
+    names.extend(sorted(g for g in extra if g not in seen and g != MISSING_GROUP))
+    if MISSING_GROUP in seen or MISSING_GROUP in extra:
+        names.append(MISSING_GROUP)
+    return names
+
+
+def _check_inputs(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    sensitive: pd.DataFrame,
+    labels: np.ndarray | None,
+    reference_shares: dict[str, dict[str, float]] | None,
+) -> None:
+    if len(sensitive) != len(frame):
+        raise ValueError(
+            LENGTH_MISMATCH.format(name="sensitive", actual=len(sensitive), expected=len(frame))
+        )
+    if labels is not None and len(labels) != len(frame):
+        raise ValueError(
+            LENGTH_MISMATCH.format(name="labels", actual=len(labels), expected=len(frame))
+        )
+    for feature in features:
+        if feature not in frame.columns:
+            raise ValueError(MISSING_FEATURE.format(feature=feature))
+    attributes = [str(a) for a in sensitive.columns]
+    for attribute, shares in (reference_shares or {}).items():
+        if attribute not in attributes:
+            raise SpecError(
+                UNKNOWN_REFERENCE_ATTRIBUTE.format(
+                    attribute=attribute, attributes=", ".join(attributes)
+                )
+            )
+        for group, value in shares.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not 0.0 <= float(value) <= 1.0:
+                raise SpecError(
+                    BAD_REFERENCE_SHARE.format(attribute=attribute, group=group, value=value)
+                )

@@ -1,0 +1,1082 @@
+"""Stage 4, judge: evaluate policy rules against a report, with the uncertainty in view.
+
+The engine reads only the report (groups, overall, disparities, fairness metrics,
+proxy strengths, representation, model card) and, for regression rules, a baseline
+report; it computes no metric itself and does no I/O. Each rule gives one
+:class:`~reports.model.PolicyResult` per selected group (per attribute for
+worst-case, fairness-metric and proxy checks; per rule for documentation), with a
+status from a closed set:
+
+* ``pass`` / ``fail``: the value is inside / outside the bounds. With
+  ``bound_on: interval`` a value outside fails only when its whole 95% interval is
+  outside; when the interval still reaches the bound the result is
+  ``inconclusive`` (bounds are inclusive: an interval ending exactly on the bound
+  reaches it).
+* ``not_evaluable``: suppressed or too small a group, an undefined metric, no
+  baseline, no proxy analysis..., always with the reason.
+
+The verdict is ``fail`` if a ``block`` rule fails, ``warn`` if a ``warn`` rule fails
+or a ``block``/``warn`` rule is inconclusive, else ``pass``; ``info`` rules never
+change it. Messages are one line a clinician can read, and never print a number
+of a suppressed group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.metrics import COUNT_METRICS, METRICS
+from auditor.policy import (
+    Bounds,
+    CalibrationCheck,
+    DisparityCheck,
+    DocumentationCheck,
+    MetricCheck,
+    Policy,
+    ProxyCheck,
+    RegressionCheck,
+    RepresentationCheck,
+    Rule,
+    Selector,
+)
+from auditor.suppression import (
+    SUPPRESSED_SMALL,
+    WITHHELD_BOTH,
+    WITHHELD_POSITIVES,
+)
+from reports.model import (
+    Bound,
+    DisparityResult,
+    FairnessMetric,
+    GroupName,
+    GroupResult,
+    PolicyResult,
+    Report,
+    RepresentationRow,
+    ResultCounts,
+    Status,
+    Verdict,
+)
+
+__all__ = ["Judgement", "compare", "count_results", "judge", "verdict_of"]
+
+JOINT_FEATURE = "(all features)"
+"""The proxy row of all features together (see reports.model.ProxyResult.feature)."""
+
+# Reasons and messages (tests assert these exact texts).
+NOT_EVALUABLE = "{subject}: {reason}; not evaluable."
+SMALL_GROUP = "{n:,} patients, fewer than this rule's minimum of {min_n:,}"
+NOT_MEASURED = "not measured in this report"
+UNDEFINED = "undefined"
+ATTRIBUTE_ABSENT = "attribute {attribute} is not in this audit"
+GROUP_ABSENT = "group {group} is not among the selected attributes' groups in this audit"
+NOTHING_SELECTED = "no group of this audit matches the rule's selector"
+NO_REFERENCE = "the audit has no reference group for {attribute}"
+NOT_COMPARED = "this comparison is not in the report"
+NO_BASELINE = "no baseline report was given (audit with --baseline REPORT)"
+BASELINE_ABSENT = "not in the baseline report"
+BASELINE_SUPPRESSED = "suppressed in the baseline report ({reason})"
+BASELINE_UNDEFINED = "undefined in the baseline report ({reason})"
+NO_PROXIES = "no proxy analysis in this report"
+PROXY_UNDEFINED = "proxy strength is undefined for every feature"
+PROXY_INTERSECTION = "proxy strength is measured per single attribute, not per intersection"
+NO_REFERENCE_SHARE = "no reference population share was given (reference_shares in the audit spec)"
+NO_SHARE = "its share of the cohort is not in this report"
+
+FAIL_ESTIMATE = "the estimate is {side} the {limit}"
+FAIL_INTERVAL = "the whole 95% interval is {side} the {limit}"
+INCONCLUSIVE = "the estimate is {side} the {limit} but the 95% interval reaches it"
+NO_INTERVAL = "no confidence interval; judged on the estimate"
+
+MSG_PASS = "{subject} is {value}{ci}; required {required}."
+MSG_FAIL = "{subject} is {value}{ci}, {side} the {limit} {bound}."
+MSG_INCONCLUSIVE = (
+    "{subject} is {value}{ci}, {side} the {limit} {bound}, but the interval reaches it: "
+    "inconclusive."
+)
+MSG_REGRESSION_PASS = "{subject} is {value}{ci}; baseline {baseline}, allowed worsening {margin}."
+MSG_REGRESSION_FAIL = (
+    "{subject} is {value}{ci}, worse than the baseline {baseline} by more than the allowed "
+    "{margin}."
+)
+MSG_REGRESSION_INCONCLUSIVE = (
+    "{subject} is {value}{ci}, worse than the baseline {baseline} by more than the allowed "
+    "{margin}, but the interval reaches the limit {bound}: inconclusive."
+)
+MSG_DOC_PASS = "The model card documents {fields}."
+MSG_DOC_FAIL = "The model card lacks {missing}."
+MSG_DOC_NONE = "No model card was given; required: {fields}."
+DOC_MISSING = "missing or empty: {missing}"
+MSG_PROXY_PASS = (
+    "The strongest proxy for {attribute} is the feature {feature} (proxy strength {value}); "
+    "required at most {bound}."
+)
+MSG_PROXY_FAIL = (
+    "The feature {feature} predicts {attribute} with proxy strength {value}, above the maximum "
+    "{bound}{more}."
+)
+MSG_SUPPRESSED_BELOW = "{subject} {what}, below this rule's minimum{of}."
+MSG_REPRESENTATION_PASS = "{label} {said}; required at least {minimum}."
+MSG_REPRESENTATION_FAIL = "{label} {said}, below the minimum {minimum}."
+LEFT_OUT_NAMED = " ({names} left out: too small or undefined)"
+LEFT_OUT_COUNT = " ({count} groups left out: too small or undefined)"
+REFERENCE_SUPPRESSED = "the reference group is suppressed ({reason})"
+REFERENCE_SMALL = (
+    "the reference group has {n:,} patients, fewer than this rule's minimum of {min_n:,}"
+)
+
+
+# ------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The results of every rule of every policy, their counts and the verdict."""
+
+    results: list[PolicyResult]
+    counts: ResultCounts
+    verdict: Verdict
+
+
+def judge(
+    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+) -> Judgement:
+    """Judge ``report`` against ``policies`` (regression rules compare with ``baseline``).
+
+    Returns one result per rule and selected group, in policy and rule order.
+    """
+    audit = _Audit.of(report, baseline)
+    results: list[PolicyResult] = []
+    for policy in policies:
+        for rule in policy.rules:
+            ctx = _RuleContext(audit, policy, rule)
+            produced = list(_EVALUATORS[rule.kind](ctx))
+            if not produced:
+                produced = [ctx.not_evaluable(rule.title, NOTHING_SELECTED)]
+            results.extend(produced)
+    counts = count_results(results)
+    return Judgement(results=results, counts=counts, verdict=verdict_of(counts))
+
+
+def _makes_warning(result: PolicyResult) -> bool:
+    if result.severity == "info":
+        return False
+    if result.status == "inconclusive":
+        return True
+    return result.status == "fail" and result.severity == "warn"
+
+
+def count_results(results: Sequence[PolicyResult]) -> ResultCounts:
+    """Counts by status; ``warnings`` are the results that make the verdict at least warn."""
+    return ResultCounts(
+        passed=sum(r.status == "pass" for r in results),
+        failed=sum(r.status == "fail" for r in results),
+        inconclusive=sum(r.status == "inconclusive" for r in results),
+        not_evaluable=sum(r.status == "not_evaluable" for r in results),
+        blocking_failures=sum(r.status == "fail" and r.severity == "block" for r in results),
+        warnings=sum(_makes_warning(r) for r in results),
+    )
+
+
+def verdict_of(counts: ResultCounts) -> Verdict:
+    """fail on a blocking failure, warn on a warning, else pass."""
+    if counts.blocking_failures:
+        return "fail"
+    if counts.warnings:
+        return "warn"
+    return "pass"
+
+
+# ------------------------------------------------------------------------- the audit
+
+View = tuple[str, ...]
+Key = tuple[str, ...]
+
+
+def _key(value: GroupName) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _same_group(a: Key, b: Key) -> bool:
+    return a == b or (len(a) == len(b) > 1 and sorted(a) == sorted(b))
+
+
+@dataclass
+class _Audit:
+    """Indexes over one report (and its baseline) so each rule is a few lookups."""
+
+    report: Report
+    baseline: Report | None
+    views: list[View]
+    groups: dict[View, list[GroupResult]]
+    references: dict[View, Key | None]
+    disparities: dict[tuple[View, str, str], list[DisparityResult]]
+    fairness: dict[tuple[View, str], FairnessMetric]
+    representation: dict[tuple[str, str], RepresentationRow]
+    baseline_groups: dict[tuple[View, Key], GroupResult] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, report: Report, baseline: Report | None) -> _Audit:
+        groups: dict[View, list[GroupResult]] = {}
+        for g in report.groups:
+            groups.setdefault(_key(g.attribute), []).append(g)
+        views = [_key(a.name) for a in report.attributes] or list(groups)
+        for view in groups:
+            if view not in views:
+                views.append(view)
+        references = {
+            _key(a.name): (_key(a.reference) if a.reference is not None else None)
+            for a in report.attributes
+        }
+        disparities: dict[tuple[View, str, str], list[DisparityResult]] = {}
+        for d in report.disparities:
+            disparities.setdefault((_key(d.attribute), d.metric, d.kind), []).append(d)
+        fairness = {(_key(f.attribute), f.name): f for f in report.fairness_metrics}
+        representation = {(r.attribute, r.group): r for r in report.data_checks.representation}
+        baseline_groups: dict[tuple[View, Key], GroupResult] = {}
+        if baseline is not None:
+            for g in baseline.groups:
+                baseline_groups[(_key(g.attribute), _key(g.group))] = g
+        return cls(
+            report,
+            baseline,
+            views,
+            groups,
+            references,
+            disparities,
+            fairness,
+            representation,
+            baseline_groups,
+        )
+
+    @property
+    def min_cell_size(self) -> int:
+        return self.report.min_cell_size
+
+    def find_view(self, wanted: View) -> View | None:
+        for view in self.views:
+            if view == wanted or (len(view) == len(wanted) > 1 and sorted(view) == sorted(wanted)):
+                return view
+        return None
+
+
+@dataclass
+class _Selection:
+    views: list[View]
+    targets: list[tuple[View | None, GroupResult]]
+    """(view, group); view None is the overall population."""
+    missing: list[str]
+    """Reasons for selected attributes or groups that are not in the audit."""
+
+
+def _select(audit: _Audit, selector: Selector, *, overall: bool, groups: bool = True) -> _Selection:
+    missing: list[str] = []
+    views: list[View] = []
+    if selector.attributes is None:
+        views = [v for v in audit.views if len(v) == 1]
+    else:
+        for wanted in selector.attributes:
+            view = audit.find_view(wanted)
+            if view is None:
+                missing.append(ATTRIBUTE_ABSENT.format(attribute=" × ".join(wanted)))
+            elif view not in views:
+                views.append(view)
+    if selector.include_intersections:
+        views.extend(v for v in audit.views if len(v) > 1 and v not in views)
+    targets: list[tuple[View | None, GroupResult]] = []
+    if overall and selector.include_overall:
+        targets.append((None, audit.report.overall))
+    if groups:
+        found: set[Key] = set()
+        for view in views:
+            for g in audit.groups.get(view, []):
+                key = _key(g.group)
+                if selector.groups is not None:
+                    match = next((w for w in selector.groups if _same_group(w, key)), None)
+                    if match is None:
+                        continue
+                    found.add(match)
+                targets.append((view, g))
+        for wanted in selector.groups or ():
+            if wanted not in found:
+                missing.append(GROUP_ABSENT.format(group=" × ".join(wanted)))
+    return _Selection(views, targets, missing)
+
+
+# --------------------------------------------------------------------- formatting
+
+
+def metric_name(metric: str) -> str:
+    """The registry's display name without a parenthetical: 'Sensitivity (TPR)' -> 'Sensitivity'."""
+    definition = METRICS.get(metric)
+    name = definition.name if definition is not None else metric.replace("_", " ")
+    return re.sub(r"\s*\(.*\)$", "", name)
+
+
+def _lower_first(text: str) -> str:
+    """'Selection rate' -> 'selection rate' but keep acronyms ('AUROC')."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def group_label(view: View | None, group: GroupName) -> str:
+    """'race = Black', 'race = Black and sex = F', or 'everyone'."""
+    if view is None:
+        return "everyone"
+    values = _key(group)
+    return " and ".join(f"{a} = {v}" for a, v in zip(view, values, strict=False))
+
+
+def _phrase(view: View | None, group: GroupName) -> str:
+    return "overall" if view is None else f"for {group_label(view, group)}"
+
+
+def attribute_label(view: View) -> str:
+    return " × ".join(view)
+
+
+class _Numbers:
+    """Formats the numbers of one message with enough decimals to tell value from bound."""
+
+    def __init__(
+        self,
+        values: Sequence[float | None],
+        bounds: Sequence[float | None],
+        *,
+        count: bool = False,
+        percent: bool = False,
+    ) -> None:
+        self.count = count
+        self.percent = percent
+        vals = [v for v in values if v is not None]
+        bnds = [b for b in bounds if b is not None]
+        scale = 100.0 if percent else 1.0
+        decimals = 1 if percent else 2
+        while decimals < 6 and any(
+            v != b and f"{v * scale:.{decimals}f}" == f"{b * scale:.{decimals}f}"
+            for v in vals
+            for b in bnds
+        ):
+            decimals += 1
+        self.decimals = decimals
+
+    def __call__(self, x: float) -> str:
+        if self.count:
+            return f"{round(x):,}"
+        if self.percent:
+            return f"{x * 100:.{self.decimals}f}%"
+        text = f"{x:.{self.decimals}f}"
+        return text.lstrip("-") if float(text) == 0 else text
+
+    def ci(self, lo: float | None, hi: float | None) -> str:
+        if lo is None or hi is None:
+            return ""
+        if lo < 0 or hi < 0:
+            return f" (95% CI {self(lo)} to {self(hi)})"
+        return f" (95% CI {self(lo)}–{self(hi)})"
+
+    def required(self, bounds: Bounds) -> str:
+        if bounds.min is not None and bounds.max is not None:
+            return f"between {self(bounds.min)} and {self(bounds.max)}"
+        if bounds.min is not None:
+            return f"at least {self(bounds.min)}"
+        assert bounds.max is not None
+        return f"at most {self(bounds.max)}"
+
+
+# --------------------------------------------------------------------- comparison
+
+
+def compare(
+    estimate: float,
+    ci_low: float | None,
+    ci_high: float | None,
+    bounds: Bounds,
+    bound_on: str,
+) -> tuple[Status, str | None, str | None]:
+    """(status, side, reason) of a value against inclusive bounds.
+
+    With ``bound_on="interval"`` an estimate outside fails only when the whole
+    interval is outside; an interval that reaches the bound (even exactly) makes
+    the result inconclusive. Without an interval the estimate decides.
+    """
+    side: str | None = None
+    if bounds.min is not None and estimate < bounds.min:
+        side = "below"
+    elif bounds.max is not None and estimate > bounds.max:
+        side = "above"
+    has_ci = ci_low is not None and ci_high is not None
+    note = NO_INTERVAL if bound_on == "interval" and not has_ci else None
+    if side is None:
+        return "pass", None, note
+    limit = "minimum" if side == "below" else "maximum"
+    if bound_on != "interval" or not has_ci:
+        return "fail", side, note or FAIL_ESTIMATE.format(side=side, limit=limit)
+    assert ci_low is not None and ci_high is not None
+    outside = ci_high < bounds.min if side == "below" else ci_low > bounds.max  # type: ignore[operator]
+    if outside:
+        return "fail", side, FAIL_INTERVAL.format(side=side, limit=limit)
+    return "inconclusive", side, INCONCLUSIVE.format(side=side, limit=limit)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+# --------------------------------------------------------------------- rule context
+
+
+@dataclass
+class _RuleContext:
+    audit: _Audit
+    policy: Policy
+    rule: Rule
+
+    def result(self, status: Status, message: str, **fields: Any) -> PolicyResult:
+        return PolicyResult(
+            policy=self.policy.id,
+            rule_id=self.rule.id,
+            rule_title=self.rule.title,
+            severity=self.rule.severity,
+            status=status,
+            check=self.rule.kind,
+            message=message,
+            rationale=self.rule.rationale,
+            source=self.rule.source,
+            **fields,
+        )
+
+    def not_evaluable(self, subject: str, reason: str, **fields: Any) -> PolicyResult:
+        return self.result(
+            "not_evaluable",
+            NOT_EVALUABLE.format(subject=subject, reason=reason),
+            reason=reason,
+            **fields,
+        )
+
+    def missing(self, selection: _Selection, subject: str, **fields: Any) -> Iterator[PolicyResult]:
+        for reason in selection.missing:
+            yield self.not_evaluable(subject, reason, **fields)
+
+    def judged(
+        self,
+        subject: str,
+        value: float,
+        ci_low: float | None,
+        ci_high: float | None,
+        bounds: Bounds,
+        bound_on: str,
+        *,
+        count: bool = False,
+        percent: bool = False,
+        **fields: Any,
+    ) -> PolicyResult:
+        """A result for one number against bounds, with its clinician-readable message."""
+        lo, hi = _finite(ci_low), _finite(ci_high)
+        status, side, reason = compare(value, lo, hi, bounds, bound_on)
+        fmt = _Numbers([value, lo, hi], [bounds.min, bounds.max], count=count, percent=percent)
+        ci = fmt.ci(lo, hi)
+        if status == "pass":
+            message = MSG_PASS.format(
+                subject=subject, value=fmt(value), ci=ci, required=fmt.required(bounds)
+            )
+        else:
+            limit = "minimum" if side == "below" else "maximum"
+            bound = bounds.min if side == "below" else bounds.max
+            assert bound is not None
+            template = MSG_FAIL if status == "fail" else MSG_INCONCLUSIVE
+            message = template.format(
+                subject=subject, value=fmt(value), ci=ci, side=side, limit=limit, bound=fmt(bound)
+            )
+        return self.result(
+            status,
+            message,
+            observed=value,
+            ci_low=lo,
+            ci_high=hi,
+            bound=Bound(min=bounds.min, max=bounds.max, on=bound_on),  # type: ignore[arg-type]
+            reason=reason,
+            **fields,
+        )
+
+
+def _group_fields(g: GroupResult, metric: str | None) -> dict[str, Any]:
+    return {"metric": metric, "attribute": g.attribute, "group": g.group}
+
+
+def _suppressed_reason(g: GroupResult, min_cell_size: int) -> str:
+    return g.suppression_reason or SUPPRESSED_SMALL.format(m=min_cell_size)
+
+
+def _unavailable(ctx: _RuleContext, g: GroupResult, metric: str) -> str | None:
+    """Why a group's metric cannot be judged by this rule, or None if it can."""
+    if g.suppressed:
+        return _suppressed_reason(g, ctx.audit.min_cell_size)
+    min_n = ctx.rule.selector.min_n
+    if min_n is not None and g.n is not None and g.n < min_n:
+        return SMALL_GROUP.format(n=g.n, min_n=min_n)
+    est = g.metrics.get(metric)
+    if est is None:
+        if g.label_metrics_withheld and g.suppression_reason:
+            return g.suppression_reason
+        return NOT_MEASURED
+    if _finite(est.estimate) is None:
+        return est.reason or UNDEFINED
+    return None
+
+
+def _judge_group_metric(
+    ctx: _RuleContext,
+    view: View | None,
+    g: GroupResult,
+    metric: str,
+    bounds: Bounds,
+    bound_on: str,
+) -> PolicyResult:
+    subject = f"{metric_name(metric)} {_phrase(view, g.group)}"
+    fields = _group_fields(g, metric)
+    why = _unavailable(ctx, g, metric)
+    if why is not None:
+        return ctx.not_evaluable(subject, why, **fields)
+    est = g.metrics[metric]
+    assert est.estimate is not None
+    return ctx.judged(
+        subject,
+        est.estimate,
+        est.ci_low,
+        est.ci_high,
+        bounds,
+        bound_on,
+        count=metric in COUNT_METRICS,
+        **fields,
+    )
+
+
+# --------------------------------------------------------------------- evaluators
+
+
+def _metric(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, MetricCheck)
+    sel = _select(ctx.audit, ctx.rule.selector, overall=True)
+    yield from ctx.missing(sel, metric_name(check.metric), metric=check.metric)
+    for view, g in sel.targets:
+        yield _judge_group_metric(ctx, view, g, check.metric, check.bounds, check.bound_on)
+
+
+def _calibration(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, CalibrationCheck)
+    sel = _select(ctx.audit, ctx.rule.selector, overall=True)
+    yield from ctx.missing(sel, "Calibration")
+    for view, g in sel.targets:
+        for metric, bounds in check.quantities():
+            yield _judge_group_metric(ctx, view, g, metric, bounds, check.bound_on)
+
+
+def _disparity(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, DisparityCheck)
+    if check.fairness_metric is not None:
+        yield from _fairness(ctx, check)
+    elif check.compare_to == "worst_case":
+        yield from _worst_case(ctx, check)
+    else:
+        yield from _against_reference(ctx, check)
+
+
+def _fairness(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResult]:
+    assert check.fairness_metric is not None
+    name = check.fairness_metric.replace("_", " ").capitalize()
+    sel = _select(ctx.audit, ctx.rule.selector, overall=False, groups=False)
+    yield from ctx.missing(sel, name, metric=check.fairness_metric)
+    for view in sel.views:
+        subject = f"{name} for {attribute_label(view)}"
+        fields: dict[str, Any] = {"metric": check.fairness_metric, "attribute": _attr(view)}
+        fm = ctx.audit.fairness.get((view, check.fairness_metric))
+        if fm is None:
+            yield ctx.not_evaluable(subject, NOT_COMPARED, **fields)
+        elif _finite(fm.estimate) is None:
+            yield ctx.not_evaluable(subject, fm.reason or UNDEFINED, **fields)
+        else:
+            assert fm.estimate is not None
+            yield ctx.judged(
+                subject, fm.estimate, fm.ci_low, fm.ci_high, check.bounds, check.bound_on, **fields
+            )
+
+
+def _attr(view: View) -> GroupName:
+    return view[0] if len(view) == 1 else list(view)
+
+
+def _left_out(groups: Sequence[GroupName]) -> str:
+    if not groups:
+        return ""
+    if len(groups) <= 3:
+        names = ", ".join(" × ".join(_key(g)) for g in groups)
+        return LEFT_OUT_NAMED.format(names=names)
+    return LEFT_OUT_COUNT.format(count=len(groups))
+
+
+def _worst_case(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResult]:
+    assert check.metric is not None
+    metric = check.metric
+    sel = _select(ctx.audit, ctx.rule.selector, overall=False, groups=False)
+    what = f"{_lower_first(metric_name(metric))} {check.measure}"
+    yield from ctx.missing(sel, f"Worst-case {what}", metric=metric)
+    for view in sel.views:
+        entries = ctx.audit.disparities.get((view, metric, check.measure), [])
+        entry = next((d for d in entries if d.reference is None and d.group == "worst_case"), None)
+        subject = f"Worst-case {what} across {attribute_label(view)} groups"
+        fields: dict[str, Any] = {"metric": metric, "attribute": _attr(view), "group": "worst_case"}
+        if entry is None:
+            yield ctx.not_evaluable(subject, NOT_COMPARED, **fields)
+        elif _finite(entry.estimate) is None:
+            yield ctx.not_evaluable(
+                subject + _left_out(entry.excluded_groups), entry.reason or UNDEFINED, **fields
+            )
+        else:
+            assert entry.estimate is not None
+            yield ctx.judged(
+                subject + _left_out(entry.excluded_groups),
+                entry.estimate,
+                entry.ci_low,
+                entry.ci_high,
+                check.bounds,
+                check.bound_on,
+                **fields,
+            )
+
+
+def _against_reference(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResult]:
+    assert check.metric is not None
+    metric = check.metric
+    audit = ctx.audit
+    sel = _select(audit, ctx.rule.selector, overall=False)
+    name = metric_name(metric)
+    yield from ctx.missing(sel, f"{name} {check.measure}", metric=metric)
+    entries = {view: audit.disparities.get((view, metric, check.measure), []) for view in sel.views}
+    reported_refs: set[View] = set()
+    for view, g in sel.targets:
+        assert view is not None
+        ref = audit.references.get(view)
+        if ref is None:
+            ref = next((_key(d.reference) for d in entries[view] if d.reference is not None), None)
+        if ref is None:
+            if view not in reported_refs:
+                reported_refs.add(view)
+                yield ctx.not_evaluable(
+                    f"{name} {check.measure} for {attribute_label(view)}",
+                    NO_REFERENCE.format(attribute=attribute_label(view)),
+                    metric=metric,
+                    attribute=_attr(view),
+                )
+            continue
+        key = _key(g.group)
+        if key == ref:
+            continue
+        ref_group = next((x for x in audit.groups.get(view, []) if _key(x.group) == ref), None)
+        subject = f"{name} {check.measure} for {group_label(view, g.group)} vs {' × '.join(ref)}"
+        fields = _group_fields(g, metric)
+        why = _disparity_unavailable(ctx, g, ref_group)
+        entry = next(
+            (d for d in entries[view] if d.reference is not None and _key(d.group) == key), None
+        )
+        if why is None and entry is None:
+            why = NOT_COMPARED
+        if why is None and entry is not None and _finite(entry.estimate) is None:
+            why = entry.reason or UNDEFINED
+        if why is not None:
+            yield ctx.not_evaluable(subject, why, **fields)
+            continue
+        assert entry is not None and entry.estimate is not None
+        yield ctx.judged(
+            subject,
+            entry.estimate,
+            entry.ci_low,
+            entry.ci_high,
+            check.bounds,
+            check.bound_on,
+            **fields,
+        )
+
+
+def _disparity_unavailable(
+    ctx: _RuleContext, g: GroupResult, ref_group: GroupResult | None
+) -> str | None:
+    m = ctx.audit.min_cell_size
+    if g.suppressed:
+        return _suppressed_reason(g, m)
+    if ref_group is not None and ref_group.suppressed:
+        return REFERENCE_SUPPRESSED.format(reason=_suppressed_reason(ref_group, m))
+    min_n = ctx.rule.selector.min_n
+    if min_n is not None:
+        if g.n is not None and g.n < min_n:
+            return SMALL_GROUP.format(n=g.n, min_n=min_n)
+        if ref_group is not None and ref_group.n is not None and ref_group.n < min_n:
+            return REFERENCE_SMALL.format(n=ref_group.n, min_n=min_n)
+    return None
+
+
+def _regression(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, RegressionCheck)
+    name = metric_name(check.metric)
+    baseline = ctx.audit.baseline
+    if baseline is None:
+        yield ctx.not_evaluable(f"{name} against the baseline", NO_BASELINE, metric=check.metric)
+        return
+    sel = _select(ctx.audit, ctx.rule.selector, overall=True)
+    yield from ctx.missing(sel, name, metric=check.metric)
+    for view, g in sel.targets:
+        subject = f"{name} {_phrase(view, g.group)}"
+        fields = _group_fields(g, check.metric)
+        why = _unavailable(ctx, g, check.metric)
+        if why is None:
+            why, base_value = _baseline_value(ctx, view, g, check.metric)
+        if why is not None:
+            yield ctx.not_evaluable(subject, why, **fields)
+            continue
+        yield _judge_regression(ctx, subject, g, check, base_value, fields)
+
+
+def _baseline_value(
+    ctx: _RuleContext, view: View | None, g: GroupResult, metric: str
+) -> tuple[str | None, float]:
+    baseline = ctx.audit.baseline
+    assert baseline is not None
+    if view is None:
+        base: GroupResult | None = baseline.overall
+    else:
+        base = ctx.audit.baseline_groups.get((view, _key(g.group)))
+    if base is None:
+        return BASELINE_ABSENT, math.nan
+    if base.suppressed:
+        return BASELINE_SUPPRESSED.format(
+            reason=_suppressed_reason(base, baseline.min_cell_size)
+        ), math.nan
+    est = base.metrics.get(metric)
+    value = None if est is None else _finite(est.estimate)
+    if value is None:
+        reason = (
+            (est.reason if est is not None else None) or base.suppression_reason or NOT_MEASURED
+        )
+        return BASELINE_UNDEFINED.format(reason=reason), math.nan
+    return None, value
+
+
+def _allowed(metric: str, baseline: float, margin: float) -> Bounds:
+    """The region a metric may stay in: no worse than the baseline by more than the margin."""
+    direction = METRICS[metric].direction
+    if direction == "higher":
+        return Bounds(min=baseline - margin)
+    if direction == "lower":
+        return Bounds(max=baseline + margin)
+    target = 1.0 if direction == "target_1" else 0.0
+    reach = abs(baseline - target) + margin
+    return Bounds(min=target - reach, max=target + reach)
+
+
+def _judge_regression(
+    ctx: _RuleContext,
+    subject: str,
+    g: GroupResult,
+    check: RegressionCheck,
+    base: float,
+    fields: dict[str, Any],
+) -> PolicyResult:
+    est = g.metrics[check.metric]
+    assert est.estimate is not None
+    value = est.estimate
+    bounds = _allowed(check.metric, base, check.margin)
+    lo, hi = _finite(est.ci_low), _finite(est.ci_high)
+    status, side, reason = compare(value, lo, hi, bounds, check.bound_on)
+    fmt = _Numbers([value, lo, hi, base], [bounds.min, bounds.max, base])
+    ci = fmt.ci(lo, hi)
+    common = {
+        "subject": subject,
+        "value": fmt(value),
+        "ci": ci,
+        "baseline": fmt(base),
+        "margin": fmt(check.margin),
+    }
+    if status == "pass":
+        message = MSG_REGRESSION_PASS.format(**common)
+    elif status == "fail":
+        message = MSG_REGRESSION_FAIL.format(**common)
+    else:
+        limit = bounds.min if side == "below" else bounds.max
+        assert limit is not None
+        message = MSG_REGRESSION_INCONCLUSIVE.format(**common, bound=fmt(limit))
+    return ctx.result(
+        status,
+        message,
+        observed=value,
+        ci_low=lo,
+        ci_high=hi,
+        bound=Bound(min=bounds.min, max=bounds.max, on=check.bound_on),
+        reason=reason,
+        **fields,
+    )
+
+
+# ------------------------------------------------------------------ representation
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A group's number for a representation criterion, or only an upper bound on it."""
+
+    value: float | None = None
+    below: float | None = None
+    """When the value is withheld: it is known to be below this (e.g. < min_cell_size)."""
+    reason: str | None = None
+
+
+def _representation(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, RepresentationCheck)
+    sel = _select(ctx.audit, ctx.rule.selector, overall=False)
+    yield from ctx.missing(sel, "Representation")
+    criteria: list[tuple[str, float, str]] = []
+    if check.min_n is not None:
+        criteria.append(("n", check.min_n, "count"))
+    if check.min_events is not None:
+        criteria.append(("n_positive", check.min_events, "count"))
+    if check.min_share is not None:
+        criteria.append(("share", check.min_share, "percent"))
+    if check.min_share_ratio is not None:
+        criteria.append(("share_ratio", check.min_share_ratio, "ratio"))
+    for view, g in sel.targets:
+        assert view is not None
+        for criterion, minimum, style in criteria:
+            yield _judge_representation(ctx, view, g, criterion, minimum, style)
+
+
+_CRITERION_WORDS = {
+    "n": ("patients", "has {value} patients"),
+    "n_positive": ("patients with the outcome", "has {value} patients with the outcome"),
+    "share": ("share of the cohort", "is {value} of the cohort"),
+    "share_ratio": (
+        "share relative to the reference population",
+        "has {value} times its reference population share",
+    ),
+}
+
+
+def _judge_representation(
+    ctx: _RuleContext, view: View, g: GroupResult, criterion: str, minimum: float, style: str
+) -> PolicyResult:
+    label = group_label(view, g.group)
+    noun, verb = _CRITERION_WORDS[criterion]
+    subject = f"{label} ({noun})"
+    fields: dict[str, Any] = {"metric": criterion, "attribute": g.attribute, "group": g.group}
+    known = _representation_value(ctx, view, g, criterion)
+    bounds = Bounds(min=float(minimum))
+    fmt = _Numbers([known.value], [minimum], count=style == "count", percent=style == "percent")
+    if known.value is not None:
+        status, _side, reason = compare(known.value, None, None, bounds, "estimate")
+        said = verb.format(value=fmt(known.value))
+        template = MSG_REPRESENTATION_PASS if status == "pass" else MSG_REPRESENTATION_FAIL
+        message = template.format(label=label, said=said, minimum=fmt(minimum))
+        return ctx.result(
+            status,
+            message,
+            observed=known.value,
+            bound=Bound(min=minimum, max=None, on="estimate"),
+            reason=reason,
+            **fields,
+        )
+    if known.below is not None and known.below <= minimum:
+        what, of = _withheld_words(criterion, ctx.audit.min_cell_size)
+        message = MSG_SUPPRESSED_BELOW.format(subject=label, what=what, of=of)
+        return ctx.result(
+            "fail",
+            message,
+            bound=Bound(min=minimum, max=None, on="estimate"),
+            reason=known.reason,
+            **fields,
+        )
+    return ctx.not_evaluable(subject, known.reason or NOT_MEASURED, **fields)
+
+
+def _withheld_words(criterion: str, m: int) -> tuple[str, str]:
+    """What is known of a withheld number, without printing any digit but ``m``."""
+    if criterion == "n_positive":
+        return f"has fewer than {m} patients with the outcome", ""
+    if criterion == "share":
+        return f"has fewer than {m} patients", " share of the cohort"
+    if criterion == "share_ratio":
+        return f"has fewer than {m} patients", " share relative to the reference population"
+    return f"has fewer than {m} patients", ""
+
+
+def _is_small(reason: str | None, m: int) -> bool:
+    """Suppressed because the group itself has fewer than m patients (not complementary)."""
+    return reason == SUPPRESSED_SMALL.format(m=m)
+
+
+def _few_events(reason: str | None, m: int) -> bool:
+    return reason in (WITHHELD_POSITIVES.format(m=m), WITHHELD_BOTH.format(m=m))
+
+
+def _representation_value(ctx: _RuleContext, view: View, g: GroupResult, criterion: str) -> _Known:
+    audit = ctx.audit
+    m = audit.min_cell_size
+    total = audit.report.overall.n
+    if g.suppressed:
+        reason = _suppressed_reason(g, m)
+        if not _is_small(g.suppression_reason, m):
+            return _Known(reason=reason)
+        # The group has fewer than m patients (and so fewer than m events).
+        if criterion in ("n", "n_positive"):
+            return _Known(below=m, reason=reason)
+        if not total:
+            return _Known(reason=reason)
+        share_below = m / total
+        if criterion == "share":
+            return _Known(below=share_below, reason=reason)
+        row = audit.representation.get((view[0], str(g.group))) if len(view) == 1 else None
+        if row is None or not row.reference_share:
+            return _Known(reason=NO_REFERENCE_SHARE)
+        return _Known(below=share_below / row.reference_share, reason=reason)
+    if criterion == "n":
+        return _Known(value=None if g.n is None else float(g.n), reason=NOT_MEASURED)
+    if criterion == "n_positive":
+        est = g.metrics.get("n_positive")
+        value = None if est is None else _finite(est.estimate)
+        if value is not None:
+            return _Known(value=value)
+        why = g.suppression_reason or (est.reason if est is not None else None)
+        if _few_events(g.suppression_reason, m):
+            return _Known(below=m, reason=why)
+        return _Known(reason=why or NOT_MEASURED)
+    row = audit.representation.get((view[0], str(g.group))) if len(view) == 1 else None
+    share = row.share if row is not None and row.share is not None else None
+    if share is None and g.n is not None and total:
+        share = g.n / total
+    if share is None:
+        return _Known(reason=NO_SHARE)
+    if criterion == "share":
+        return _Known(value=share)
+    if row is None or not row.reference_share:
+        return _Known(reason=NO_REFERENCE_SHARE)
+    return _Known(value=share / row.reference_share)
+
+
+# --------------------------------------------------------------------------- proxy
+
+
+def _proxy(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, ProxyCheck)
+    audit = ctx.audit
+    sel = _select(audit, ctx.rule.selector, overall=False, groups=False)
+    yield from ctx.missing(sel, "Proxy strength", metric="proxy_strength")
+    explanations = audit.report.explanations
+    bounds = Bounds(max=check.max_strength)
+    for view in sel.views:
+        subject = f"Proxy strength for {attribute_label(view)}"
+        fields: dict[str, Any] = {"metric": "proxy_strength", "attribute": _attr(view)}
+        if len(view) > 1:
+            yield ctx.not_evaluable(subject, PROXY_INTERSECTION, **fields)
+            continue
+        rows = [
+            p
+            for p in explanations.proxies
+            if p.attribute == view[0] and (check.include_joint or p.feature != JOINT_FEATURE)
+        ]
+        if not rows:
+            absent = NO_PROXIES
+            if explanations.status != "ok" and explanations.reason:
+                absent = explanations.reason
+            yield ctx.not_evaluable(subject, absent, **fields)
+            continue
+        scored = [p for p in rows if _finite(p.strength) is not None]
+        if not scored:
+            yield ctx.not_evaluable(subject, PROXY_UNDEFINED, **fields)
+            continue
+        top = max(scored, key=lambda p: p.strength or 0.0)
+        strength = float(top.strength or 0.0)
+        status, _side, reason = compare(strength, None, None, bounds, "estimate")
+        fmt = _Numbers([strength], [check.max_strength])
+        if status == "pass":
+            message = MSG_PROXY_PASS.format(
+                attribute=view[0],
+                feature=top.feature,
+                value=fmt(strength),
+                bound=fmt(check.max_strength),
+            )
+        else:
+            above = sum((p.strength or 0.0) > check.max_strength for p in scored)
+            more = (
+                f" ({above - 1} more feature{'s' if above > 2 else ''} above it)"
+                if above > 1
+                else ""
+            )
+            message = MSG_PROXY_FAIL.format(
+                attribute=view[0],
+                feature=top.feature,
+                value=fmt(strength),
+                bound=fmt(check.max_strength),
+                more=more,
+            )
+        yield ctx.result(
+            status,
+            message,
+            observed=strength,
+            bound=Bound(min=None, max=check.max_strength, on="estimate"),
+            reason=reason,
+            **fields,
+        )
+
+
+# ------------------------------------------------------------------- documentation
+
+
+def _present(card: Any, dotted: str) -> bool:
+    value = card
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | dict | tuple | set):
+        return bool(value)
+    return True
+
+
+def _documentation(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, DocumentationCheck)
+    card = ctx.audit.report.model_card
+    missing = [f for f in check.fields if not _present(card, f)]
+    fields = ", ".join(check.fields)
+    if not missing:
+        yield ctx.result("pass", MSG_DOC_PASS.format(fields=fields))
+        return
+    reason = DOC_MISSING.format(missing=", ".join(missing))
+    if not card:
+        message = MSG_DOC_NONE.format(fields=fields)
+    else:
+        message = MSG_DOC_FAIL.format(missing=", ".join(missing))
+    yield ctx.result("fail", message, reason=reason)
+
+
+_EVALUATORS = {
+    "metric": _metric,
+    "disparity": _disparity,
+    "calibration": _calibration,
+    "regression": _regression,
+    "representation": _representation,
+    "proxy": _proxy,
+    "documentation": _documentation,
+}

@@ -1,0 +1,524 @@
+"""Stage 3, measure: every registry metric for every group, with intervals,
+disparities, named fairness metrics, curves and small-cell suppression.
+
+Point estimates come from the exact distinct-score tables of
+:class:`auditor.stats.SubgroupStats`; proportions get Wilson intervals; the other
+metrics, the disparities and the fairness metrics get percentile intervals from one
+seeded bootstrap over the binned tables (:mod:`auditor.bootstrap`). Suppression
+(:mod:`auditor.suppression`) is decided from counts before anything is computed, so
+no suppressed number is ever produced.
+
+Re-measuring cached statistics at another threshold is cheap: merged group tables,
+their levels and every threshold-free metric are memoized on the statistics, so a
+dashboard slider can call ``measure(stats, ..., bootstrap=0)`` repeatedly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from auditor.bootstrap import resample_view
+from auditor.curves import calibration_points, roc_points
+from auditor.disparities import GroupValue, compare_metric, fairness_metrics
+from auditor.errors import AuditInputError
+from auditor.intervals import (
+    NO_INTERVAL_BOOTSTRAP_OFF,
+    percentile_interval,
+    wilson_interval,
+)
+from auditor.metrics import (
+    COUNT_METRICS,
+    METRICS,
+    Levels,
+    MetricDef,
+    calibration_bins,
+    compute,
+    format_threshold,
+    get_metric,
+)
+from auditor.stats import ScoreTable, SubgroupStats, bin_stats
+from auditor.suppression import (
+    DEFAULT_MIN_CELL_SIZE,
+    Counts,
+    Privacy,
+    check_min_cell_size,
+    plan_suppression,
+)
+from reports.model import (
+    AttributeInfo,
+    CalibrationBin,
+    CalibrationCurve,
+    Curves,
+    DisparityResult,
+    Estimate,
+    FairnessMetric,
+    GroupName,
+    GroupResult,
+    RocCurve,
+)
+
+OVERALL_ATTRIBUTE = "overall"
+OVERALL_GROUP = "all patients"
+
+THRESHOLDS_EMPTY = "thresholds: at least one decision threshold is required."
+THRESHOLD_INVALID = "thresholds: {value!r} is not a number between 0 and 1."
+BOOTSTRAP_INVALID = "bootstrap: expected a whole number of replicates >= 0, got {value!r}."
+BINS_INVALID = "bins: expected a whole number of bins >= 10, got {value!r}."
+VIEW_EMPTY = "views: a view must name at least one sensitive attribute, got {value!r}."
+REFERENCE_UNKNOWN = (
+    "reference_groups: {group!r} is not a group of {attribute}; its groups are: {groups}."
+)
+
+NOTE_EXACT = (
+    "Point estimates come from the exact table of distinct scores; a patient is "
+    "predicted positive when the score is >= the threshold (primary threshold {t})."
+)
+NOTE_INTERVALS = (
+    "95% intervals: Wilson for proportions; percentile bootstrap ({r} replicates, seed "
+    "{seed}, resampling each group's counts over {bins} score bins) for the other "
+    "metrics, the disparities and the fairness metrics."
+)
+NOTE_NO_BOOTSTRAP = (
+    "95% intervals: Wilson for proportions only; no bootstrap was run, so the other "
+    "metrics, the disparities and the fairness metrics have no interval."
+)
+NOTE_SUPPRESSED = (
+    "{attribute}: {groups} shown by name only (fewer than {m} patients, or "
+    "suppressed so that a small group's size cannot be recovered by subtraction)."
+)
+NOTE_WITHHELD = (
+    "{attribute}: only size and selection rate are shown for {groups} (too few patients "
+    "with or without the outcome to report label-based metrics safely)."
+)
+NOTE_REFERENCE_FALLBACK = (
+    "{attribute}: the requested reference group {group} is suppressed; the largest "
+    "group, {fallback}, is the reference instead."
+)
+NOTE_MIN_CELL = (
+    "min_cell_size is {m}, below the usual {default}: groups this small may be identifiable."
+)
+NOTE_FAIRNESS = (
+    "Fairness metrics follow fairlearn's definitions (between groups, worst case) over "
+    "the groups whose rates are shown; suppressed groups are left out."
+)
+
+Key = tuple[str, ...]
+View = tuple[str, ...]
+
+
+@dataclass
+class Measurement:
+    """Everything stage 3 produces from the statistics (reports.model types)."""
+
+    overall: GroupResult
+    groups: list[GroupResult]
+    disparities: list[DisparityResult]
+    fairness_metrics: list[FairnessMetric]
+    curves: Curves
+    attributes: list[AttributeInfo]
+    notes: list[str]
+    thresholds: list[float] = field(default_factory=list)
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    bootstrap: int = 0
+    bootstrap_bins: int | None = None
+    """Number of score bins the bootstrap resampled (None when it did not run)."""
+    seed: int = 0
+
+
+def attribute_name(view: View) -> GroupName:
+    """An attribute is named by a string; an intersection by the list of attributes."""
+    if not view:
+        return OVERALL_ATTRIBUTE
+    return view[0] if len(view) == 1 else list(view)
+
+
+def group_name(view: View, key: Key) -> GroupName:
+    if not view:
+        return OVERALL_GROUP
+    return key[0] if len(key) == 1 else list(key)
+
+
+def _label(name: GroupName) -> str:
+    return name if isinstance(name, str) else " x ".join(name)
+
+
+def _check_thresholds(thresholds: Sequence[float]) -> list[float]:
+    if isinstance(thresholds, (int, float)):
+        thresholds = [thresholds]
+    out = []
+    for t in thresholds:
+        ok = isinstance(t, (int, float, np.floating, np.integer)) and not isinstance(t, bool)
+        if not ok or not math.isfinite(float(t)) or not 0.0 <= float(t) <= 1.0:
+            raise AuditInputError(THRESHOLD_INVALID.format(value=t))
+        out.append(float(t))
+    if not out:
+        raise AuditInputError(THRESHOLDS_EMPTY)
+    return list(dict.fromkeys(out))
+
+
+def _check_views(stats: SubgroupStats, views: Sequence[Sequence[str] | str]) -> list[View]:
+    out: list[View] = []
+    for v in views:
+        view = (v,) if isinstance(v, str) else tuple(v)
+        if not view:
+            raise AuditInputError(VIEW_EMPTY.format(value=v))
+        for a in view:
+            stats._index(a)
+        if view not in out:
+            out.append(view)
+    return out
+
+
+def _reference_lookup(
+    reference_groups: Mapping[Any, str | Sequence[str]] | None, view: View
+) -> Key | None:
+    if not reference_groups:
+        return None
+    for k in (view, view[0] if len(view) == 1 else None, " x ".join(view)):
+        if k is not None and k in reference_groups:
+            value = reference_groups[k]
+            return (value,) if isinstance(value, str) else tuple(value)
+    return None
+
+
+def _estimate(
+    metric: MetricDef,
+    lv: Levels,
+    t: float,
+    reps: Mapping[tuple[str, float], np.ndarray] | None,
+    bootstrap: int,
+) -> Estimate:
+    out = compute(metric, lv, t)
+    value = float(out.value)
+    if math.isnan(value):
+        reason = (out.reason_at() or "undefined").format(threshold=format_threshold(t))
+        return Estimate(reason=f"{metric.id} is undefined: {reason}")
+    est = Estimate(estimate=value)
+    if metric.id in COUNT_METRICS:
+        return est
+    if metric.proportion and metric.fraction is not None:
+        k, n = metric.fraction(lv, t)
+        lo, hi = wilson_interval(k, n)
+        est.ci_low, est.ci_high, est.ci_method = float(lo), float(hi), "wilson"
+        return est
+    series = reps.get((metric.id, t)) if reps else None
+    if bootstrap <= 0 or series is None:
+        est.reason = NO_INTERVAL_BOOTSTRAP_OFF
+        return est
+    iv = percentile_interval(series, value)
+    if iv.low is None:
+        est.reason = iv.reason
+    else:
+        est.ci_low, est.ci_high, est.ci_method = iv.low, iv.high, "bootstrap"
+    return est
+
+
+def _group_result(
+    view: View,
+    key: Key,
+    privacy: Privacy,
+    lv: Levels | None,
+    n: int,
+    metrics: Sequence[MetricDef],
+    thresholds: list[float],
+    reps: Mapping[tuple[str, float], np.ndarray] | None,
+    bootstrap: int,
+) -> GroupResult:
+    res = GroupResult(attribute=attribute_name(view), group=group_name(view, key))
+    if privacy.suppressed or lv is None:
+        res.suppressed = True
+        res.suppression_reason = privacy.reason
+        return res
+    res.n = n
+    if not privacy.labels_shown:
+        res.label_metrics_withheld = True
+        res.suppression_reason = privacy.reason
+    t0 = thresholds[0]
+
+    def one(metric: MetricDef, t: float) -> Estimate:
+        if metric.label_dependent and not privacy.labels_shown:
+            return Estimate(reason=privacy.reason)
+        return _estimate(metric, lv, t, reps, bootstrap)
+
+    res.metrics = {m.id: one(m, t0) for m in metrics}
+    if len(thresholds) > 1:
+        res.by_threshold = {
+            format_threshold(t): {m.id: one(m, t) for m in metrics if m.needs_threshold}
+            for t in thresholds
+        }
+    return res
+
+
+def measure(
+    stats: SubgroupStats,
+    *,
+    views: Sequence[Sequence[str] | str],
+    thresholds: Sequence[float] = (0.5,),
+    reference_groups: Mapping[Any, str | Sequence[str]] | None = None,
+    bootstrap: int = 1000,
+    bins: int = 2000,
+    seed: int = 0,
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+    metrics: Sequence[str] | None = None,
+) -> Measurement:
+    """Measure every group of every view.
+
+    Parameters
+    ----------
+    stats : the reduced statistics (:func:`auditor.stats.reduce_frame`).
+    views : attributes and intersections, e.g. ``[("race",), ("sex",), ("race", "sex")]``.
+    thresholds : decision thresholds (``score >= t`` is positive); the first is primary.
+    reference_groups : per view (attribute name, or tuple for an intersection) the
+        reference group; default the largest shown group.
+    bootstrap : replicates for percentile intervals (0: Wilson intervals only).
+    bins : score quantile bins of the binned table the bootstrap resamples.
+    seed : seed of every random draw.
+    min_cell_size : small-cell suppression floor (default 11).
+    metrics : metric ids to compute (default: the whole registry).
+    """
+    ts = _check_thresholds(thresholds)
+    m = check_min_cell_size(min_cell_size)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise AuditInputError(BOOTSTRAP_INVALID.format(value=bootstrap))
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 10:
+        raise AuditInputError(BINS_INVALID.format(value=bins))
+    chosen = [get_metric(mid) for mid in (metrics if metrics is not None else METRICS)]
+    chosen = [METRICS[mid] for mid in METRICS if any(c.id == mid for c in chosen)]
+    view_list = _check_views(stats, views)
+    all_views: list[View] = [(), *view_list]
+
+    tables = dict(zip(all_views, _parallel(stats.groups, all_views)))
+    counts = {
+        v: {k: Counts(t.n, t.n_positive, t.n_negative) for k, t in tables[v].items()}
+        for v in all_views
+    }
+    plan = plan_suppression(counts, m)
+
+    binned = bin_stats(stats, bins=int(bins), thresholds=ts) if bootstrap > 0 else None
+    reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
+    if binned is not None:
+        for v in all_views:
+            wanted = {
+                k: [
+                    mt
+                    for mt in chosen
+                    if mt.id not in COUNT_METRICS and (p.labels_shown or not mt.label_dependent)
+                ]
+                for k, p in plan[v].items()
+                if not p.suppressed
+            }
+            reps[v] = resample_view(
+                binned.groups(v), binned.edges, wanted, ts, int(bootstrap), seed=seed, view=v
+            )
+
+    # The numeric work, group by group in threads (numpy releases the GIL); the
+    # results are memoized on each group's Levels and assembled below.
+    tasks = [(v, k) for v in all_views for k in tables[v] if not plan[v][k].suppressed]
+    tasks.sort(key=lambda vk: -tables[vk[0]][vk[1]].scores.size)
+
+    def work(task: tuple[View, Key]) -> tuple[Levels, tuple[list[float], list[float]]]:
+        v, k = task
+        return _compute_group(tables[v][k], plan[v][k], chosen, ts)
+
+    done = dict(zip(tasks, _parallel(work, tasks)))
+    results: dict[View, dict[Key, GroupResult]] = {}
+    levels: dict[View, dict[Key, Levels]] = {}
+    roc: dict[tuple[View, Key], tuple[list[float], list[float]]] = {}
+    for v in all_views:
+        results[v] = {}
+        levels[v] = {}
+        for k, table in tables[v].items():
+            p = plan[v][k]
+            lv = None
+            if (v, k) in done:
+                lv, roc[(v, k)] = done[(v, k)]
+                levels[v][k] = lv
+            results[v][k] = _group_result(
+                v, k, p, lv, table.n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
+            )
+
+    notes = [NOTE_EXACT.format(t=format_threshold(ts[0]))]
+    notes.append(
+        NOTE_INTERVALS.format(r=bootstrap, seed=seed, bins=binned.bins)
+        if binned is not None
+        else NOTE_NO_BOOTSTRAP
+    )
+    if m < DEFAULT_MIN_CELL_SIZE:
+        notes.append(NOTE_MIN_CELL.format(m=m, default=DEFAULT_MIN_CELL_SIZE))
+
+    disparities: list[DisparityResult] = []
+    fairness: list[FairnessMetric] = []
+    attributes: list[AttributeInfo] = []
+    for v in view_list:
+        attr = attribute_name(v)
+        shown = [k for k, p in plan[v].items() if not p.suppressed]
+        suppressed = [k for k, p in plan[v].items() if p.suppressed]
+        withheld = [k for k, p in plan[v].items() if p.status == "label_withheld"]
+        reference = _choose_reference(v, reference_groups, tables[v], plan[v], shown, notes)
+        if suppressed:
+            notes.append(
+                NOTE_SUPPRESSED.format(
+                    attribute=_label(attr),
+                    groups=", ".join(_label(group_name(v, k)) for k in suppressed),
+                    m=m,
+                )
+            )
+        if withheld:
+            notes.append(
+                NOTE_WITHHELD.format(
+                    attribute=_label(attr),
+                    groups=", ".join(_label(group_name(v, k)) for k in withheld),
+                )
+            )
+        attributes.append(
+            AttributeInfo(
+                name=attr,
+                groups=[group_name(v, k) for k in tables[v]],
+                reference=group_name(v, reference) if reference is not None else None,
+                suppressed_groups=[group_name(v, k) for k in suppressed],
+            )
+        )
+        values = {
+            mt.id: {
+                k: _group_value(results[v][k], mt.id, reps.get(v, {}).get(k), ts[0]) for k in shown
+            }
+            for mt in chosen
+            if mt.id not in COUNT_METRICS
+        }
+        for mt in chosen:
+            if mt.id in COUNT_METRICS:
+                continue
+            disparities.extend(
+                compare_metric(
+                    mt.id,
+                    attr,
+                    values[mt.id],
+                    reference,
+                    suppressed,
+                    lambda k, v=v: group_name(v, k),  # type: ignore[misc]
+                )
+            )
+        if all(x in values for x in ("selection_rate", "sensitivity", "fpr")):
+            fairness.extend(fairness_metrics(attr, values))
+    if fairness:
+        notes.append(NOTE_FAIRNESS)
+
+    curves = Curves()
+    for v in all_views:
+        for k, lv in levels[v].items():
+            if not plan[v][k].labels_shown:
+                continue
+            fpr, tpr = roc[(v, k)]
+            auroc = results[v][k].metrics.get("auroc")
+            curves.roc.append(
+                RocCurve(
+                    attribute=attribute_name(v),
+                    group=group_name(v, k),
+                    fpr=fpr,
+                    tpr=tpr,
+                    auroc=auroc.estimate if auroc is not None else None,
+                )
+            )
+            curves.calibration.append(
+                CalibrationCurve(
+                    attribute=attribute_name(v),
+                    group=group_name(v, k),
+                    bins=[
+                        CalibrationBin(mean_predicted=a, observed=b)
+                        for a, b in calibration_points(lv, m)
+                    ],
+                )
+            )
+
+    return Measurement(
+        overall=results[()][()],
+        groups=[g for v in view_list for g in results[v].values()],
+        disparities=disparities,
+        fairness_metrics=fairness,
+        curves=curves,
+        attributes=attributes,
+        notes=notes,
+        thresholds=ts,
+        min_cell_size=m,
+        bootstrap=int(bootstrap),
+        bootstrap_bins=binned.bins if binned is not None else None,
+        seed=seed,
+    )
+
+
+def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def _compute_group(
+    table: ScoreTable, privacy: Privacy, metrics: Sequence[MetricDef], thresholds: list[float]
+) -> tuple[Levels, tuple[list[float], list[float]]]:
+    """Fill the memo of one group's Levels; return them with the group's ROC points."""
+    lv = Levels.exact(table)
+    for mt in metrics:
+        if mt.label_dependent and not privacy.labels_shown:
+            continue
+        for t in thresholds if mt.needs_threshold else thresholds[:1]:
+            compute(mt, lv, t)
+    if not privacy.labels_shown:
+        return lv, ([], [])
+    calibration_bins(lv)
+    return lv, roc_points(lv)
+
+
+def _group_value(
+    res: GroupResult,
+    metric_id: str,
+    reps: Mapping[tuple[str, float], np.ndarray] | None,
+    t: float,
+) -> GroupValue:
+    est = res.metrics.get(metric_id)
+    if est is None or est.estimate is None:
+        return GroupValue(None, None, est.reason if est is not None else res.suppression_reason)
+    series = reps.get((metric_id, t)) if reps else None
+    return GroupValue(est.estimate, series)
+
+
+def _choose_reference(
+    view: View,
+    reference_groups: Mapping[Any, str | Sequence[str]] | None,
+    tables: Mapping[Key, object],
+    privacy: Mapping[Key, Privacy],
+    shown: Sequence[Key],
+    notes: list[str],
+) -> Key | None:
+    if not shown:
+        return None
+    largest = max(shown, key=lambda k: (tables[k].n, -shown.index(k)))  # type: ignore[attr-defined]
+    wanted = _reference_lookup(reference_groups, view)
+    if wanted is None:
+        return largest
+    if wanted not in tables:
+        raise AuditInputError(
+            REFERENCE_UNKNOWN.format(
+                group=_label(list(wanted) if len(wanted) > 1 else wanted[0]),
+                attribute=_label(attribute_name(view)),
+                groups=", ".join(_label(group_name(view, k)) for k in tables),
+            )
+        )
+    if privacy[wanted].suppressed:
+        notes.append(
+            NOTE_REFERENCE_FALLBACK.format(
+                attribute=_label(attribute_name(view)),
+                group=_label(group_name(view, wanted)),
+                fallback=_label(group_name(view, largest)),
+            )
+        )
+        return largest
+    return wanted

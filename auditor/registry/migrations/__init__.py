@@ -1,0 +1,1 @@
+"""Alembic migrations of the audit registry, shipped inside the package (see ``db.py``)."""

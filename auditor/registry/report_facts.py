@@ -1,0 +1,172 @@
+"""What the registry reads from an audit report: facts for the log and key metrics.
+
+Reports are validated with :class:`reports.model.Report` when recorded, tolerating
+fields this version does not know; stored reports are read back as plain JSON so
+audits recorded by older or newer versions of the auditor still show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from auditor.compare import label
+from auditor.errors import RegistryError
+from auditor.registry.chain import sha256_text
+from auditor.registry.records import GroupMetrics, MetricValue
+from reports.model import Report
+
+KEY_METRICS = ("auroc", "sensitivity", "calibration_slope")
+"""Metrics ``history`` shows per group unless told otherwise."""
+VERDICTS = ("pass", "warn", "fail")
+OVERALL_ATTRIBUTE = "overall"
+OVERALL_GROUP = "all"
+
+MSG_INVALID_REPORT = "{source} is not a valid audit report: at {path}: {problem}"
+MSG_JSON_MISMATCH = (
+    "report_json does not match the report given with it: {field} is {in_json!r} in the JSON "
+    "but {in_report!r} in the report"
+)
+
+
+@dataclass
+class AuditFacts:
+    """What a report contributes to its log entry (everything but ids and time)."""
+
+    model_name: str
+    model_version: str | None
+    report_name: str
+    verdict: str
+    generated_at: str | None
+    report_sha256: str
+    provenance_sha256: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_report_json(text: str, *, source: str) -> dict[str, Any]:
+    """Validate a report text against :class:`Report`, tolerating fields it does not know.
+
+    A report written by a newer auditor may carry extra fields; every field this
+    version knows must still be valid.
+    """
+    try:
+        Report.model_validate_json(text)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors() if e["type"] != "extra_forbidden"]
+        if errors:
+            first = errors[0]
+            raise RegistryError(
+                MSG_INVALID_REPORT.format(
+                    source=source, path=_json_path(first["loc"]), problem=first["msg"]
+                )
+            ) from exc
+    data = json.loads(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def _json_path(loc: Iterable[Any]) -> str:
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def audit_facts(report: Report | Mapping[str, Any], report_json: str) -> AuditFacts:
+    data = report.model_dump(mode="json") if isinstance(report, Report) else dict(report)
+    try:
+        in_json = json.loads(report_json)
+    except ValueError as exc:
+        raise RegistryError(
+            MSG_INVALID_REPORT.format(source="report_json", path="$", problem=f"not JSON ({exc})")
+        ) from exc
+    if not isinstance(in_json, dict):
+        raise RegistryError(
+            MSG_INVALID_REPORT.format(
+                source="report_json", path="$", problem="expected a JSON object"
+            )
+        )
+    for key in ("name", "verdict", "model"):
+        if in_json.get(key) != data.get(key):
+            raise RegistryError(
+                MSG_JSON_MISMATCH.format(
+                    field=key, in_json=in_json.get(key), in_report=data.get(key)
+                )
+            )
+    model = data.get("model") or {}
+    provenance = data.get("provenance") or {}
+    verdict = data.get("verdict")
+    if verdict not in VERDICTS:
+        raise RegistryError(
+            MSG_INVALID_REPORT.format(
+                source="report",
+                path="$.verdict",
+                problem=f"expected pass, warn or fail, got {verdict!r}",
+            )
+        )
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RegistryError(
+            MSG_INVALID_REPORT.format(
+                source="report", path="$.name", problem="expected a non-empty name"
+            )
+        )
+    return AuditFacts(
+        model_name=model.get("name") or name,
+        model_version=model.get("version"),
+        report_name=name,
+        verdict=verdict,
+        generated_at=provenance.get("generated_at"),
+        report_sha256=sha256_text(report_json),
+        provenance_sha256=dict(provenance.get("sha256") or {}),
+    )
+
+
+def key_metrics(report_json: str, metrics: Sequence[str] = KEY_METRICS) -> list[GroupMetrics]:
+    """The chosen metrics of the overall population and every group, read from report JSON.
+
+    Reads plain JSON rather than :class:`Report`, so reports recorded by older or
+    newer versions of the auditor still show. The overall population is named
+    ``overall`` / ``all`` whatever the report calls it.
+    """
+    data = json.loads(report_json)
+    out = []
+    if isinstance(data.get("overall"), dict):
+        out.append(_group_metrics(data["overall"], metrics, OVERALL_ATTRIBUTE, OVERALL_GROUP))
+    for group in data.get("groups") or []:
+        if isinstance(group, dict):
+            out.append(
+                _group_metrics(
+                    group, metrics, label(group.get("attribute")), label(group.get("group"))
+                )
+            )
+    return out
+
+
+def _group_metrics(
+    group: Mapping[str, Any], metrics: Sequence[str], attribute: str, name: str
+) -> GroupMetrics:
+    suppressed = bool(group.get("suppressed"))
+    values = group.get("metrics") or {}
+    chosen = {}
+    if not suppressed:  # a suppressed group shows no numbers, even if a producer left some
+        for metric in metrics:
+            value = values.get(metric)
+            if isinstance(value, dict):
+                chosen[metric] = MetricValue(
+                    value.get("estimate"),
+                    value.get("ci_low"),
+                    value.get("ci_high"),
+                    value.get("reason"),
+                )
+    return GroupMetrics(
+        attribute=attribute,
+        group=name,
+        n=None if suppressed else group.get("n"),
+        suppressed=suppressed,
+        label_metrics_withheld=bool(group.get("label_metrics_withheld")),
+        metrics=chosen,
+    )

@@ -1,0 +1,383 @@
+"""The audit registry: record audits, follow a model across releases, sign off, verify.
+
+Every write appends one entry to the hash-chained log (see ``chain.py``) and the
+matching typed row, in one transaction under the writers' lock (see ``db.py``):
+two processes recording at once both land, in turn, and a crash leaves nothing
+half-written. Reads never trust the typed tables alone for integrity:
+:meth:`Registry.verify_log` compares them with the log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from auditor.errors import RegistryError
+from auditor.registry import db
+from auditor.registry.chain import canonical_json, entry_hash, sha256_text
+from auditor.registry.models import (
+    AUDITS_TABLE,
+    HEAD_TABLE,
+    NAME_LEN,
+    SIGNOFFS_TABLE,
+    AuditRow,
+    ChainHead,
+    LogEntry,
+    SignoffRow,
+)
+from auditor.registry.records import (
+    AuditEntry,
+    HistoryRow,
+    SignoffEntry,
+    VerifyResult,
+    audit_entry,
+    release_key,
+    signoff_entry,
+    signoff_status,
+)
+from auditor.registry.report_facts import (
+    KEY_METRICS,
+    audit_facts,
+    key_metrics,
+    parse_report_json,
+)
+from auditor.registry.verify import verify
+from reports.model import Report
+
+DECISIONS = ("approve", "reject")
+Decision = Literal["approve", "reject"]
+REPORT_FILE = "report.json"
+
+MSG_EMPTY = "{what} must not be empty"
+MSG_TOO_LONG = "{field} is longer than {limit} characters: {start!r}..."
+SHORT_TEXT_FIELDS = ("model_name", "model_version", "report_name", "ran_by", "signed_by", "role")
+MSG_BAD_DECISION = "decision must be 'approve' or 'reject', got {decision!r}"
+MSG_REJECT_NEEDS_COMMENT = "a rejection needs a comment saying why"
+MSG_UNKNOWN_AUDIT = (
+    "audit {audit_id} is not in the registry at {url}; `auditor history MODEL` lists audit ids"
+)
+MSG_UNKNOWN_MODEL = (
+    "no audits of model {model!r} in the registry at {url}; recorded models: {models}"
+)
+MSG_DUPLICATE_REPORT = "this report (SHA-256 {sha}) is already recorded as audit {audit_id}"
+MSG_TAIL_MOVED = (
+    "the log at {url} does not end where the registry left it (entry {seq}); "
+    "nothing was written: run `auditor verify-log`"
+)
+MSG_SIGN_CHANGED_REPORT = (
+    "audit {audit_id}'s stored report no longer matches the one recorded in the log; "
+    "it cannot be signed off: run `auditor verify-log`"
+)
+MSG_NO_REPORT_FILE = (
+    "{path} holds no report.json: give the --out folder of `auditor audit` or a report.json file"
+)
+MSG_UNREADABLE_REPORT = "cannot read {path}: {reason}"
+
+
+class Registry:
+    """The audit registry at ``url`` (see :func:`db.resolve_url` for the default).
+
+    Opening it migrates the database to the newest schema. Use it as a context
+    manager, or call :meth:`close`, to release its connections.
+    """
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.url = db.resolve_url(url)
+        self.engine = db.make_engine(self.url)
+        if migrate:
+            try:
+                db.upgrade(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    @property
+    def display_url(self) -> str:
+        return db.display_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        report: Report | Mapping[str, Any],
+        *,
+        report_json: str,
+        ran_by: str,
+        report_dir: Path | None = None,
+    ) -> AuditEntry:
+        """Append an audit: its report text, provenance hashes, verdict, who and when.
+
+        ``report_json`` is stored byte for byte and hashed; it must be the JSON of
+        ``report``. The same report text cannot be recorded twice.
+        """
+        facts = audit_facts(report, report_json)
+        _require(ran_by, "ran_by")
+        with db.write_connection(self.engine) as conn:
+            seq, prev = self._lock_tail(conn)
+            recorded_at = _utc_now()  # under the lock: times follow the order of the log
+            duplicate = conn.scalar(
+                select(AuditRow.id).where(AuditRow.report_sha256 == facts.report_sha256)
+            )
+            if duplicate is not None:
+                raise RegistryError(
+                    MSG_DUPLICATE_REPORT.format(sha=facts.report_sha256, audit_id=duplicate)
+                )
+            audit_id = (conn.scalar(select(func.max(AuditRow.id))) or 0) + 1
+            values: dict[str, Any] = {
+                "model_name": facts.model_name,
+                "model_version": facts.model_version,
+                "report_name": facts.report_name,
+                "verdict": facts.verdict,
+                "ran_by": ran_by,
+                "recorded_at": recorded_at,
+                "generated_at": facts.generated_at,
+                "report_sha256": facts.report_sha256,
+                "report_dir": str(Path(report_dir).resolve()) if report_dir is not None else None,
+            }
+            _check_lengths(values)
+            payload = {
+                "kind": "audit",
+                "seq": seq,
+                "audit_id": audit_id,
+                "provenance_sha256": facts.provenance_sha256,
+                **values,
+            }
+            _append_entry(conn, seq, "audit", payload, prev)
+            _insert_audit_row(
+                conn,
+                {
+                    "id": audit_id,
+                    "log_seq": seq,
+                    "provenance_sha256": canonical_json(facts.provenance_sha256),
+                    "report_json": report_json,
+                    **values,
+                },
+            )
+        return AuditEntry(
+            audit_id=audit_id, seq=seq, provenance_sha256=facts.provenance_sha256, **values
+        )
+
+    def record_dir(self, path: Path, *, ran_by: str) -> AuditEntry:
+        """Record ``path/report.json`` (or the report file ``path``) after validating it."""
+        path = Path(path)
+        file = path / REPORT_FILE if path.is_dir() else path
+        if not file.is_file():
+            raise RegistryError(MSG_NO_REPORT_FILE.format(path=path))
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RegistryError(MSG_UNREADABLE_REPORT.format(path=file, reason=exc)) from exc
+        data = parse_report_json(text, source=str(file))
+        return self.record(data, report_json=text, ran_by=ran_by, report_dir=file.parent.resolve())
+
+    def signoff(
+        self,
+        audit_id: int,
+        *,
+        by: str,
+        role: str,
+        decision: Decision | str,
+        comment: str = "",
+    ) -> SignoffEntry:
+        """Append a decision on ``audit_id``, naming the SHA-256 of the report decided on.
+
+        Refuses an audit whose stored report no longer matches its log entry: a
+        signature must be on the evidence that was recorded.
+        """
+        _require(by, "by")
+        _require(role, "role")
+        if decision not in DECISIONS:
+            raise RegistryError(MSG_BAD_DECISION.format(decision=decision))
+        if decision == "reject" and not comment.strip():
+            raise RegistryError(MSG_REJECT_NEEDS_COMMENT)
+        _check_lengths({"signed_by": by, "role": role})
+        with db.write_connection(self.engine) as conn:
+            seq, prev = self._lock_tail(conn)
+            signed_at = _utc_now()
+            audit = conn.execute(
+                select(AuditRow.report_json, LogEntry.payload)
+                .join(LogEntry, LogEntry.seq == AuditRow.log_seq)
+                .where(AuditRow.id == audit_id)
+            ).one_or_none()
+            if audit is None:
+                raise RegistryError(
+                    MSG_UNKNOWN_AUDIT.format(audit_id=audit_id, url=self.display_url)
+                )
+            report_sha = sha256_text(audit.report_json)
+            if report_sha != json.loads(audit.payload).get("report_sha256"):
+                raise RegistryError(MSG_SIGN_CHANGED_REPORT.format(audit_id=audit_id))
+            signoff_id = (conn.scalar(select(func.max(SignoffRow.id))) or 0) + 1
+            values: dict[str, Any] = {
+                "audit_id": audit_id,
+                "signed_by": by,
+                "role": role,
+                "decision": decision,
+                "comment": comment,
+                "signed_at": signed_at,
+                "report_sha256": report_sha,
+            }
+            payload = {"kind": "signoff", "seq": seq, "signoff_id": signoff_id, **values}
+            _append_entry(conn, seq, "signoff", payload, prev)
+            conn.execute(insert(SignoffRow).values(id=signoff_id, log_seq=seq, **values))
+        return SignoffEntry(signoff_id=signoff_id, seq=seq, **values)
+
+    def _lock_tail(self, conn: Connection) -> tuple[int, str]:
+        """Lock the chain head; return the next seq and the hash to link to.
+
+        Refuses to write onto a log whose last entry is not the one the registry
+        wrote last, so tampering at the tail is not buried under new entries.
+        """
+        head = conn.execute(
+            select(HEAD_TABLE).where(ChainHead.id == 1).with_for_update()
+        ).one_or_none()
+        last = conn.execute(
+            select(LogEntry.seq, LogEntry.entry_sha256).order_by(LogEntry.seq.desc()).limit(1)
+        ).one_or_none()
+        last_seq, last_hash = (last.seq, last.entry_sha256) if last else (0, None)
+        if head is None or last_seq != head.seq or (last and last_hash != head.entry_sha256):
+            raise RegistryError(
+                MSG_TAIL_MOVED.format(url=self.display_url, seq=head.seq if head else "?")
+            )
+        return head.seq + 1, head.entry_sha256
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        """Names of every model with at least one recorded audit, sorted."""
+        with db.read_connection(self.engine) as conn:
+            rows = conn.scalars(select(AuditRow.model_name).distinct()).all()
+        return sorted(rows)
+
+    def audit(self, audit_id: int) -> AuditEntry:
+        with db.read_connection(self.engine) as conn:
+            row = conn.execute(select(AUDITS_TABLE).where(AuditRow.id == audit_id)).one_or_none()
+            if row is None:
+                raise RegistryError(
+                    MSG_UNKNOWN_AUDIT.format(audit_id=audit_id, url=self.display_url)
+                )
+            return audit_entry(row)
+
+    def report_json(self, audit_id: int) -> str:
+        """The report text exactly as recorded."""
+        with db.read_connection(self.engine) as conn:
+            text = conn.scalar(select(AuditRow.report_json).where(AuditRow.id == audit_id))
+        if text is None:
+            raise RegistryError(MSG_UNKNOWN_AUDIT.format(audit_id=audit_id, url=self.display_url))
+        return text
+
+    def signoffs(self, audit_id: int) -> list[SignoffEntry]:
+        with db.read_connection(self.engine) as conn:
+            rows = conn.execute(
+                select(SIGNOFFS_TABLE)
+                .where(SignoffRow.audit_id == audit_id)
+                .order_by(SignoffRow.id)
+            ).all()
+        return [signoff_entry(r) for r in rows]
+
+    def history(self, model_name: str, *, metrics: Sequence[str] = KEY_METRICS) -> list[HistoryRow]:
+        """Every audit of ``model_name`` in release order, with sign-off status and metrics.
+
+        Release order is PEP 440 version order when every audit has such a
+        version, natural order of the version text when every audit has one,
+        else the order of recording. The latest sign-off decides the status.
+        """
+        with db.read_connection(self.engine) as conn:
+            audits = conn.execute(
+                select(AUDITS_TABLE).where(AuditRow.model_name == model_name).order_by(AuditRow.id)
+            ).all()
+            if not audits:
+                known = conn.scalars(select(AuditRow.model_name).distinct()).all()
+                raise RegistryError(
+                    MSG_UNKNOWN_MODEL.format(
+                        model=model_name,
+                        url=self.display_url,
+                        models=", ".join(sorted(known)) or "(none)",
+                    )
+                )
+            signoffs = conn.execute(
+                select(SIGNOFFS_TABLE)
+                .where(SignoffRow.audit_id.in_([a.id for a in audits]))
+                .order_by(SignoffRow.id)
+            ).all()
+            by_audit: dict[int, list[SignoffEntry]] = {}
+            for s in signoffs:
+                by_audit.setdefault(s.audit_id, []).append(signoff_entry(s))
+            rows = [
+                HistoryRow(
+                    audit=audit_entry(a),
+                    signoff_status=signoff_status(by_audit.get(a.id, [])),
+                    signoffs=tuple(by_audit.get(a.id, [])),
+                    groups=tuple(key_metrics(a.report_json, metrics)),
+                )
+                for a in audits
+            ]
+        return sorted(rows, key=release_key([r.audit for r in rows]))
+
+    # -- verifying -------------------------------------------------------------------------
+
+    def verify_log(self, *, expect_head: str | None = None) -> VerifyResult:
+        """Recompute the chain from the first entry and compare the typed tables with it.
+
+        Finds entries altered, deleted or inserted, typed rows that differ from
+        their entry, and reports changed after they were recorded or signed off.
+        ``expect_head``: a head hash published earlier, which must still be in the
+        log (catches a rewrite of the whole chain).
+        """
+        with db.read_connection(self.engine) as conn:
+            return verify(conn, expect_head=expect_head)
+
+
+def _append_entry(
+    conn: Connection, seq: int, kind: str, payload: Mapping[str, Any], prev: str
+) -> str:
+    text = canonical_json(payload)
+    content = sha256_text(text)
+    link = entry_hash(prev, content)
+    conn.execute(
+        insert(LogEntry).values(
+            seq=seq,
+            kind=kind,
+            payload=text,
+            content_sha256=content,
+            prev_sha256=prev,
+            entry_sha256=link,
+        )
+    )
+    conn.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, entry_sha256=link))
+    return link
+
+
+def _insert_audit_row(conn: Connection, values: Mapping[str, Any]) -> None:
+    """Insert the typed copy of an audit entry (a seam the crash test breaks)."""
+    conn.execute(insert(AuditRow).values(**values))
+
+
+def _require(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise RegistryError(MSG_EMPTY.format(what=what))
+
+
+def _check_lengths(values: Mapping[str, Any]) -> None:
+    """Names must fit their columns (PostgreSQL refuses longer text; SQLite would keep it)."""
+    for field in SHORT_TEXT_FIELDS:
+        value = values.get(field)
+        if isinstance(value, str) and len(value) > NAME_LEN:
+            raise RegistryError(MSG_TOO_LONG.format(field=field, limit=NAME_LEN, start=value[:40]))
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

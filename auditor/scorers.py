@@ -1,0 +1,572 @@
+"""Load the model under audit behind one small protocol: ``scores(frame) -> P(positive)``.
+
+Trust comes only from the spec the reviewer wrote, never from the file being
+audited: skops files may contain only skops' default types plus the spec's
+``model.trusted_types``; pickle/joblib (and MLflow folders that unpickle) load
+only when the spec pins their SHA-256 and the bytes match, checked before
+anything is deserialised. Every scorer's output is checked: a NaN or a value
+outside [0, 1] stops the audit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from auditor.data import row_numbers
+from auditor.errors import ModelError
+from auditor.hashing import sha256_path
+from auditor.spec import AuditSpec, display_path, group_label
+
+__all__ = [
+    "EstimatorScorer",
+    "MlflowPyfuncScorer",
+    "OnnxScorer",
+    "ScoreColumnScorer",
+    "Scorer",
+    "load_scorer",
+    "model_format",
+    "sha256_path",
+    "validate_scores",
+]
+
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+MODEL_NOT_SET = "{spec}: the model names neither model.score_column nor model.path"
+MODEL_NOT_FOUND = "{file}: model file not found (named by $.model.path in {spec})"
+MODEL_UNSUPPORTED = (
+    "{file}: unsupported model format {suffix!r}; expected .skops, .onnx, "
+    ".pkl/.pickle/.joblib, or an MLflow model folder"
+)
+MODEL_FOLDER_NOT_MLFLOW = "{file}: the folder has no MLmodel file; expected an MLflow model folder"
+SHA_MISMATCH = (
+    "{file}: SHA-256 mismatch: the spec pins {expected} (model.sha256) but the file has "
+    "{actual}; refusing to load it"
+)
+PICKLE_NEEDS_SHA = (
+    "{file}: pickle/joblib files can run arbitrary code when loaded, so the spec must pin "
+    "their SHA-256; after checking the file comes from a trusted source, add "
+    "model.sha256: {actual}"
+)
+SKOPS_UNTRUSTED = (
+    "{file}: the skops file contains types that are not trusted: {types}; review them and, "
+    "if you trust them, list them under model.trusted_types in the spec"
+)
+SKOPS_UNREADABLE = "{file}: cannot read the skops file ({reason})"
+PICKLE_UNREADABLE = "{file}: cannot unpickle the model ({reason})"
+ONNX_EXTRA_MISSING = (
+    "{file}: ONNX models need onnxruntime: pip install 'clinical-fairness-auditor[onnx]'"
+)
+ONNX_UNREADABLE = "{file}: cannot load the ONNX model ({reason})"
+ONNX_NO_PROBABILITY = (
+    "{file}: the ONNX model has no probability output; its outputs are {outputs}; expected "
+    "an output named like 'probabilities' (skl2onnx: export classifiers with "
+    "options={{id(model): {{'zipmap': False}}}})"
+)
+ONNX_INPUT_MISSING = (
+    "{file}: ONNX input {name!r} is not a column of the data; the model's inputs are {inputs}"
+)
+MLFLOW_EXTRA_MISSING = (
+    "{file}: MLflow models need mlflow: pip install 'clinical-fairness-auditor[mlflow]'"
+)
+MLFLOW_NEEDS_SHA = (
+    "{file}: this MLflow model ({how}) loads by unpickling or importing code, which can run "
+    "anything, so the spec must pin the folder's SHA-256; after checking it comes from a "
+    "trusted source, add model.sha256: {actual}"
+)
+MLFLOW_UNREADABLE = "{file}: cannot load the MLflow model ({reason})"
+NO_PREDICT_PROBA = (
+    "{file}: the model ({type}) has no predict_proba; expected a fitted probabilistic classifier"
+)
+NOT_BINARY = "{file}: the model has {n} classes ({classes}); expected a binary classifier"
+POSITIVE_NOT_IN_CLASSES = (
+    "{file}: the model's classes ({classes}) do not include the positive label {positive}; "
+    "expected a binary classifier trained on this label"
+)
+SCORES_INVALID = (
+    "{source}: {count} score(s) are NaN or outside [0, 1] (rows {rows}); "
+    "expected probabilities of the positive class"
+)
+SCORES_SHAPE = "{source}: returned scores of shape {shape} for {rows} rows; expected one per row"
+SCORING_FAILED = "{source}: scoring failed ({reason})"
+SCORE_COLUMN_NOT_NUMERIC = (
+    "{source} is not numeric ({dtype}); expected probabilities of the positive class"
+)
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What every model looks like to the audit: probabilities of the positive class."""
+
+    kind: str
+    """"score_column", "skops", "pickle", "onnx", "mlflow" or "estimator"."""
+    estimator: Any | None
+    """Fitted scikit-learn object when there is one (for SHAP), else None."""
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """float64 P(positive) in [0, 1], one per row of ``frame``."""
+        ...
+
+
+def validate_scores(values: Any, frame: pd.DataFrame, source: str) -> np.ndarray:
+    """Return ``values`` as float64 of length ``len(frame)``; ModelError if NaN or out of [0, 1]."""
+    scores = np.asarray(values, dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.ndim != 1 or len(scores) != len(frame):
+        raise ModelError(SCORES_SHAPE.format(source=source, shape=scores.shape, rows=len(frame)))
+    with np.errstate(invalid="ignore"):
+        bad = ~((scores >= 0.0) & (scores <= 1.0))  # NaN compares False
+    if bad.any():
+        raise ModelError(
+            SCORES_INVALID.format(
+                source=source, count=int(bad.sum()), rows=row_numbers(frame.index, bad)
+            )
+        )
+    return scores
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def positive_class_index(classes: Sequence[Any], positive: Any, source: str) -> int:
+    """Column of ``predict_proba`` that belongs to the positive label.
+
+    A model trained on the 0/1 labels the audit derives (``positive -> 1``)
+    is accepted too: then class ``1`` (or ``True``) is the positive one.
+    """
+    keys = [group_label(c) for c in classes]
+    shown = ", ".join(_show(c) for c in classes)
+    if len(keys) != 2:
+        raise ModelError(NOT_BINARY.format(file=source, n=len(keys), classes=shown))
+    wanted = group_label(positive)
+    if wanted in keys:
+        return keys.index(wanted)
+    for pair, pos in (({"0", "1"}, "1"), ({"False", "True"}, "True")):
+        if set(keys) == pair:
+            return keys.index(pos)
+    raise ModelError(
+        POSITIVE_NOT_IN_CLASSES.format(file=source, classes=shown, positive=_show(positive))
+    )
+
+
+class ScoreColumnScorer:
+    """Scores precomputed in a column of the data."""
+
+    kind = "score_column"
+    estimator: Any | None = None
+
+    def __init__(self, column: str, *, source: str | None = None) -> None:
+        self.column = column
+        self.source = source or f"score column {column!r}"
+        self.path: Path | None = None
+        self.sha256: str | None = None
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        values = frame[self.column]
+        if not (
+            pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
+        ):
+            raise ModelError(
+                SCORE_COLUMN_NOT_NUMERIC.format(source=self.source, dtype=values.dtype)
+            )
+        return validate_scores(
+            values.to_numpy(dtype=np.float64, na_value=np.nan), frame, self.source
+        )
+
+
+class EstimatorScorer:
+    """Any fitted scikit-learn-compatible classifier: ``predict_proba`` of the positive class.
+
+    ``features`` selects the columns the estimator reads; when None, its
+    ``feature_names_in_`` are used, else every column but ``exclude``.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        features: Sequence[str] | None = None,
+        *,
+        positive: Any = 1,
+        kind: str = "estimator",
+        source: str | None = None,
+        exclude: Sequence[str] = (),
+        path: Path | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self.source = source or type(estimator).__name__
+        if not callable(getattr(estimator, "predict_proba", None)):
+            raise ModelError(
+                NO_PREDICT_PROBA.format(file=self.source, type=type(estimator).__name__)
+            )
+        self.estimator: Any | None = estimator
+        self.features = tuple(features) if features is not None else None
+        self.kind = kind
+        self.exclude = tuple(exclude)
+        self.path = path
+        self.sha256 = sha256
+        classes = getattr(estimator, "classes_", None)
+        self.positive_index = (
+            positive_class_index(list(classes), positive, self.source) if classes is not None else 1
+        )
+
+    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.features is not None:
+            return frame[list(self.features)]
+        names = getattr(self.estimator, "feature_names_in_", None)
+        if names is not None:
+            return frame[[str(n) for n in names]]
+        return frame.drop(columns=[c for c in self.exclude if c in frame.columns])
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        try:
+            proba = np.asarray(self.estimator.predict_proba(self._inputs(frame)))  # type: ignore[union-attr]
+        except Exception as exc:  # any estimator error is the model's, not ours
+            raise ModelError(SCORING_FAILED.format(source=self.source, reason=exc)) from exc
+        if proba.ndim != 2 or proba.shape[1] <= self.positive_index:
+            raise ModelError(
+                SCORES_SHAPE.format(source=self.source, shape=proba.shape, rows=len(frame))
+            )
+        return validate_scores(proba[:, self.positive_index], frame, self.source)
+
+
+_ONNX_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+    "tensor(string)": object,
+}
+
+
+def _onnx_class_labels(path: Path) -> list[Any] | None:
+    """Class labels written by the converter (e.g. LinearClassifier), if onnx is installed."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    try:
+        model = onnx.load(str(path))
+    except Exception:
+        return None
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.name in ("classlabels_ints", "classlabels_int64s"):
+                return list(attribute.ints)
+            if attribute.name == "classlabels_strings":
+                return [s.decode("utf-8") for s in attribute.strings]
+    return None
+
+
+class OnnxScorer:
+    """An ONNX classifier run by onnxruntime; one named input per column, or one matrix input."""
+
+    kind = "onnx"
+    estimator: Any | None = None
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        features: Sequence[str] | None = None,
+        positive: Any = 1,
+        sha256: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.sha256 = sha256
+        self.source = display_path(self.path)
+        self.features = tuple(features) if features is not None else None
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelError(ONNX_EXTRA_MISSING.format(file=self.source)) from exc
+        try:
+            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(ONNX_UNREADABLE.format(file=self.source, reason=exc)) from exc
+        self.inputs = self.session.get_inputs()
+        outputs = self.session.get_outputs()
+        matches = [o for o in outputs if "prob" in o.name.lower()]
+        if not matches:
+            listed = ", ".join(f"{o.name} ({o.type} {list(o.shape)})" for o in outputs)
+            raise ModelError(ONNX_NO_PROBABILITY.format(file=self.source, outputs=listed))
+        self.output = matches[0]
+        labels = _onnx_class_labels(self.path)
+        self.class_labels = labels
+        self.positive = positive
+        self.positive_index = (
+            positive_class_index(labels, positive, self.source) if labels is not None else 1
+        )
+
+    def _feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        names = [i.name for i in self.inputs]
+        if all(n in frame.columns for n in names):
+            feeds = {}
+            for spec in self.inputs:
+                dtype = _ONNX_DTYPES.get(spec.type, np.float32)
+                column = frame[spec.name]
+                if dtype is object:
+                    values = column.astype(str).to_numpy(dtype=object)
+                else:
+                    values = column.to_numpy(dtype=dtype)
+                rank = len(spec.shape) if spec.shape is not None else 2
+                feeds[spec.name] = values.reshape(-1, 1) if rank == 2 else values
+            return feeds
+        if len(self.inputs) == 1 and self.features is not None:
+            spec = self.inputs[0]
+            dtype = _ONNX_DTYPES.get(spec.type, np.float32)
+            return {spec.name: frame[list(self.features)].to_numpy(dtype=dtype)}
+        missing = next(n for n in names if n not in frame.columns)
+        raise ModelError(
+            ONNX_INPUT_MISSING.format(file=self.source, name=missing, inputs=", ".join(names))
+        )
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        feeds = self._feeds(frame)
+        try:
+            (result,) = self.session.run([self.output.name], feeds)
+        except Exception as exc:
+            raise ModelError(SCORING_FAILED.format(source=self.source, reason=exc)) from exc
+        if isinstance(result, list):  # ZipMap: one {label: probability} per row
+            key = next(
+                (
+                    k
+                    for k in (result[0] if result else {})
+                    if group_label(k) == group_label(self.positive)
+                ),
+                None,
+            )
+            if key is None and result:
+                keys = list(result[0])
+                key = keys[positive_class_index(keys, self.positive, self.source)]
+            result = np.array([row[key] for row in result], dtype=np.float64)
+        array = np.asarray(result, dtype=np.float64)
+        if array.ndim == 2 and array.shape[1] == 2:
+            array = array[:, self.positive_index]
+        return validate_scores(array, frame, self.source)
+
+
+class MlflowPyfuncScorer:
+    """An MLflow pyfunc model whose ``predict`` returns P(positive) (1-D, or 2 columns)."""
+
+    kind = "mlflow"
+    estimator: Any | None = None
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        features: Sequence[str] | None,
+        positive: Any,
+        source: str,
+        path: Path | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self.model = model
+        self.features = tuple(features) if features is not None else None
+        self.positive = positive
+        self.source = source
+        self.path = path
+        self.sha256 = sha256
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        inputs = frame[list(self.features)] if self.features is not None else frame
+        try:
+            result = self.model.predict(inputs)
+        except Exception as exc:
+            raise ModelError(SCORING_FAILED.format(source=self.source, reason=exc)) from exc
+        if isinstance(result, pd.DataFrame):
+            if result.shape[1] == 2:
+                index = positive_class_index(list(result.columns), self.positive, self.source)
+                result = result.iloc[:, index]
+            result = result.to_numpy()
+        array = np.asarray(result, dtype=np.float64)
+        if array.ndim == 2 and array.shape[1] == 2:
+            array = array[:, 1]
+        return validate_scores(array, frame, self.source)
+
+
+def model_format(path: Path) -> str:
+    """``"skops"``, ``"onnx"``, ``"pickle"`` or ``"mlflow"`` from the path; ModelError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "MLmodel").is_file():
+            raise ModelError(MODEL_FOLDER_NOT_MLFLOW.format(file=display_path(path)))
+        return "mlflow"
+    suffix = path.suffix.lower()
+    if suffix == ".skops":
+        return "skops"
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix in PICKLE_SUFFIXES:
+        return "pickle"
+    raise ModelError(
+        MODEL_UNSUPPORTED.format(file=display_path(path), suffix=path.suffix or "(none)")
+    )
+
+
+def _load_skops(path: Path, trusted_types: Sequence[str]) -> Any:
+    """skops.io.load trusting only skops' defaults plus the reviewer's list."""
+    import skops.io
+
+    file = display_path(path)
+    try:
+        needed = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ModelError(SKOPS_UNREADABLE.format(file=file, reason=exc)) from exc
+    allowed = set(trusted_types)
+    untrusted = sorted(t for t in needed if t not in allowed)
+    if untrusted:
+        raise ModelError(SKOPS_UNTRUSTED.format(file=file, types=", ".join(untrusted)))
+    try:
+        return skops.io.load(path, trusted=[t for t in needed if t in allowed])
+    except Exception as exc:
+        raise ModelError(SKOPS_UNREADABLE.format(file=file, reason=exc)) from exc
+
+
+@contextlib.contextmanager
+def _mlflow_deserialization_allowed() -> Iterator[None]:
+    """MLflow 3 refuses to deserialise unless this is set; we set it only after the hash matched."""
+    name = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+    before = os.environ.get(name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _load_mlflow(spec: AuditSpec, path: Path, actual_sha: str) -> Scorer:
+    import yaml
+
+    file = display_path(path)
+    try:
+        meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise ModelError(MLFLOW_UNREADABLE.format(file=file, reason=exc)) from exc
+    flavors = (meta.get("flavors") or {}) if isinstance(meta, dict) else {}
+    sklearn_conf = flavors.get("sklearn") or {}
+    pyfunc_conf = flavors.get("python_function") or {}
+    common = {
+        "positive": spec.label.positive,
+        "kind": "mlflow",
+        "source": file,
+        "exclude": _excluded_columns(spec),
+        "path": path,
+        "sha256": actual_sha,
+    }
+    model_file = sklearn_conf.get("pickled_model")
+    skops_only = (
+        sklearn_conf.get("serialization_format") == "skops"
+        and isinstance(model_file, str)
+        and not sklearn_conf.get("code")
+        and not pyfunc_conf.get("code")
+        and pyfunc_conf.get("loader_module", "mlflow.sklearn") == "mlflow.sklearn"
+    )
+    if skops_only:
+        inner = (path / str(model_file)).resolve()
+        if path.resolve() in inner.parents and inner.is_file():
+            # Load the skops file ourselves: MLflow would trust the list in MLmodel.
+            estimator = _load_skops(inner, spec.model.trusted_types)
+            return EstimatorScorer(estimator, spec.features, **common)
+    if spec.model.sha256 is None:
+        how = (
+            f"sklearn flavor, {sklearn_conf.get('serialization_format', 'pickle')} format"
+            if sklearn_conf
+            else f"loader {pyfunc_conf.get('loader_module', 'unknown')}"
+        )
+        raise ModelError(MLFLOW_NEEDS_SHA.format(file=file, how=how, actual=actual_sha))
+    try:
+        import mlflow.pyfunc
+    except ImportError as exc:
+        raise ModelError(MLFLOW_EXTRA_MISSING.format(file=file)) from exc
+    try:
+        with _mlflow_deserialization_allowed():
+            loaded = mlflow.pyfunc.load_model(str(path))
+    except Exception as exc:
+        raise ModelError(MLFLOW_UNREADABLE.format(file=file, reason=exc)) from exc
+    try:
+        raw = loaded.get_raw_model()
+    except Exception:
+        raw = None
+    if raw is not None and callable(getattr(raw, "predict_proba", None)):
+        return EstimatorScorer(raw, spec.features, **common)
+    return MlflowPyfuncScorer(
+        loaded,
+        features=spec.features,
+        positive=spec.label.positive,
+        source=file,
+        path=path,
+        sha256=actual_sha,
+    )
+
+
+def _spec_name(spec: AuditSpec) -> str:
+    return display_path(spec.source) if spec.source is not None else "the spec"
+
+
+def _excluded_columns(spec: AuditSpec) -> tuple[str, ...]:
+    excluded = [spec.label.column, *spec.sensitive]
+    if spec.model.score_column is not None:
+        excluded.append(spec.model.score_column)
+    return tuple(excluded)
+
+
+def load_scorer(spec: AuditSpec) -> Scorer:
+    """The spec's model as a :class:`Scorer`; every trust decision is made here.
+
+    The model's SHA-256 is computed first and compared with ``model.sha256``
+    when the spec pins one, before any byte of the model is deserialised.
+    """
+    if spec.model.score_column is not None:
+        column = spec.model.score_column
+        return ScoreColumnScorer(
+            column, source=f"{display_path(spec.data)}: score column {column!r}"
+        )
+    if spec.model.path is None:
+        raise ModelError(MODEL_NOT_SET.format(spec=_spec_name(spec)))
+    path = Path(spec.model.path)
+    file = display_path(path)
+    if not path.exists():
+        raise ModelError(MODEL_NOT_FOUND.format(file=file, spec=_spec_name(spec)))
+    kind = model_format(path)
+    actual = sha256_path(path)
+    expected = spec.model.sha256
+    if expected is not None and expected.lower() != actual:
+        raise ModelError(SHA_MISMATCH.format(file=file, expected=expected.lower(), actual=actual))
+    common: dict[str, Any] = {
+        "positive": spec.label.positive,
+        "source": file,
+        "exclude": _excluded_columns(spec),
+        "path": path,
+        "sha256": actual,
+    }
+    if kind == "skops":
+        estimator = _load_skops(path, spec.model.trusted_types)
+        return EstimatorScorer(estimator, spec.features, kind="skops", **common)
+    if kind == "pickle":
+        if expected is None:
+            raise ModelError(PICKLE_NEEDS_SHA.format(file=file, actual=actual))
+        import joblib
+
+        try:
+            estimator = joblib.load(path)  # reads plain pickles too; hash already verified
+        except Exception as exc:
+            raise ModelError(PICKLE_UNREADABLE.format(file=file, reason=exc)) from exc
+        return EstimatorScorer(estimator, spec.features, kind="pickle", **common)
+    if kind == "onnx":
+        return OnnxScorer(path, features=spec.features, positive=spec.label.positive, sha256=actual)
+    return _load_mlflow(spec, path, actual)

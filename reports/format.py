@@ -1,0 +1,188 @@
+"""How numbers, groups, bounds and statuses are written, once for every renderer.
+
+Renderers do no statistics: these helpers only turn what the report holds into text.
+Metric display names come from the metric registry (``auditor.metrics.METRICS``),
+never from a second list here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from auditor.metrics import METRICS
+from reports.model import Bound, Estimate, GroupName, PolicyResult, Report, Severity, Status
+
+NO_VALUE = "—"
+"""Shown where a number is undefined or withheld."""
+INTERVAL_SEP = "–"
+MINUS = "−"
+"""U+2212: negative numbers read unambiguously next to the en dash of intervals."""
+
+STATUS_LABELS: dict[Status, str] = {
+    "fail": "Fail",
+    "inconclusive": "Inconclusive",
+    "not_evaluable": "Not evaluable",
+    "pass": "Pass",
+}
+STATUS_ORDER: dict[Status, int] = {"fail": 0, "inconclusive": 1, "not_evaluable": 2, "pass": 3}
+SEVERITY_LABELS: dict[Severity, str] = {"block": "Blocking", "warn": "Warning", "info": "Info"}
+SEVERITY_ORDER: dict[Severity, int] = {"block": 0, "warn": 1, "info": 2}
+VERDICT_WORDS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+VERDICT_MEANING = {
+    "pass": "Every rule that could be evaluated passed.",
+    "warn": "No blocking rule failed, but some results need the committee's attention.",
+    "fail": "At least one blocking rule failed: the model should not be released as it is.",
+}
+
+
+def metric_name(metric_id: str | None) -> str:
+    """Display name of a registry metric (the id itself for an unknown one)."""
+    if metric_id is None:
+        return ""
+    definition = METRICS.get(metric_id)
+    return definition.name if definition is not None else metric_id
+
+
+def metric_meaning(metric_id: str) -> str:
+    definition = METRICS.get(metric_id)
+    return definition.meaning if definition is not None else ""
+
+
+def attribute_label(attribute: GroupName | None) -> str:
+    """``race`` or ``race × sex``; empty for audit-wide results."""
+    if attribute is None:
+        return ""
+    if isinstance(attribute, str):
+        return attribute
+    return " × ".join(attribute) if attribute else "all patients"
+
+
+def group_label(group: GroupName | None) -> str:
+    """``Black`` or ``Black × Female``; ``worst case`` for a worst-case comparison."""
+    if group is None:
+        return ""
+    if isinstance(group, str):
+        return "worst case" if group == "worst_case" else group
+    return " × ".join(group) if group else "all patients"
+
+
+def fewer_than(min_cell_size: int) -> str:
+    return f"fewer than {min_cell_size}"
+
+
+def digits_for(value: float) -> int:
+    """Two decimals, three for small magnitudes so they keep two significant digits."""
+    return 3 if 0 < abs(value) < 0.1 else 2
+
+
+def number(value: float | None, digits: int | None = None) -> str:
+    """``0.81``, ``0.081``, ``−0.12``; whole numbers of 10 or more without decimals."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return NO_VALUE
+    if float(value).is_integer() and abs(value) >= 10:
+        text = f"{int(value):,}"
+    else:
+        d = digits_for(value) if digits is None else digits
+        text = f"{value:.{d}f}"
+        if float(text) == 0:
+            text = text.lstrip("-")
+    return text.replace("-", MINUS)
+
+
+def count(value: float | int | None) -> str:
+    if value is None:
+        return NO_VALUE
+    return f"{round(value):,}"
+
+
+def interval(low: float | None, high: float | None, digits: int) -> str:
+    """``0.77–0.85``; ``−0.16 to 0.22`` when a bound is negative (a dash would confuse)."""
+    if low is None or high is None:
+        return ""
+    sep = " to " if low < 0 or high < 0 else INTERVAL_SEP
+    return f"{number(low, digits)}{sep}{number(high, digits)}"
+
+
+def estimate_parts(e: Estimate | None) -> tuple[str, str]:
+    """(value, interval) of an estimate, with the same number of decimals for both."""
+    if e is None or e.estimate is None:
+        return NO_VALUE, ""
+    d = digits_for(e.estimate)
+    return number(e.estimate, d), interval(e.ci_low, e.ci_high, d)
+
+
+def estimate_text(e: Estimate | None) -> str:
+    """``0.81 (0.77–0.85)``."""
+    value, ci = estimate_parts(e)
+    return f"{value} ({ci})" if ci else value
+
+
+def value_with_ci(value: float | None, low: float | None, high: float | None) -> str:
+    return estimate_text(Estimate(estimate=value, ci_low=low, ci_high=high))
+
+
+def bound_text(bound: Bound | None) -> str:
+    """``at least 0.70``, ``at most 0.10``, ``between 0.80 and 1.20``; '(on the interval)'."""
+    if bound is None:
+        return ""
+    if bound.min is not None and bound.max is not None:
+        text = f"between {number(bound.min)} and {number(bound.max)}"
+    elif bound.min is not None:
+        text = f"at least {number(bound.min)}"
+    elif bound.max is not None:
+        text = f"at most {number(bound.max)}"
+    else:
+        return ""
+    return f"{text} (whole interval)" if bound.on == "interval" else text
+
+
+def gap_text(result: PolicyResult) -> str:
+    """How far the observed value lies outside its bound, in words (empty when inside)."""
+    bound, observed = result.bound, result.observed
+    if bound is None or observed is None:
+        return ""
+    if bound.min is not None and observed < bound.min:
+        return f"{number(bound.min - observed)} below the minimum"
+    if bound.max is not None and observed > bound.max:
+        return f"{number(observed - bound.max)} above the maximum"
+    return ""
+
+
+def result_subject(result: PolicyResult) -> str:
+    """``race: Black`` / ``race`` / ``audit`` for a policy result."""
+    attr, group = attribute_label(result.attribute), group_label(result.group)
+    if attr and group:
+        return f"{attr}: {group}"
+    return attr or "whole audit"
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(*parts: str) -> str:
+    """A stable HTML id from text (non-ASCII and punctuation collapse to '-')."""
+    text = "-".join(parts).lower()
+    return _SLUG.sub("-", text).strip("-") or "section"
+
+
+def plain_text(value: Any) -> str:
+    """A model-card value as one line: text as is, lists joined, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def input_hashes(report: Report) -> list[tuple[str, str]]:
+    """(input, SHA-256) rows from the provenance; policies are listed one by one."""
+    rows: list[tuple[str, str]] = []
+    for name, value in report.provenance.sha256.items():
+        if isinstance(value, dict):
+            rows.extend((f"{name}: {k}", str(h)) for k, h in value.items())
+        elif value is not None:
+            rows.append((name, str(value)))
+    return rows

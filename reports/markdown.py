@@ -1,0 +1,114 @@
+"""summary.md: short enough for a pull-request comment or a CI job summary.
+
+The verdict line, the failing and inconclusive rules, and a compact table of key
+measures per group. Suppressed groups appear as "fewer than 11" with no number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports import format as fmt
+from reports.findings import ResultRow, build_summary, counts_text
+from reports.model import Report, group_key
+
+SUMMARY_METRICS = ("prevalence", "auroc", "sensitivity", "calibration_slope")
+"""The key measures of the compact table (with n)."""
+MAX_RULE_ROWS = 40
+"""Failing/inconclusive rows listed before 'and N more' (a PR comment holds 65,536 chars)."""
+VERDICT_MARKS = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
+_ESCAPE = {ch: "\\" + ch for ch in "\\`*_[]|#"}
+_ESCAPE.update({"<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})
+
+
+def md(text: object) -> str:
+    """Markdown-inert text: table pipes, emphasis, links and HTML are escaped."""
+    return "".join(_ESCAPE.get(ch, ch) for ch in str(text))
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _rule_rows(rows: list[ResultRow]) -> list[str]:
+    lines = [
+        _row(["Status", "Severity", "Rule", "Group", "Observed (95% CI)", "Required"]),
+        _row(["---"] * 4 + ["---:", "---"]),
+    ]
+    for r in rows[:MAX_RULE_ROWS]:
+        lines.append(
+            _row(
+                [
+                    md(r.status_label),
+                    md(r.severity_label),
+                    f"{md(r.rule_id)} ({md(r.policy)})",
+                    md(r.subject),
+                    md(r.observed) or fmt.NO_VALUE,
+                    md(r.bound) or fmt.NO_VALUE,
+                ]
+            )
+        )
+    if len(rows) > MAX_RULE_ROWS:
+        lines.append("")
+        lines.append(f"… and {len(rows) - MAX_RULE_ROWS} more in report.html.")
+    return lines
+
+
+def summary_markdown(report: Report) -> str:
+    s = build_summary(report)
+    title = " ".join(x for x in (report.model.name or report.name, report.model.version or "") if x)
+    mark = VERDICT_MARKS.get(report.verdict, "")
+    lines = [
+        f"## {mark} Fairness audit: {md(title)} — {s.verdict_word}",
+        "",
+        f"**Verdict: {s.verdict_word}.** {md(s.headline)} {md(s.verdict_meaning)}",
+        "",
+        md(counts_text(report)),
+        "",
+    ]
+    flagged = s.blocking + s.warnings + s.inconclusive
+    if flagged:
+        lines += ["### Failing and inconclusive rules", "", *_rule_rows(flagged), ""]
+    else:
+        lines += ["No rule failed and none was inconclusive.", ""]
+    lines += _metrics_table(report)
+    lines += [
+        "",
+        f"Groups with {fmt.fewer_than(report.min_cell_size)} patients are named only; "
+        f"{fmt.NO_VALUE} means not computed or withheld. Every number, with its interval, "
+        "is in report.json; charts and explanations are in report.html.",
+        "",
+        f"<sub>{md(report.provenance.tool)} {md(report.provenance.tool_version)} · "
+        f"{md(report.provenance.generated_at)} · seed {report.provenance.seed}</sub>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _metrics_table(report: Report) -> list[str]:
+    hidden = report.suppressed_keys()
+    header = ["Attribute", "Group", "Patients", *(fmt.metric_name(m) for m in SUMMARY_METRICS)]
+    lines = [
+        f"### Key measures by group (score ≥ {fmt.number(report.threshold)} flags a patient)",
+        "",
+        _row([md(h) for h in header]),
+        _row(["---", "---"] + ["---:"] * (len(header) - 2)),
+    ]
+    everyone = [report.overall, *report.groups]
+    for i, g in enumerate(everyone):
+        attribute = "all patients" if i == 0 else fmt.attribute_label(g.attribute)
+        group = fmt.NO_VALUE if i == 0 else fmt.group_label(g.group)
+        if i > 0 and (g.suppressed or group_key(g.attribute, g.group) in hidden):
+            cells = [fmt.fewer_than(report.min_cell_size)] + [fmt.NO_VALUE] * len(SUMMARY_METRICS)
+        else:
+            cells = [fmt.count(g.n)] + [
+                fmt.estimate_text(g.metrics.get(m)) for m in SUMMARY_METRICS
+            ]
+        lines.append(_row([md(attribute), md(group), *(md(c) for c in cells)]))
+    return lines
+
+
+def write_markdown(report: Report, out_dir: Path) -> Path:
+    path = out_dir / "summary.md"
+    path.write_text(summary_markdown(report), encoding="utf-8")
+    return path

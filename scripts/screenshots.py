@@ -1,0 +1,241 @@
+"""Screenshots of every dashboard view, for the README and for review (not run in CI).
+
+Starts ``streamlit run streamlit_app.py`` on 127.0.0.1 on a free port, waits
+for its health check, drives the system Chromium with Playwright (never
+``playwright install``), writes ``docs/screenshots/<view>.png``, and stops the
+server by its PID. The History view reads a temporary registry seeded with
+two recorded audits of the bundled example, so it has something to show.
+
+    python scripts/screenshots.py [--out docs/screenshots] [--no-history]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditor.dashboard.app import VIEW_LABELS  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FIRST_LOAD_TIMEOUT_MS = 240_000
+VIEW_TIMEOUT_MS = 120_000
+VIEWPORT = {"width": 1440, "height": 1000}
+INVALID_POLICY_EDIT = "  - id: broken\n    severity: blocker\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def file_name(label: str) -> str:
+    return label.lower().replace(" & ", "-").replace(" ", "-") + ".png"
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"streamlit did not answer {url} within {timeout:.0f} s")
+
+
+def seed_registry(path: Path) -> None:
+    """Record two releases of the example (thresholds 0.25 then 0.2) and sign off the first."""
+    import yaml
+
+    from auditor.audit import run_audit
+    from auditor.examples import EXAMPLE_DIR
+    from auditor.registry import Registry
+    from auditor.spec_loader import load_spec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "example"
+        shutil.copytree(EXAMPLE_DIR, folder)
+        spec = yaml.safe_load((folder / "spec.yaml").read_text())
+        registry = Registry(str(path))
+        try:
+            for version, threshold in (("0.9", 0.25), ("1.0", 0.2)):
+                spec.update(threshold=threshold, bootstrap=200)
+                spec["model"]["version"] = version
+                spec_path = folder / f"spec-{version}.yaml"
+                spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+                report = run_audit(load_spec(spec_path)).report
+                entry = registry.record(report, report_json=report.to_json(), ran_by="ci")
+                if version == "0.9":
+                    registry.signoff(
+                        entry.audit_id,
+                        by="Dr. A. Reviewer",
+                        role="Clinical AI governance committee",
+                        decision="approve",
+                        comment="Approved for the outreach pilot.",
+                    )
+        finally:
+            registry.close()
+
+
+def settle(page: object) -> None:
+    """Wait until Streamlit is no longer running the script."""
+    page.wait_for_timeout(400)  # type: ignore[attr-defined]
+    page.locator('[data-testid="stStatusWidget"]').wait_for(  # type: ignore[attr-defined]
+        state="detached", timeout=VIEW_TIMEOUT_MS
+    )
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]
+
+
+def snap(page: object, path: Path) -> None:
+    """Grow the viewport to the page's content (Streamlit scrolls inside its main area)."""
+    height = page.evaluate(  # type: ignore[attr-defined]
+        """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
+                             '[data-testid="stSidebarContent"]']
+              .map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size(  # type: ignore[attr-defined]
+        {"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height) + 40)}
+    )
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size(VIEWPORT)  # type: ignore[attr-defined]
+
+
+def shoot(out: Path, port: int) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("no system Chromium found (Debian: apt-get install chromium)")
+    written: list[Path] = []
+    base = f"http://127.0.0.1:{port}/"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        # The first load after a server start can paint blank: load once, wait, then shoot.
+        page.goto(base, wait_until="networkidle")
+        page.get_by_text("Key metrics per group").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+        settle(page)
+        for label in VIEW_LABELS:
+            extra = "&threshold=0.3" if label == "Compare" else ""
+            page.goto(f"{base}?view={quote(label)}{extra}", wait_until="networkidle")
+            page.get_by_role("tab", name=label, selected=True).wait_for(timeout=VIEW_TIMEOUT_MS)
+            settle(page)
+            if label == "Export":
+                page.get_by_role("button", name="Prepare the files").click()
+                page.get_by_text("Governance summary").wait_for(timeout=VIEW_TIMEOUT_MS)
+                settle(page)
+            path = out / file_name(label)
+            snap(page, path)
+            written.append(path)
+        # The policy editor with an invalid edit: errors beside the editor.
+        page.goto(f"{base}?view=Policy", wait_until="networkidle")
+        settle(page)
+        page.get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name="Edit a policy as YAML").click()
+        settle(page)
+        editor = page.get_by_role("textbox", name="Policy (YAML)")
+        editor.click()
+        page.keyboard.press("Control+End")
+        page.keyboard.type("\n" + INVALID_POLICY_EDIT)
+        page.keyboard.press("Control+Enter")
+        settle(page)
+        path = out / "policy-invalid-edit.png"
+        snap(page, path)
+        written.append(path)
+        # The upload form: the example's data uploaded, the guessed columns to review.
+        page.goto(base, wait_until="networkidle")
+        settle(page)
+        page.get_by_text("Upload data and model").click()
+        settle(page)
+        page.locator('input[type="file"]').first.set_input_files(
+            str(ROOT / "auditor" / "example_data" / "audit_cohort.csv")
+        )
+        page.get_by_text("What to audit").wait_for(timeout=VIEW_TIMEOUT_MS)
+        settle(page)
+        path = out / "upload.png"
+        snap(page, path)
+        written.append(path)
+        browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--no-history", action="store_true", help="do not seed a registry")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="auditor-screenshots-") as tmp:
+        registry = Path(tmp) / "registry.db"
+        if not args.no_history:
+            print("seeding a temporary registry with two audits of the example…", flush=True)
+            seed_registry(registry)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env["AUDITOR_REGISTRY"] = str(registry)
+        env.pop("AUDITOR_SPEC", None)
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "streamlit_app.py"),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
+        log = (Path(tmp) / "streamlit.log").open("wb")
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_health(port, server)
+            written = shoot(args.out, port)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            log.close()
+    for path in written:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Representation and missingness per group, with small-cell suppression."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditor.data_checks import data_checks
+from auditor.errors import SpecError
+
+
+def cohort() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """100 patients: payer 60 Private / 32 Medicaid / 8 Self (suppressed)."""
+    payer = np.array(["Private"] * 60 + ["Medicaid"] * 32 + ["Self"] * 8)
+    sex = np.array(["female", "male"] * 50)
+    lab = np.arange(100, dtype=float)
+    lab[60:76] = np.nan  # half of Medicaid lacks the lab
+    lab[:3] = np.nan  # 3 of 60 Private
+    frame = pd.DataFrame({"lab": lab, "age": np.arange(100.0), "payer": payer})
+    sensitive = pd.DataFrame(
+        {
+            "payer": pd.Categorical(payer, categories=["Private", "Medicaid", "Self"]),
+            "sex": pd.Categorical(sex),
+        }
+    )
+    labels = np.zeros(100, dtype=np.int8)
+    labels[::2] = 1
+    return frame, sensitive, labels
+
+
+def test_representation_counts_shares_and_suppression() -> None:
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame,
+        features=["lab", "age"],
+        sensitive=sensitive,
+        labels=labels,
+        rows_total=104,
+        rows_dropped_missing_label=4,
+        reference_shares={"payer": {"Medicaid": 0.5}},
+    )
+    rows = {(r.attribute, r.group): r for r in checks.representation}
+    assert [(r.attribute, r.group) for r in checks.representation] == [
+        ("payer", "Private"),
+        ("payer", "Medicaid"),
+        ("payer", "Self"),
+        ("sex", "female"),
+        ("sex", "male"),
+    ]
+    assert (rows["payer", "Private"].n, rows["payer", "Private"].share) == (60, 0.6)
+    assert rows["payer", "Medicaid"].reference_share == 0.5
+    self_pay = rows["payer", "Self"]
+    assert self_pay.suppressed and self_pay.n is None and self_pay.share is None
+    assert "n" not in json.loads(self_pay.model_dump_json(exclude_none=True))
+    assert checks.rows_total == 104 and checks.rows_dropped_missing_label == 4
+    assert checks.notes[:3] == [
+        "4 of 104 rows had no label and were left out of the audit; their groups are not "
+        "counted below.",
+        "payer = Medicaid makes up 32.0% of the audited patients against a reference share of "
+        "50.0% (ratio 0.64).",
+        "payer: 1 group(s) with fewer than 11 patients are shown without counts (Self).",
+    ]
+
+
+def test_a_reference_group_absent_from_the_data_is_listed_without_counts() -> None:
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame,
+        features=["lab"],
+        sensitive=sensitive,
+        labels=labels,
+        rows_total=100,
+        reference_shares={"payer": {"Medicare": 0.2}},
+    )
+    medicare = [r for r in checks.representation if r.group == "Medicare"]
+    assert len(medicare) == 1
+    assert medicare[0].suppressed and medicare[0].reference_share == 0.2
+    assert medicare[0].n is None
+    assert (
+        "payer = Medicare has a reference share of 20.0% but fewer than 11 patients in the data."
+        in checks.notes
+    )
+
+
+def test_missingness_per_group_matches_pandas_and_skips_suppressed_groups() -> None:
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame, features=["lab", "age"], sensitive=sensitive, labels=labels, rows_total=100
+    )
+    expected = frame["lab"].isna().groupby(sensitive["payer"].astype(str)).mean()
+    rates = {(m.attribute, m.group, m.feature): m.missing_rate for m in checks.missingness}
+    assert rates["payer", "Private", "lab"] == pytest.approx(expected["Private"])
+    assert rates["payer", "Medicaid", "lab"] == pytest.approx(expected["Medicaid"])
+    assert rates["payer", "Medicaid", "age"] == 0.0
+    assert not any(m.group == "Self" for m in checks.missingness)
+    assert len(checks.missingness) == 2 * 2 + 2 * 2  # 2 features x (2 payer + 2 sex groups)
+
+
+def test_missingness_disparities_rank_features_by_the_gap_between_groups() -> None:
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame, features=["lab", "age"], sensitive=sensitive, labels=labels, rows_total=100
+    )
+    payer = [d for d in checks.missingness_disparities if d["attribute"] == "payer"]
+    assert payer == [
+        {
+            "attribute": "payer",
+            "feature": "lab",
+            "max_group": "Medicaid",
+            "max_rate": 0.5,
+            "min_group": "Private",
+            "min_rate": 0.05,
+            "difference": pytest.approx(0.45),
+        },
+    ]
+    assert "lab is missing for 50.0% of payer = Medicaid against 5.0% of payer = Private." in (
+        checks.notes
+    )
+
+
+def test_missingness_that_depends_on_the_outcome_is_noted() -> None:
+    frame, sensitive, _ = cohort()
+    labels = frame["lab"].isna().to_numpy().astype(np.int8)
+    labels[80:] = 1
+    checks = data_checks(
+        frame, features=["lab"], sensitive=sensitive, labels=labels, rows_total=100
+    )
+    assert checks.notes[-1] == (
+        "lab is missing for 48.7% of patients with the outcome against 0.0% of those without: "
+        "missingness that depends on the outcome can bias the model and its audit."
+    )
+
+
+def test_complete_data_says_so() -> None:
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame, features=["age"], sensitive=sensitive, labels=labels, rows_total=100
+    )
+    assert checks.missingness_disparities == []
+    assert checks.notes[-1] == "No feature has missing values."
+
+
+@pytest.mark.parametrize(
+    ("shares", "message"),
+    [
+        (
+            {"ethnicity": {"a": 0.5}},
+            "reference_shares.ethnicity: 'ethnicity' is not a sensitive attribute; expected one "
+            "of: payer, sex",
+        ),
+        (
+            {"payer": {"Private": 1.4}},
+            "reference_shares.payer.Private: expected a share between 0 and 1; got 1.4",
+        ),
+    ],
+)
+def test_reference_shares_are_validated(shares: dict, message: str) -> None:
+    frame, sensitive, labels = cohort()
+    with pytest.raises(SpecError) as error:
+        data_checks(
+            frame,
+            features=["lab"],
+            sensitive=sensitive,
+            labels=labels,
+            rows_total=100,
+            reference_shares=shares,
+        )
+    assert str(error.value) == message
