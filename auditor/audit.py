@@ -253,7 +253,7 @@ def build_report(
         progress("checking representation and missingness")
         data_checks = check_data(prepared)
     hashes = dict(prepared.hashes)
-    hashes["policies"] = {p.id: p.sha256 for p in policies}
+    hashes["policies"] = policy_hashes(policies)
     provenance = Provenance(
         tool=TOOL_NAME,
         tool_version=tool_version(),
@@ -297,14 +297,27 @@ def rejudge(
 ) -> Report:
     """Judge a report (again) against policies: what the dashboard's policy editor calls."""
     judgement = judge(report, policies, baseline=baseline)
+    sha256 = {**report.provenance.sha256, "policies": policy_hashes(policies)}
+    provenance = report.provenance.model_copy(update={"sha256": sha256})
     return report.model_copy(
         update={
             "policy_results": judgement.results,
             "counts": judgement.counts,
             "verdict": judgement.verdict,
             "policies": [_policy_info(p) for p in policies],
+            "provenance": provenance,
         }
     )
+
+
+def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:
+    """SHA-256 of every policy file that shaped the rules, inherited packs included."""
+    hashes: dict[str, str] = {}
+    for policy in policies:
+        hashes[policy.id] = policy.sha256
+        for parent, digest in zip(policy.extends, policy.extends_sha256, strict=True):
+            hashes.setdefault(f"{parent} (extended by {policy.id})", digest)
+    return hashes
 
 
 def _policy_info(policy: Policy) -> PolicyInfo:

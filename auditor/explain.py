@@ -34,7 +34,6 @@ aggregates leave this module's :func:`explain`; row-level values
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -255,7 +254,6 @@ def explain(
     Explanations
         Aggregates only: no row-level value is kept.
     """
-    started = time.perf_counter()
     _check_parameters(frame, sensitive, labels, sample_size, background_size, top_k)
     if proxies is None:
         proxies = proxy_strengths(
@@ -272,7 +270,6 @@ def explain(
             reason=NO_MODEL_REASON,
             proxies=proxies,
             proxy_threshold=proxy_threshold,
-            seconds=_elapsed(started),
         )
     inputs = _model_inputs(scorer, features)
     if not inputs:
@@ -281,7 +278,6 @@ def explain(
             reason=NO_FEATURES_REASON,
             proxies=proxies,
             proxy_threshold=proxy_threshold,
-            seconds=_elapsed(started),
         )
     rng = np.random.default_rng(seed)
     sample = stratified_sample(
@@ -373,7 +369,6 @@ def explain(
         proxy_threshold=proxy_threshold,
         flags=flags,
         notes=notes,
-        seconds=_elapsed(started),
     )
 
 
@@ -845,7 +840,3 @@ def _check_parameters(
         raise ValueError(
             LENGTH_MISMATCH.format(name="labels", actual=len(labels), expected=len(frame))
         )
-
-
-def _elapsed(started: float) -> float:
-    return round(time.perf_counter() - started, 3)

@@ -47,6 +47,8 @@ NEWTON_TOL = 1e-7
 """Newton stops once a step is this small (relative); the error left is about its
 square, far below the 1e-6 agreement with statsmodels."""
 COARSE_LEVELS = 2048
+BLOCK_ELEMENTS = 1 << 18
+"""Newton sums run over blocks of about this many counts, so temporaries stay in cache."""
 STEP_CHECK = 0.5
 """Newton steps larger than this are checked against the likelihood (step halving)."""
 SEPARATION_LIMIT = 1e6
@@ -320,14 +322,15 @@ def _auroc(lv: Levels, t: float) -> Computed:
 
 
 def _auprc(lv: Levels, t: float) -> Computed:
-    # sum over score levels (high to low) of recall increment * precision there.
-    tp = np.cumsum(lv.pos[..., ::-1], axis=-1)[..., ::-1]
-    fp = np.cumsum(lv.neg[..., ::-1], axis=-1)[..., ::-1]
-    called = tp + fp
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(called > 0, tp / np.where(called > 0, called, 1), 0.0)
-    num = (lv.pos * precision).sum(-1)
-    return _divide(num, lv.n_pos, NO_POSITIVES)
+    # Sum over score levels (high to low) of the recall increment (pos / P) times the
+    # precision at that level's threshold: patients scored at or above it.
+    tp = lv.n_pos[..., None] - np.cumsum(lv.pos, axis=-1)
+    tp += lv.pos
+    called = lv.n[..., None] - np.cumsum(lv.pos + lv.neg, axis=-1)
+    called += lv.pos + lv.neg
+    # a level with positives has called >= pos > 0; others contribute nothing
+    share = np.divide(lv.pos * tp, called, out=np.zeros(called.shape), where=lv.pos > 0)
+    return _divide(share.sum(-1), lv.n_pos, NO_POSITIVES)
 
 
 def _expected_term(lv: Levels, row: int) -> np.ndarray:
@@ -452,29 +455,27 @@ def _newton_rows(
     p_act, w_act = pos_all, w_all
     for _ in range(NEWTON_MAX_ITER):
         ra, rb = a_all[rows], b_all[rows]
-        # In-place passes: this loop dominates the bootstrap's cost.
-        mu = np.multiply(rb[:, None], x) if slope else np.broadcast_to(x, w_act.shape).copy()
-        mu += ra[:, None]
-        mu *= 0.5
-        np.tanh(mu, out=mu)
-        mu += 1.0
-        mu *= 0.5  # expit(eta)
-        wmu = w_act * mu
-        var = wmu * mu
-        np.subtract(wmu, var, out=var)  # w * mu * (1 - mu)
-        np.subtract(p_act, wmu, out=wmu)  # residual y - mu, summed per level
+        # Gradient and Hessian sums, over cache-sized blocks of levels.
+        sums = np.zeros((5, rows.size))
+        for lo in range(0, k, max(1, BLOCK_ELEMENTS // rows.size)):
+            hi = min(k, lo + max(1, BLOCK_ELEMENTS // rows.size))
+            sums += _grad_hess(
+                x[lo:hi],
+                None if x2 is None else x2[lo:hi],
+                p_act[:, lo:hi],
+                w_act[:, lo:hi],
+                ra,
+                rb,
+                slope,
+            )
+        g0, g1, h0, h1, h2 = sums
         with np.errstate(invalid="ignore", divide="ignore"):
             if slope:
-                assert x2 is not None
-                # einsum, not BLAS: threaded BLAS spins on a busy 2-core machine
-                g0, g1 = wmu.sum(-1), np.einsum("rk,k->r", wmu, x)
-                h0 = var.sum(-1)
-                h1, h2 = np.einsum("rk,k->r", var, x), np.einsum("rk,k->r", var, x2)
                 det = h0 * h2 - h1 * h1
                 da = (h2 * g0 - h1 * g1) / det
                 db = (h0 * g1 - h1 * g0) / det
             else:
-                da = wmu.sum(-1) / var.sum(-1)
+                da = g0 / h0
                 db = np.zeros(rows.size)
         bad = ~(np.isfinite(da) & np.isfinite(db))
         da = np.where(bad, 0.0, da)
@@ -509,6 +510,37 @@ def _newton_rows(
         done & ~failed & (np.abs(a_all) < SEPARATION_LIMIT) & (np.abs(b_all) < SEPARATION_LIMIT)
     )
     return a_all.reshape(shape), b_all.reshape(shape), converged.reshape(shape)
+
+
+def _grad_hess(
+    x: np.ndarray,
+    x2: np.ndarray | None,
+    pos: np.ndarray,
+    w: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    slope: bool,
+) -> np.ndarray:
+    """Per row: sum of residuals (times 1, x) and of weights (times 1, x, x^2), (5, r)."""
+    mu = np.multiply(b[:, None], x) if slope else np.broadcast_to(x, w.shape).copy()
+    mu += a[:, None]
+    mu *= 0.5
+    np.tanh(mu, out=mu)
+    mu += 1.0
+    mu *= 0.5  # expit(eta)
+    wmu = w * mu
+    var = wmu * mu
+    np.subtract(wmu, var, out=var)  # w * mu * (1 - mu)
+    np.subtract(pos, wmu, out=wmu)  # residual y - mu, summed per level
+    out = np.zeros((5, w.shape[0]))
+    out[0], out[2] = wmu.sum(-1), var.sum(-1)
+    if slope:
+        assert x2 is not None
+        # einsum, not BLAS: threaded BLAS spins on a busy 2-core machine
+        out[1] = np.einsum("rk,k->r", wmu, x)
+        out[3] = np.einsum("rk,k->r", var, x)
+        out[4] = np.einsum("rk,k->r", var, x2)
+    return out
 
 
 def _loglik(

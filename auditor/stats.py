@@ -217,6 +217,10 @@ class _Grid:
         self.scores = scores
 
 
+DENSE_MERGE_MAX = 4_000_000
+"""Grids up to this size merge by a dense bincount; larger ones by sorting positions."""
+
+
 def _merge_on_grid(tables: Sequence[ScoreTable]) -> ScoreTable | None:
     marks = [t._cache.get("grid") for t in tables]
     first = marks[0]
@@ -224,14 +228,23 @@ def _merge_on_grid(tables: Sequence[ScoreTable]) -> ScoreTable | None:
         return None
     grid: _Grid = first[0]
     size = grid.scores.size
-    if size > 8 * sum(t.scores.size for t in tables):
-        return None
     idx = np.concatenate([m[1] for m in marks])  # type: ignore[index]
-    pos = np.bincount(idx, weights=np.concatenate([t.pos for t in tables]), minlength=size)
-    neg = np.bincount(idx, weights=np.concatenate([t.neg for t in tables]), minlength=size)
-    nz = np.flatnonzero(pos + neg)
-    out = ScoreTable(grid.scores[nz], pos[nz].astype(np.int64), neg[nz].astype(np.int64))
-    out._cache["grid"] = (grid, nz)
+    pos = np.concatenate([t.pos for t in tables])
+    neg = np.concatenate([t.neg for t in tables])
+    if size <= min(4 * idx.size, DENSE_MERGE_MAX):  # cache-sized and dense enough
+        dpos = np.bincount(idx, weights=pos, minlength=size)
+        dneg = np.bincount(idx, weights=neg, minlength=size)
+        at = np.flatnonzero(dpos + dneg)
+        out_pos, out_neg = dpos[at].astype(np.int64), dneg[at].astype(np.int64)
+    else:  # each input is sorted: a stable sort merges the runs
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        starts = _run_lengths(sorted_idx)
+        at = sorted_idx[starts]
+        out_pos = np.add.reduceat(pos[order], starts)
+        out_neg = np.add.reduceat(neg[order], starts)
+    out = ScoreTable(grid.scores[at], out_pos, out_neg)
+    out._cache["grid"] = (grid, at)
     return out
 
 
@@ -516,21 +529,32 @@ Brier term ((1-p)^2 for positives, p^2 for negatives), the log-loss term
 (-log p, -log(1-p), clipped as scikit-learn) and logit(p) (clipped)."""
 
 
+TERMS_BLOCK = 1 << 16
+"""score_terms works in blocks of this many scores so its temporaries stay in cache."""
+
+
 def score_terms(scores: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """Per-score loss terms for positives and negatives, 4 arrays of shape (k,) each.
 
     Entries follow :data:`BIN_TERMS`. This is the one place these terms are defined;
     the exact metrics and the binned tables both read them.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    p_clip = np.clip(s, LOG_EPS, 1.0 - LOG_EPS)
-    q_clip = np.clip(1.0 - s, LOG_EPS, 1.0 - LOG_EPS)
-    log_p = np.log(p_clip)
-    log_1mp = np.log1p(-p_clip)
-    logit = log_p - log_1mp
-    pos_terms = (s, (1.0 - s) ** 2, -log_p, logit)
-    neg_terms = (s, s * s, -np.log(q_clip), logit)
-    return pos_terms, neg_terms
+    s = np.ascontiguousarray(scores, dtype=np.float64)
+    k = s.size
+    sq_pos, log_pos, logit, sq_neg, log_neg = (np.empty(k) for _ in range(5))
+    for lo in range(0, k, TERMS_BLOCK):
+        hi = min(k, lo + TERMS_BLOCK)
+        block = s[lo:hi]
+        p_clip = np.clip(block, LOG_EPS, 1.0 - LOG_EPS)
+        q_clip = np.clip(1.0 - block, LOG_EPS, 1.0 - LOG_EPS)
+        np.square(1.0 - block, out=sq_pos[lo:hi])
+        np.square(block, out=sq_neg[lo:hi])
+        log_p = np.log(p_clip)
+        np.negative(log_p, out=log_pos[lo:hi])
+        np.subtract(log_p, np.log1p(-p_clip), out=logit[lo:hi])
+        np.log(q_clip, out=log_neg[lo:hi])
+        np.negative(log_neg[lo:hi], out=log_neg[lo:hi])
+    return (s, sq_pos, log_pos, logit), (s, sq_neg, log_neg, logit)
 
 
 @dataclass(frozen=True, eq=False)

@@ -338,7 +338,6 @@ class Explanations(_Model):
         description="Plain-language caveats: what the background is, how the sample was "
         "drawn and weighted, explainer fallbacks.",
     )
-    seconds: float | None = Field(None, description="Time the explanations took.")
 
 
 class RepresentationRow(_Model):

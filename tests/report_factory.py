@@ -989,7 +989,6 @@ def _explanations(race: Any, suppressed_race: list[str], *, leaky: bool) -> Expl
         notes=[
             "The background is 100 patients drawn at random from the audited rows.",
         ],
-        seconds=3.2,
     )
 
 
