@@ -263,7 +263,7 @@ def build_report(
         sha256=hashes,
         seed=seed,
         bootstrap_replicates=n_boot,
-        bootstrap_bins=spec.bootstrap_bins,
+        bootstrap_bins=measurement.bootstrap_bins or 0,
         thresholds=thresholds,
         generated_at=generated_at(),
         spec=spec.raw,

@@ -288,10 +288,11 @@ def targets(results: dict[tuple[str, int], dict[str, float]]) -> list[str]:
     for name in ("ours_all", "ours_six_race"):
         t = [results.get((name, n)) for n in (100_000, 1_000_000, 10_000_000)]
         if all(t):
+            step = t[2]["seconds"] / t[1]["seconds"]
+            ok = "met" if step <= 12 else "NOT met from 1M to 10M; see the note below"
             out.append(
                 f"- Scaling of `{name}`: 100k → 1M ×{t[1]['seconds'] / t[0]['seconds']:.1f}"
-                f", 1M → 10M ×{t[2]['seconds'] / t[1]['seconds']:.1f} "
-                "(×10 is linear)."
+                f", 1M → 10M ×{step:.1f} (target: linear, ×10: {ok})."
             )
     return out
 
@@ -386,9 +387,13 @@ def main() -> None:
             "logistic recalibration fits (Newton iterations over every distinct score) "
             "dominate; with bootstrap, numpy's multinomial draws (one binomial per "
             "(bin, label) cell per replicate) take about half, the metric functions on "
-            "the resampled tables the rest (the recalibration fits the largest part). At "
-            "10M rows the score sort and the cache-missing gathers of 80 MB arrays grow "
-            "faster than the row count.",
+            "the resampled tables the rest (the recalibration fits the largest part). "
+            "Every step is O(n) after one O(n log n) score sort, but at 10M rows each "
+            "array is 80 MB, far beyond the CPU caches, so every pass over it (the sort, "
+            "the gathers that follow it, the merges and cumulative sums per group) costs "
+            "two to three times more per row than at 1M: that, not the algorithm, is the "
+            "superlinear step. Processing in cache-sized blocks (done for the "
+            "recalibration fits and the loss terms) is the remedy to extend.",
         ]
     )
     write_readme(section)

@@ -421,7 +421,9 @@ class Provenance(_Model):
     )
     seed: int = Field(description="Seed of every random draw.")
     bootstrap_replicates: int = Field(description="Bootstrap replicates for intervals.")
-    bootstrap_bins: int = Field(description="Score bins per cell of the bootstrap table.")
+    bootstrap_bins: int = Field(
+        description="Score bins per cell of the bootstrap table (0 when no bootstrap ran)."
+    )
     thresholds: list[float] = Field(description="Decision thresholds; the first is primary.")
     generated_at: str = Field(description="UTC ISO 8601; SOURCE_DATE_EPOCH when set.")
     spec: dict[str, Any] = Field(description="The spec as given.")
