@@ -114,16 +114,16 @@ def suppressed_groups(rows: Sequence[HistoryRow], attribute: str) -> list[str]:
 
 
 def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> alt.LayerChart:
-    """Estimate per release and group, its 95% interval as a vertical bar beside the others."""
+    """Estimate per release and group joined by a line, with its 95% interval as a bar."""
     x = alt.X(
         "release:N",
         sort=list(releases),
         title="release",
         axis=alt.Axis(labelAngle=0),
-        scale=alt.Scale(type="band", paddingInner=0.3),
+        scale=alt.Scale(type="point", padding=0.5),
     )
-    offset = alt.XOffset("group:N")  # groups side by side, so intervals do not overlap
     color = alt.Color("group:N", title="group")
+    dash = alt.StrokeDash("group:N", legend=None)  # tells groups apart in greyscale too
     tooltip = [
         "release",
         "group",
@@ -133,9 +133,11 @@ def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> al
     ]
     base = alt.Chart(frame)
     y = alt.Y("estimate:Q", title=metric_name(metric), scale=alt.Scale(zero=False))
-    line = base.mark_line(point=True).encode(x=x, xOffset=offset, y=y, color=color, tooltip=tooltip)
-    bars = base.mark_rule(strokeWidth=2, opacity=0.6).encode(
-        x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q", color=color
+    line = base.mark_line(point=True).encode(
+        x=x, y=y, color=color, strokeDash=dash, tooltip=tooltip
+    )
+    bars = base.mark_rule(strokeWidth=6, opacity=0.35).encode(
+        x=x, y="ci_low:Q", y2="ci_high:Q", color=color
     )
     return alt.LayerChart(layer=[bars, line])
 
