@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from auditor.data import LoadedData, load_data
-from auditor.errors import ReportInputError
+from auditor.errors import ReportInputError, SpecError
 from auditor.hashing import sha256_path
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
@@ -31,10 +32,12 @@ from auditor.stats import SubgroupStats, reduce_frame
 from reports.model import (
     DataChecks,
     Explanations,
+    GroupKey,
     ModelInfo,
     PolicyInfo,
     Provenance,
     Report,
+    group_key,
 )
 
 Progress = Callable[[str], None]
@@ -54,8 +57,12 @@ LIBRARIES = (
     "matplotlib",
     "weasyprint",
 )
-BASELINE_UNREADABLE = "{path}: cannot read the baseline report: {error}"
-BASELINE_MISSING = "{path}: baseline report not found (expected a report.json of an earlier audit)"
+REFERENCE_NOT_IN_DATA = (
+    "{spec}: $.reference_groups.{attribute}: {group!r} is not a group of {attribute} in "
+    "{data}; its groups are: {groups}"
+)
+REPORT_UNREADABLE = "{path}: not a report.json of this tool: {error}"
+REPORT_MISSING = "{path}: report not found (expected the report.json of an earlier audit)"
 
 
 def _silent(_: str) -> None:
@@ -94,6 +101,7 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics."""
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
+    check_reference_groups(spec, data)
     progress("loading model")
     scorer = load_scorer(spec)
     progress(f"scoring {len(data.frame):,} patients")
@@ -106,6 +114,24 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     if spec.model.path is not None:
         hashes["model"] = sha256_path(spec.model.path)
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+
+
+def check_reference_groups(spec: AuditSpec, data: LoadedData) -> None:
+    """A reference group must exist in the data: say so against the spec, not deep inside."""
+    for attribute, group in spec.reference_groups.items():
+        if attribute not in data.sensitive.columns:
+            continue  # an intersection's reference: checked when it is measured
+        groups = [str(g) for g in data.sensitive[attribute].cat.categories]
+        if str(group) not in groups:
+            raise SpecError(
+                REFERENCE_NOT_IN_DATA.format(
+                    spec=spec.source.name if spec.source else "the spec",
+                    attribute=attribute,
+                    group=group,
+                    data=spec.data.name,
+                    groups=", ".join(groups),
+                )
+            )
 
 
 def explain_prepared(prepared: Prepared, *, seed: int | None = None) -> Explanations:
@@ -187,6 +213,15 @@ def measure_prepared(
     )
 
 
+def suppressed_groups(measurement: Measurement) -> dict[GroupKey, str | None]:
+    """Every group the measurement suppressed, by :func:`group_key`, with its reason."""
+    return {
+        group_key(g.attribute, g.group): g.suppression_reason
+        for g in measurement.groups
+        if g.suppressed
+    }
+
+
 def generated_at() -> str:
     """UTC time of the audit; SOURCE_DATE_EPOCH makes it reproducible."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -229,6 +264,7 @@ def build_report(
     bootstrap: int | None = None,
     explanations: Explanations | None = None,
     data_checks: DataChecks | None = None,
+    baseline_sha256: str | None = None,
     progress: Progress = _silent,
 ) -> Report:
     """Measure, explain and judge; the result is the one input of every renderer."""
@@ -252,7 +288,22 @@ def build_report(
     if data_checks is None:
         progress("checking representation and missingness")
         data_checks = check_data(prepared)
+    # Every stage shows exactly the groups the measurement shows: its suppression
+    # plan (complementary suppression included) is stricter than a size floor alone.
+    from auditor.data_checks import restrict_to_reportable as data_checks_reportable
+    from auditor.explain import restrict_to_reportable as explanations_reportable
+
+    suppressed = suppressed_groups(measurement)
+    explanations = explanations_reportable(
+        explanations,
+        suppressed,
+        top_k=spec.explain.top_k,
+        min_cell_size=spec.min_cell_size,
+    )
+    data_checks = data_checks_reportable(data_checks, suppressed)
     hashes = dict(prepared.hashes)
+    if baseline_sha256 is not None:
+        hashes["baseline"] = baseline_sha256
     hashes["policies"] = policy_hashes(policies)
     provenance = Provenance(
         tool=TOOL_NAME,
@@ -342,13 +393,18 @@ def load_report(path: str | Path) -> Report:
     if path.is_dir():
         path = path / "report.json"
     if not path.is_file():
-        raise ReportInputError(BASELINE_MISSING.format(path=path))
+        raise ReportInputError(REPORT_MISSING.format(path=path))
     try:
         return Report.from_json(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        first = str(exc).splitlines()
-        detail = "; ".join(line.strip() for line in first[:3])
-        raise ReportInputError(BASELINE_UNREADABLE.format(path=path, error=detail)) from None
+    except ValidationError as exc:
+        problems = [
+            f"$.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:3]
+        ]
+        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        detail = "; ".join(problems) + more
+        raise ReportInputError(REPORT_UNREADABLE.format(path=path, error=detail)) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportInputError(REPORT_UNREADABLE.format(path=path, error=exc)) from None
 
 
 def with_overrides(

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -108,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Audit a clinical model for subgroup performance, fairness and policy "
         "compliance, and write JSON, HTML, PDF, Markdown and JUnit reports.",
         epilog="Run `auditor demo --out audit-demo` to see a complete audit of the bundled "
-        "example. Exit codes: 0 pass, 1 blocking policy failure, 2 bad input.",
+        "example. Exit codes: 0 pass, 1 blocking policy failure, 2 bad input or usage, "
+        "3 internal error. Every command accepts --debug (show tracebacks).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -201,7 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, spec_path: Path) -> int:
     from auditor.audit import build_report, load_report, prepare, with_overrides
     from auditor.output import check_output_dir, publish, staging_dir
-    from auditor.policy import load_policies
     from auditor.spec_loader import load_spec, validate_spec
     from reports import render
 
@@ -219,9 +220,15 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
         inputs.append(args.baseline)
     check_output_dir(args.out, force=args.force, inputs=inputs)
     baseline = load_report(args.baseline) if args.baseline else None
-    policies = load_policies(spec.policies, base_dir=spec_path.resolve().parent)
+    policies = _policies(spec, spec_path, from_cli=bool(args.policy))
     prepared = prepare(spec, progress=progress)
-    report = build_report(prepared, policies=policies, baseline=baseline, progress=progress)
+    report = build_report(
+        prepared,
+        policies=policies,
+        baseline=baseline,
+        baseline_sha256=_baseline_sha(args.baseline),
+        progress=progress,
+    )
     progress(f"rendering {', '.join(formats)}")
     with staging_dir(args.out) as tmp:
         render(report, tmp, formats)
@@ -248,6 +255,28 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
         f"reports in {args.out}/{record_note}"
     )
     return EXIT_BLOCKING_FAILURE if fails_gate else EXIT_PASS
+
+
+def _policies(spec, spec_path: Path, *, from_cli: bool):  # type: ignore[no-untyped-def]
+    """Load the audit's policies; an unknown pack is reported against where it was named."""
+    from auditor.errors import PolicyError
+    from auditor.policy import load_policies
+
+    try:
+        return load_policies(spec.policies, base_dir=spec_path.resolve().parent)
+    except PolicyError as exc:
+        if not exc.message.startswith("unknown policy pack"):
+            raise
+        where = "--policy" if from_cli else f"{spec_path}: $.policy"
+        raise PolicyError(f"{where}: {exc.message}") from None
+
+
+def _baseline_sha(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    from auditor.hashing import sha256_path
+
+    return sha256_path(path / "report.json" if path.is_dir() else path)
 
 
 def _policy_ref(ref: str) -> str:
@@ -290,16 +319,19 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate_spec(args: argparse.Namespace) -> int:
+    from auditor.audit import prepare
     from auditor.spec_loader import load_spec, validate_spec
 
     spec = load_spec(args.spec)
     validate_spec(spec)
+    _policies(spec, args.spec, from_cli=False)
+    prepared = prepare(spec)  # reads every row and scores it: labels, scores, trust, hashes
     model = (spec.model.score_column and f"score column '{spec.model.score_column}'") or (
         f"model {spec.model.path.name}" if spec.model.path else "no model"
     )
     print(
-        f"{args.spec}: valid — data {spec.data.name}, label '{spec.label.column}', {model}, "
-        f"sensitive {', '.join(spec.sensitive)}"
+        f"{args.spec}: valid — data {spec.data.name} ({len(prepared.scores):,} patients), "
+        f"label '{spec.label.column}', {model}, sensitive {', '.join(spec.sensitive)}"
     )
     return EXIT_PASS
 
@@ -383,9 +415,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    """Warnings (e.g. a lowered privacy floor) as one plain line, not Python's source dump."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug_flag = "--debug" in argv
+    if debug_flag and (argv[0] if argv else "") not in ("audit", "demo"):
+        argv.remove("--debug")  # every command accepts --debug; audit and demo parse it
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
     if args.version:
         from auditor.audit import tool_version
 
@@ -397,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
     if handler is None:
         parser.error(f"unknown command {args.command}")
-    debug = getattr(args, "debug", False) or os.environ.get("AUDITOR_DEBUG") == "1"
+    debug = debug_flag or os.environ.get("AUDITOR_DEBUG") == "1"
     try:
         return int(handler(args))
     except AuditorError as exc:

@@ -15,7 +15,7 @@ not repeated here. Groups below ``min_cell_size`` keep only their name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import pandas as pd
 
 from auditor.errors import SpecError
 from auditor.spec import MISSING_GROUP
-from reports.model import DataChecks, MissingnessRow, RepresentationRow
+from reports.model import DataChecks, GroupKey, MissingnessRow, RepresentationRow, group_key
 
 UNDER_REPRESENTED_RATIO = 0.8
 """A group whose share is below this fraction of its reference share is called out."""
@@ -60,6 +60,9 @@ MISSINGNESS_NOTE = (
     "{feature} is missing for {max_rate:.1%} of {attribute} = {max_group} against "
     "{min_rate:.1%} of {attribute} = {min_group}."
 )
+HIDDEN_NOTE = "{attribute}: {groups} shown without counts: {reason}."
+HIDDEN_REASON = "suppressed"
+"""Said of a suppressed group whose reason the caller did not give."""
 NO_MISSING_NOTE = "No feature has missing values."
 LABEL_MISSINGNESS_NOTE = (
     "{feature} is missing for {positive:.1%} of patients with the outcome against "
@@ -147,18 +150,9 @@ def data_checks(
                         )
                     )
                 continue
-            if group in references and references[group] > 0:
-                ratio = (count / n) / references[group]
-                if ratio < UNDER_REPRESENTED_RATIO:
-                    notes.append(
-                        UNDER_REPRESENTED_NOTE.format(
-                            attribute=name,
-                            group=group,
-                            share=count / n,
-                            reference=references[group],
-                            ratio=ratio,
-                        )
-                    )
+            note = _under_represented_note(representation[-1])
+            if note is not None:
+                notes.append(note)
             group_rates = missing[mask].mean(axis=0)
             rates.append((group, group_rates))
             missingness.extend(
@@ -176,8 +170,9 @@ def data_checks(
             )
         attribute_gaps = _disparities(name, rates, features)
         disparities.extend(attribute_gaps)
-        if attribute_gaps and attribute_gaps[0]["difference"] >= MISSINGNESS_NOTE_DIFFERENCE:
-            notes.append(MISSINGNESS_NOTE.format(**attribute_gaps[0]))
+        note = _missingness_note(attribute_gaps)
+        if note is not None:
+            notes.append(note)
     if features and not missing.any():
         notes.append(NO_MISSING_NOTE)
     notes.extend(_label_missingness(missing, labels, features, min_cell_size))
@@ -189,6 +184,117 @@ def data_checks(
         missingness_disparities=disparities,
         notes=notes,
     )
+
+
+def restrict_to_reportable(
+    checks: DataChecks, suppressed: Mapping[GroupKey, str | None]
+) -> DataChecks:
+    """The data checks with every group the measurement suppressed shown by name only.
+
+    The measure stage may suppress more groups than this module's own size floor
+    (complementary suppression: with one small group hidden, the published total
+    minus the others would give its size). A group of ``suppressed`` (by
+    :func:`reports.model.group_key`, with its reason) loses its size, share and
+    missingness rates; the features whose missingness differs between groups, and
+    the notes about them, are recomputed from the groups still shown.
+    """
+    newly: dict[str, list[str]] = {}
+    reasons: dict[str, list[str]] = {}
+    representation = []
+    for row in checks.representation:
+        key = group_key(row.attribute, row.group)
+        if key in suppressed and not row.suppressed:
+            newly.setdefault(row.attribute, []).append(row.group)
+            reason = suppressed[key] or HIDDEN_REASON
+            if reason not in reasons.setdefault(row.attribute, []):
+                reasons[row.attribute].append(reason)
+            row = row.model_copy(update={"suppressed": True, "n": None, "share": None})
+        representation.append(row)
+    if not newly:
+        return checks
+    dropped = {(a, g) for a, groups in newly.items() for g in groups}
+    missingness = [m for m in checks.missingness if (m.attribute, m.group) not in dropped]
+    notes = list(checks.notes)
+    for row in checks.representation:
+        old = _under_represented_note(row) if row.group in newly.get(row.attribute, ()) else None
+        if old is not None and old in notes:
+            notes.remove(old)
+    disparities: list[dict[str, Any]] = []
+    for attribute in dict.fromkeys(r.attribute for r in checks.representation):
+        before = [d for d in checks.missingness_disparities if d.get("attribute") == attribute]
+        if attribute not in newly:
+            disparities.extend(before)
+            continue
+        after = _disparities(attribute, *_rates(missingness, attribute))
+        disparities.extend(after)
+        replaced = [
+            HIDDEN_NOTE.format(
+                attribute=attribute,
+                groups=", ".join(newly[attribute]),
+                reason="; ".join(reasons[attribute]),
+            )
+        ]
+        new_note = _missingness_note(after)
+        if new_note is not None:
+            replaced.append(new_note)
+        old_note = _missingness_note(before)
+        if old_note is not None and old_note in notes:
+            at = notes.index(old_note)
+            notes[at : at + 1] = replaced
+        else:
+            notes.extend(replaced)
+    return checks.model_copy(
+        update={
+            "representation": representation,
+            "missingness": missingness,
+            "missingness_disparities": disparities,
+            "notes": notes,
+        },
+        deep=True,
+    )
+
+
+def _rates(
+    missingness: Sequence[MissingnessRow], attribute: str
+) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """(group, missingness rate per feature) of an attribute's groups, and the features."""
+    features: list[str] = []
+    by_group: dict[str, dict[str, float]] = {}
+    for m in missingness:
+        if m.attribute != attribute:
+            continue
+        if m.feature not in features:
+            features.append(m.feature)
+        rate = m.missing_rate if m.missing_rate is not None else 0.0
+        by_group.setdefault(m.group, {})[m.feature] = rate
+    rates = [
+        (group, np.array([values.get(f, 0.0) for f in features], dtype=np.float64))
+        for group, values in by_group.items()
+    ]
+    return rates, features
+
+
+def _under_represented_note(row: RepresentationRow) -> str | None:
+    """The note on a shown group whose share falls well short of its reference share."""
+    if row.suppressed or row.share is None or not row.reference_share:
+        return None
+    ratio = row.share / row.reference_share
+    if ratio >= UNDER_REPRESENTED_RATIO:
+        return None
+    return UNDER_REPRESENTED_NOTE.format(
+        attribute=row.attribute,
+        group=row.group,
+        share=row.share,
+        reference=row.reference_share,
+        ratio=ratio,
+    )
+
+
+def _missingness_note(gaps: list[dict[str, Any]]) -> str | None:
+    """The note on an attribute's largest gap in missingness, when it is large enough."""
+    if gaps and gaps[0]["difference"] >= MISSINGNESS_NOTE_DIFFERENCE:
+        return MISSINGNESS_NOTE.format(**gaps[0])
+    return None
 
 
 def _disparities(

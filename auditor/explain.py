@@ -34,7 +34,7 @@ aggregates leave this module's :func:`explain`; row-level values
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,9 +53,11 @@ from reports.model import (
     Explanations,
     FeatureImportance,
     GroupExplanation,
+    GroupKey,
     GroupName,
     ProxyResult,
     RankShift,
+    group_key,
 )
 
 LINEAR = "LinearExplainer"
@@ -303,10 +305,8 @@ def explain(
     views.extend(tuple(str(a) for a in view) for view in intersections)
     by_group: list[GroupExplanation] = []
     sample_per_group: list[dict[str, Any]] = []
-    differing: list[dict[str, Any]] = []
     withheld: list[str] = []
     for view in views:
-        reportable: list[tuple[GroupName, np.ndarray]] = []
         for group, in_group in _groups(sensitive, view):
             attribute_name, group_name = _names(view, group)
             in_sample = in_group[sample.rows]
@@ -333,8 +333,6 @@ def explain(
             sample_per_group.append(
                 {"attribute": attribute_name, "group": group_name, "n_sample": n_sample}
             )
-            reportable.append((group_name, importance))
-        differing.extend(_differing(view, reportable, values.features, top_k))
 
     sensitive_inputs = [str(a) for a in sensitive.columns if str(a) in values.features]
     flags = _flags(
@@ -363,7 +361,7 @@ def explain(
         sample_per_group=sample_per_group,
         global_importance=global_importance,
         by_group=by_group,
-        differing_features=differing,
+        differing_features=differing_features(by_group, top_k=top_k),
         sensitive_inputs=sensitive_inputs,
         proxies=proxies,
         proxy_threshold=proxy_threshold,
@@ -702,16 +700,37 @@ def _top_shifts(
     ]
 
 
+def differing_features(by_group: Sequence[GroupExplanation], *, top_k: int) -> list[dict[str, Any]]:
+    """Per attribute or intersection, the top_k features whose importance differs most.
+
+    The spread is the largest minus the smallest mean |SHAP| over the view's
+    reportable (not suppressed) groups; a view with fewer than two has none. The one
+    definition behind :func:`explain` and :func:`restrict_to_reportable`.
+    """
+    views: dict[tuple[str, ...], list[GroupExplanation]] = {}
+    for g in by_group:
+        members = views.setdefault(group_key(g.attribute, g.group)[0], [])
+        if not g.suppressed and g.importance:
+            members.append(g)
+    rows: list[dict[str, Any]] = []
+    for view, groups in views.items():
+        rows.extend(_differing(view, groups, top_k))
+    return rows
+
+
 def _differing(
-    view: tuple[str, ...],
-    reportable: list[tuple[GroupName, np.ndarray]],
-    features: Sequence[str],
-    top_k: int,
+    view: tuple[str, ...], groups: list[GroupExplanation], top_k: int
 ) -> list[dict[str, Any]]:
-    """Per attribute, the top_k features with the largest max-min importance across groups."""
-    if len(reportable) < 2:
+    if len(groups) < 2:
         return []
-    table = np.vstack([imp for _, imp in reportable])
+    features = [i.feature for i in groups[0].importance]
+    table = np.array(
+        [
+            [{i.feature: i.mean_abs_shap for i in g.importance}.get(f, 0.0) for f in features]
+            for g in groups
+        ],
+        dtype=np.float64,
+    )
     spread = table.max(axis=0) - table.min(axis=0)
     order = sorted(range(len(features)), key=lambda j: (-float(spread[j]), features[j]))
     rows = []
@@ -722,12 +741,86 @@ def _differing(
             {
                 "attribute": view[0] if len(view) == 1 else list(view),
                 "feature": features[j],
-                "max_group": reportable[int(table[:, j].argmax())][0],
-                "min_group": reportable[int(table[:, j].argmin())][0],
+                "max_group": groups[int(table[:, j].argmax())].group,
+                "min_group": groups[int(table[:, j].argmin())].group,
                 "max_minus_min": float(spread[j]),
             }
         )
     return rows
+
+
+def restrict_to_reportable(
+    explanations: Explanations,
+    suppressed: Collection[GroupKey],
+    *,
+    top_k: int,
+    min_cell_size: int,
+) -> Explanations:
+    """The explanations of the groups the measurement reports, and of no other.
+
+    The measure stage may suppress more groups than this module's own size floor
+    (complementary suppression, a suppressed coarser group); each of ``suppressed``
+    (:func:`reports.model.group_key`) keeps its name only, leaves the per-group
+    sample sizes and the sample note, and no longer takes part in the features
+    whose importance differs between groups, which are recomputed from the rest.
+    """
+    hidden = set(suppressed)
+    if explanations.status != "ok" or not hidden:
+        return explanations
+    by_group: list[GroupExplanation] = []
+    for g in explanations.by_group:
+        if group_key(g.attribute, g.group) in hidden:
+            g = GroupExplanation(attribute=g.attribute, group=g.group, suppressed=True)
+        by_group.append(g)
+    samples = [
+        row
+        for row in explanations.sample_per_group
+        if group_key(row.get("attribute", ""), row.get("group", "")) not in hidden
+    ]
+    return explanations.model_copy(
+        update={
+            "by_group": by_group,
+            "sample_per_group": samples,
+            "differing_features": differing_features(by_group, top_k=top_k),
+            "notes": _restricted_notes(explanations, hidden, min_cell_size),
+        },
+        deep=True,
+    )
+
+
+def _restricted_notes(
+    explanations: Explanations, hidden: set[GroupKey], min_cell_size: int
+) -> list[str]:
+    """The notes, with hidden groups taken out of the sample-withheld note."""
+    head, tail = SAMPLE_WITHHELD_NOTE.split("{groups}")
+    tail = tail.format(min_cell_size=min_cell_size)
+    candidates = [
+        (_display(g.attribute, g.group), group_key(g.attribute, g.group) in hidden)
+        for g in explanations.by_group
+        if g.suppressed
+    ]
+    notes = []
+    for note in explanations.notes:
+        if note.startswith(head) and note.endswith(tail):
+            listed = _listed(note[len(head) : len(note) - len(tail)], candidates)
+            kept = [name for name, is_hidden in listed if not is_hidden]
+            if not kept:
+                continue
+            note = SAMPLE_WITHHELD_NOTE.format(groups=", ".join(kept), min_cell_size=min_cell_size)
+        notes.append(note)
+    return notes
+
+
+def _listed(text: str, candidates: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """The candidates a ', '-joined list names, in order (names may hold ', ' themselves)."""
+    found: list[tuple[str, bool]] = []
+    pos = 0
+    for name, is_hidden in candidates:
+        end = pos + len(name)
+        if text.startswith(name, pos) and (end == len(text) or text.startswith(", ", end)):
+            found.append((name, is_hidden))
+            pos = end + 2
+    return found
 
 
 def _flags(

@@ -90,7 +90,11 @@ NO_SHARE = "its share of the cohort is not in this report"
 FAIL_ESTIMATE = "the estimate is {side} the {limit}"
 FAIL_INTERVAL = "the whole 95% interval is {side} the {limit}"
 INCONCLUSIVE = "the estimate is {side} the {limit} but the 95% interval reaches it"
-NO_INTERVAL = "no confidence interval; judged on the estimate"
+NO_INTERVAL = "no confidence interval was computed"
+NO_INTERVAL_OUTSIDE = (
+    "the estimate is {side} the {limit}, but without a 95% interval the rule cannot tell "
+    "whether the whole interval is"
+)
 
 MSG_PASS = "{subject} is {value}{ci}; required {required}."
 MSG_FAIL = "{subject} is {value}{ci}, {side} the {limit} {bound}."
@@ -403,7 +407,9 @@ def compare(
 
     With ``bound_on="interval"`` an estimate outside fails only when the whole
     interval is outside; an interval that reaches the bound (even exactly) makes
-    the result inconclusive. Without an interval the estimate decides.
+    the result inconclusive. Without an interval (e.g. the dashboard's interactive mode
+    with no bootstrap) an estimate outside is inconclusive, never a failure: the rule
+    asked for evidence the audit did not compute.
     """
     side: str | None = None
     if bounds.min is not None and estimate < bounds.min:
@@ -415,8 +421,10 @@ def compare(
     if side is None:
         return "pass", None, note
     limit = "minimum" if side == "below" else "maximum"
-    if bound_on != "interval" or not has_ci:
-        return "fail", side, note or FAIL_ESTIMATE.format(side=side, limit=limit)
+    if bound_on != "interval":
+        return "fail", side, FAIL_ESTIMATE.format(side=side, limit=limit)
+    if not has_ci:
+        return "inconclusive", side, NO_INTERVAL_OUTSIDE.format(side=side, limit=limit)
     assert ci_low is not None and ci_high is not None
     outside = ci_high < bounds.min if side == "below" else ci_low > bounds.max  # type: ignore[operator]
     if outside:

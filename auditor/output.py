@@ -8,6 +8,7 @@ never a half-written report.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +25,17 @@ OUT_HOLDS_INPUT = (
     "folder for the reports so no input is ever overwritten"
 )
 OUT_IS_FILE = "{out}: exists and is a file; --out must name a folder"
+OUT_HOLDS_OTHER_FILES = (
+    "{out}: --force replaces only a folder of audit reports, but this one also holds "
+    "{names}; choose another --out (nothing was changed)"
+)
+
+
+def report_file_names() -> frozenset[str]:
+    """Every file a render can write: what --force may replace."""
+    from reports.render import FILE_NAMES
+
+    return frozenset(name for names in FILE_NAMES.values() for name in names)
 
 
 def check_output_dir(out: Path, *, force: bool, inputs: Iterable[Path] = ()) -> None:
@@ -35,8 +47,14 @@ def check_output_dir(out: Path, *, force: bool, inputs: Iterable[Path] = ()) -> 
         resolved = Path(item).resolve()
         if resolved == out or out in resolved.parents:
             raise OutputError(OUT_HOLDS_INPUT.format(out=out, name=resolved.name))
-    if out.is_dir() and any(out.iterdir()) and not force:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
         raise OutputError(OUT_NOT_EMPTY.format(out=out))
+    others = sorted(p.name for p in out.iterdir() if p.name not in report_file_names())
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise OutputError(OUT_HOLDS_OTHER_FILES.format(out=out, names=shown))
 
 
 @contextlib.contextmanager
@@ -45,11 +63,18 @@ def staging_dir(out: Path) -> Iterator[Path]:
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a report folder is not
     try:
         yield tmp
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def publish(tmp: Path, out: Path) -> None:

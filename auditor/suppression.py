@@ -22,13 +22,16 @@ data checks) can apply the same decisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from reports.model import SMALL_GROUP_REASON
+
 DEFAULT_MIN_CELL_SIZE = 11
 
-SUPPRESSED_SMALL = "fewer than {m} patients"
+SUPPRESSED_SMALL = SMALL_GROUP_REASON
+"""Defined with the report model, so renderers can tell it from the other reasons."""
 SUPPRESSED_COMPLEMENTARY = (
     "suppressed so that a smaller group's size cannot be recovered by subtraction "
     "(complementary suppression)"
@@ -82,11 +85,14 @@ def check_min_cell_size(value: object) -> int:
     return value
 
 
-def _slices(view: View, keys: Sequence[Key]) -> list[list[Key]]:
-    """Sets of groups whose total is published: the view, and one-attribute slices."""
+def _slices(view: View, keys: Sequence[Key], published: Collection[View]) -> list[list[Key]]:
+    """Sets of groups whose total is published: the view (its total is everyone), and
+    each one-attribute slice of an intersection whose attribute is reported alone."""
     out = [list(keys)]
     if len(view) > 1:
         for j in range(len(view)):
+            if (view[j],) not in published:
+                continue
             by_value: dict[str, list[Key]] = {}
             for k in keys:
                 by_value.setdefault(k[j], []).append(k)
@@ -98,20 +104,32 @@ def _complement(
     view: View,
     keys: Sequence[Key],
     hidden: dict[Key, str],
-    size: Mapping[Key, int],
+    sizes: Sequence[Mapping[Key, int]],
+    m: int,
     reason: str,
+    published: Collection[View],
 ) -> None:
-    """Hide the next smallest group of every slice holding exactly one hidden group."""
-    slices = _slices(view, keys)
+    """Hide the next smallest group of a slice until subtraction reveals nothing small.
+
+    A slice's total is published, so the hidden members of a slice add up to a
+    known number: one hidden member is revealed exactly, and several hidden
+    members reveal their sum. Hide more until every slice has none or at least
+    two hidden members whose summed counts (each of ``sizes``) reach ``m``.
+    """
+    slices = _slices(view, keys, published)
     changed = True
     while changed:
         changed = False
         for members in slices:
             inside = [k for k in members if k in hidden]
-            if len(inside) != 1 or len(members) < 2:
-                continue
             candidates = [k for k in members if k not in hidden]
-            nxt = min(candidates, key=lambda k: (size[k], keys.index(k)))
+            if not inside or not candidates:
+                continue
+            small_sum = any(sum(size[k] for k in inside) < m for size in sizes)
+            if len(inside) != 1 and not small_sum:
+                continue
+            first = sizes[0]
+            nxt = min(candidates, key=lambda k: (first[k], keys.index(k)))
             hidden[nxt] = reason
             changed = True
 
@@ -151,7 +169,13 @@ def plan_suppression(
                 hidden[k] = SUPPRESSED_PARENT.format(parent=parent)
         if view:
             _complement(
-                view, keys, hidden, {k: groups[k].n for k in keys}, SUPPRESSED_COMPLEMENTARY
+                view,
+                keys,
+                hidden,
+                [{k: groups[k].n for k in keys}],
+                m,
+                SUPPRESSED_COMPLEMENTARY,
+                views,
             )
         withheld: dict[Key, str] = dict(hidden)
         for k in keys:
@@ -169,8 +193,18 @@ def plan_suppression(
             elif parent is not None:
                 withheld[k] = WITHHELD_PARENT.format(parent=parent)
         if view:
-            minority = {k: min(groups[k].n_positive, groups[k].n_negative) for k in keys}
-            _complement(view, keys, withheld, minority, WITHHELD_COMPLEMENTARY)
+            events = {k: groups[k].n_positive for k in keys}
+            non_events = {k: groups[k].n_negative for k in keys}
+            minority = {k: min(events[k], non_events[k]) for k in keys}
+            _complement(
+                view,
+                keys,
+                withheld,
+                [minority, events, non_events],
+                m,
+                WITHHELD_COMPLEMENTARY,
+                views,
+            )
         sizes_done[view] = hidden
         labels_done[view] = withheld
         plan[view] = {

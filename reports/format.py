@@ -10,10 +10,20 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from auditor.metrics import METRICS
-from reports.model import Bound, Estimate, GroupName, PolicyResult, Report, Severity, Status
+from reports.model import (
+    Bound,
+    Estimate,
+    GroupName,
+    PolicyResult,
+    Report,
+    Severity,
+    Status,
+    below_minimum,
+)
 
 NO_VALUE = "—"
 """Shown where a number is undefined or withheld."""
@@ -71,6 +81,42 @@ def group_label(group: GroupName | None) -> str:
 
 def fewer_than(min_cell_size: int) -> str:
     return f"fewer than {min_cell_size}"
+
+
+SUPPRESSED_WORD = "suppressed"
+"""Where a suppressed group's size would be, when it is not itself below the minimum."""
+
+
+def suppressed_size(reason: str | None, min_cell_size: int) -> str:
+    """``fewer than 11`` only for a group below the minimum; ``suppressed`` otherwise.
+
+    A group hidden to protect a smaller one (complementary suppression) may be large.
+    """
+    return fewer_than(min_cell_size) if below_minimum(reason, min_cell_size) else SUPPRESSED_WORD
+
+
+def suppression_text(reason: str | None, min_cell_size: int) -> str:
+    """Why a group's numbers are withheld, in its own words (``suppressed`` if none given)."""
+    if below_minimum(reason, min_cell_size):
+        return f"{fewer_than(min_cell_size)} patients"
+    return reason or SUPPRESSED_WORD
+
+
+def listing_by_reason(items: Iterable[tuple[str, str]], limit: int | None = None) -> str:
+    """``A, B (fewer than 11 patients); C (suppressed so that ...)``: names grouped by reason.
+
+    ``items`` are (name, reason) pairs; at most ``limit`` names are listed, then
+    ``and N more``.
+    """
+    pairs = list(items)
+    shown = pairs if limit is None else pairs[:limit]
+    by_reason: dict[str, list[str]] = {}
+    for name, why in shown:
+        by_reason.setdefault(why, []).append(name)
+    text = "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
+    if len(pairs) > len(shown):
+        text += f" and {len(pairs) - len(shown)} more"
+    return text
 
 
 def digits_for(value: float) -> int:

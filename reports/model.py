@@ -28,9 +28,14 @@ GroupName = str | list[str]
 GroupKey = tuple[tuple[str, ...], tuple[str, ...]]
 """Hashable identity of a group: (attribute names, group values)."""
 
+SMALL_GROUP_REASON = "fewer than {m} patients"
+"""The suppression reason of a group below min_cell_size (the measure stage writes it)."""
 SUPPRESSED_RESULT_MESSAGE = (
     "{group} has fewer than {min_cell_size} patients; its numbers are withheld."
 )
+SUPPRESSED_OTHER_RESULT_MESSAGE = "{group}: numbers withheld, {reason}."
+"""For a group suppressed for another reason (e.g. to protect a smaller group)."""
+SUPPRESSED_UNKNOWN_RESULT_MESSAGE = "{group} is suppressed; its numbers are withheld."
 SUPPRESSED_PROXY_REASON = "groups with fewer than {min_cell_size} patients are left out"
 
 
@@ -39,6 +44,24 @@ def group_key(attribute: GroupName, group: GroupName) -> GroupKey:
     names = (attribute,) if isinstance(attribute, str) else tuple(attribute)
     values = (group,) if isinstance(group, str) else tuple(group)
     return names, values
+
+
+def below_minimum(reason: str | None, min_cell_size: int) -> bool:
+    """Whether a suppression reason says the group itself is below the minimum size.
+
+    Only then may text say "fewer than N"; a group suppressed to protect another
+    (complementary suppression) or because a coarser group is suppressed may be larger.
+    """
+    return reason == SMALL_GROUP_REASON.format(m=min_cell_size)
+
+
+def suppressed_result_message(group: str, reason: str | None, min_cell_size: int) -> str:
+    """What a policy result on a suppressed group says instead of its numbers."""
+    if below_minimum(reason, min_cell_size):
+        return SUPPRESSED_RESULT_MESSAGE.format(group=group, min_cell_size=min_cell_size)
+    if reason:
+        return SUPPRESSED_OTHER_RESULT_MESSAGE.format(group=group, reason=reason)
+    return SUPPRESSED_UNKNOWN_RESULT_MESSAGE.format(group=group)
 
 
 def _has_count(text: str | None, allowed: tuple[str, ...]) -> bool:
@@ -495,6 +518,14 @@ class Report(_Model):
             keys.update(group_key(attr.name, g) for g in attr.suppressed_groups)
         return keys
 
+    def suppression_reasons(self) -> dict[GroupKey, str | None]:
+        """Every suppressed group with its own reason (None when the report gives none)."""
+        reasons: dict[GroupKey, str | None] = {key: None for key in self.suppressed_keys()}
+        for g in self.groups:
+            if g.suppressed and g.suppression_reason:
+                reasons[group_key(g.attribute, g.group)] = g.suppression_reason
+        return reasons
+
     def label_withheld_keys(self) -> set[GroupKey]:
         """Reportable groups with too few positives or negatives for label metrics."""
         return {
@@ -534,6 +565,7 @@ class Report(_Model):
             and (d.reference is None or group_key(d.attribute, d.reference) not in hidden)
         ]
         allowed = (str(self.min_cell_size),)
+        reasons = self.suppression_reasons()
         for result in self.policy_results:
             if result.attribute is None or result.group is None:
                 continue
@@ -543,8 +575,8 @@ class Report(_Model):
             result.observed = result.ci_low = result.ci_high = None
             names = (*allowed, *key[0], *key[1])
             if _has_count(result.message, names) or _has_count(result.reason, names):
-                result.message = SUPPRESSED_RESULT_MESSAGE.format(
-                    group=" × ".join(key[1]), min_cell_size=self.min_cell_size
+                result.message = suppressed_result_message(
+                    " × ".join(key[1]), reasons.get(key), self.min_cell_size
                 )
                 result.reason = result.message
         for expl in self.explanations.by_group:
@@ -561,6 +593,9 @@ class Report(_Model):
         self.explanations.sample_per_group = _drop_hidden(
             self.explanations.sample_per_group, hidden
         )
+        self.explanations.differing_features = _drop_hidden(
+            self.explanations.differing_features, hidden
+        )
         checks = self.data_checks
         for row in checks.representation:
             if group_key(row.attribute, row.group) in hidden:
@@ -569,6 +604,7 @@ class Report(_Model):
             m for m in checks.missingness if group_key(m.attribute, m.group) not in hidden
         ]
         checks.missingness_disparities = _drop_hidden(checks.missingness_disparities, hidden)
+        checks.notes = [n for n in checks.notes if not _names_hidden_count(n, hidden, allowed)]
         return self
 
     def to_json(self) -> str:
@@ -590,16 +626,38 @@ class Report(_Model):
         return cls.model_validate_json(text)
 
 
+def _is_group_field(name: str) -> bool:
+    return name == "group" or name.endswith("_group")
+
+
 def _drop_hidden(rows: list[dict[str, Any]], hidden: set[GroupKey]) -> list[dict[str, Any]]:
-    """Free-form rows naming a hidden group (by 'attribute' and 'group' keys) are dropped."""
+    """Free-form rows naming a hidden group are dropped.
+
+    A row names a group by its 'attribute' and any group-valued field: 'group',
+    or one ending in '_group' ('max_group', 'min_group' of the rows that compare groups).
+    """
     kept = []
     for row in rows:
-        attribute, group = row.get("attribute"), row.get("group")
-        named = isinstance(attribute, str | list) and isinstance(group, str | list)
-        if named and group_key(attribute, group) in hidden:  # type: ignore[arg-type]
+        attribute = row.get("attribute")
+        if isinstance(attribute, str | list) and any(
+            _is_group_field(name)
+            and isinstance(value, str | list)
+            and group_key(attribute, value) in hidden
+            for name, value in row.items()
+        ):
             continue
         kept.append(row)
     return kept
+
+
+def _names_hidden_count(note: str, hidden: set[GroupKey], allowed: tuple[str, ...]) -> bool:
+    """Whether a data-check note names a hidden group ('payer = Self') next to a number."""
+    for names, values in hidden:
+        if len(names) != 1:
+            continue
+        if f"{names[0]} = {values[0]}" in note and _has_count(note, (*allowed, *names, *values)):
+            return True
+    return False
 
 
 def report_json_schema() -> dict[str, Any]:

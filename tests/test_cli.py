@@ -177,10 +177,16 @@ def test_existing_output_needs_force(fast_spec: Path, passing_policy: Path, tmp_
     args = ("audit", fast_spec, "--out", out, "--policy", passing_policy, "--formats", "json")
     refused = run(*args)
     assert_bad_input(refused, "the output folder exists and is not empty", "--force")
+    not_reports = run(*args, "--force")
+    assert_bad_input(not_reports, "--force replaces only a folder of audit reports", "notes.txt")
     assert (out / "notes.txt").read_text() == "keep me"
+    (out / "notes.txt").unlink()
+    (out / "report.json").write_text("{}")
+    (out / "summary.md").write_text("old summary")
     forced = run(*args, "--force")
     assert forced.returncode == 0, forced.stderr
     assert {p.name for p in out.iterdir()} == {"report.json"}
+    assert json.loads((out / "report.json").read_text())["verdict"] == "pass"
 
 
 def test_output_folder_holding_an_input_is_refused(fast_spec: Path) -> None:
@@ -434,3 +440,242 @@ def test_compare_two_releases(example_dir: Path, fast_spec: Path, tmp_path: Path
 
 def test_compare_missing_report(tmp_path: Path) -> None:
     assert_bad_input(run("compare", tmp_path / "a.json", tmp_path / "b.json"), "a.json")
+
+
+def _cohort_variant(example_dir: Path, name: str, change) -> str:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    cohort = pd.read_csv(example_dir / "audit_cohort.csv")
+    change(cohort)
+    cohort.to_csv(example_dir / name, index=False)
+    return name
+
+
+def _bad_data_and_models(example_dir: Path) -> dict[str, tuple[dict, tuple[str, ...]]]:
+    import operator
+
+    import joblib
+    import numpy as np
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    header = (example_dir / "audit_cohort.csv").read_text().splitlines()[0]
+    (example_dir / "empty.csv").write_text(header + "\n")
+    (example_dir / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
+
+    def third_label(c):  # type: ignore[no-untyped-def]
+        c.loc[4, "hospitalized"] = 2
+
+    def nan_scores(c):  # type: ignore[no-untyped-def]
+        c["risk"] = 0.2
+        c.loc[[1, 6], "risk"] = np.nan
+
+    def big_scores(c):  # type: ignore[no-untyped-def]
+        c["risk"] = 0.2
+        c.loc[3, "risk"] = 1.5
+
+    shipped = sio.load(example_dir / "model.skops")
+    joblib.dump(shipped, example_dir / "model.pkl")
+    sio.dump(FunctionTransformer(operator.neg), example_dir / "untrusted.skops")
+    third = _cohort_variant(example_dir, "third.csv", third_label)
+    nan = _cohort_variant(example_dir, "nan.csv", nan_scores)
+    big = _cohort_variant(example_dir, "big.csv", big_scores)
+    return {
+        "empty data": ({"data": "empty.csv"}, ("empty.csv", "no rows")),
+        "corrupt parquet": ({"data": "corrupt.parquet"}, ("corrupt.parquet", "Parquet")),
+        "third label value": ({"data": third}, ("third.csv", "hospitalized", "row")),
+        "NaN scores": (
+            {"data": nan, "model": {"score_column": "risk"}},
+            ("nan.csv", "risk", "NaN"),
+        ),
+        "out-of-range scores": (
+            {"data": big, "model": {"score_column": "risk"}},
+            ("big.csv", "risk", "[0, 1]"),
+        ),
+        "missing model file": ({"model": {"path": "nope.skops"}}, ("nope.skops", "not found")),
+        "pickle without sha256": (
+            {"model": {"path": "model.pkl"}},
+            ("model.pkl", "must pin their SHA-256"),
+        ),
+        "pickle whose hash differs": (
+            {"model": {"path": "model.pkl", "sha256": "0" * 64}},
+            ("model.pkl", "SHA-256 mismatch"),
+        ),
+        "untrusted skops type": (
+            {"model": {"path": "untrusted.skops"}},
+            ("untrusted.skops", "not trusted", "_operator.neg"),
+        ),
+        "neither score_column nor path": ({"model": {}}, ("$.model",)),
+    }
+
+
+def test_every_bad_data_and_model_input_exits_2(example_dir: Path, tmp_path: Path) -> None:
+    cases = _bad_data_and_models(example_dir)
+    for label, (change, fragments) in cases.items():
+        spec = write_spec(example_dir, "bad.yaml", bootstrap=20, **change)
+        result = run("audit", spec, "--out", tmp_path / "out", "--formats", "json")
+        assert result.returncode == 2, (label, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr, label
+        assert result.stderr.startswith("error: "), (label, result.stderr)
+        for fragment in fragments:
+            assert fragment in result.stderr, (label, fragment, result.stderr)
+        assert not (tmp_path / "out").exists(), label
+        checked = run("validate-spec", spec)
+        assert checked.returncode == 2, (label, checked.stdout)
+        assert checked.stderr.startswith("error: "), (label, checked.stderr)
+
+
+def test_baseline_regression_rule(fast_spec: Path, example_dir: Path, tmp_path: Path) -> None:
+    policy = {
+        "id": "no-regression",
+        "title": "No group gets worse than the previous release",
+        "version": "1.0",
+        "rules": [
+            {
+                "id": "auroc-regression",
+                "title": "AUROC no more than 0.001 below the baseline",
+                "rationale": "A test rule.",
+                "source": "Test suite",
+                "severity": "block",
+                "selector": {"attributes": ["sex"], "include_overall": True},
+                "check": {"kind": "regression", "metric": "auroc", "margin": 0.001},
+            }
+        ],
+    }
+    path = example_dir / "regression.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    base = run("audit", fast_spec, "--out", tmp_path / "v1", "--formats", "json")
+    assert base.returncode in (0, 1), base.stderr
+    no_baseline = run(
+        "audit", fast_spec, "--out", tmp_path / "nb", "--policy", path, "--formats", "json"
+    )
+    assert no_baseline.returncode == 0, no_baseline.stderr
+    assert "not evaluable" in no_baseline.stdout
+    report = json.loads(base_report := (tmp_path / "v1" / "report.json").read_text())
+    # A baseline that was better everywhere: the current release regressed in every group.
+    for entry in [report["overall"], *report["groups"]]:
+        auroc = entry["metrics"].get("auroc")
+        if auroc and auroc["estimate"] is not None:
+            auroc["estimate"] = min(1.0, auroc["estimate"] + 0.05)
+    better = tmp_path / "better.json"
+    better.write_text(json.dumps(report))
+    assert base_report
+    gated = run(
+        "audit",
+        fast_spec,
+        "--out",
+        tmp_path / "v2",
+        "--policy",
+        path,
+        "--baseline",
+        better,
+        "--formats",
+        "json",
+    )
+    assert gated.returncode == 1, gated.stderr
+    results = json.loads((tmp_path / "v2" / "report.json").read_text())["policy_results"]
+    assert {r["status"] for r in results} == {"fail"}
+    assert len(results) == 3  # overall, female, male
+    same = run(
+        "audit",
+        fast_spec,
+        "--out",
+        tmp_path / "v3",
+        "--policy",
+        path,
+        "--baseline",
+        tmp_path / "v1",
+        "--formats",
+        "json",
+    )
+    assert same.returncode == 0, same.stderr
+
+
+def test_compare_exits_1_on_a_new_blocking_failure(fast_spec: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run("audit", fast_spec, "--out", a, "--formats", "json").returncode in (0, 1)
+    strict = run(
+        "audit",
+        fast_spec,
+        "--out",
+        b,
+        "--policy",
+        "clinical-default",
+        "--policy",
+        "equalized-odds-strict",
+        "--formats",
+        "json",
+    )
+    assert strict.returncode == 1, strict.stderr
+    result = run("compare", a, b)
+    assert result.returncode == 1
+    assert "[block] equalized-odds-strict/" in result.stdout
+    back = run("compare", b, a)
+    assert back.returncode == 0
+    assert "Resolved failures" in back.stdout
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    plain = run("audit", tmp_path / "nope.yaml", "--out", tmp_path / "a")
+    debug = run("audit", tmp_path / "nope.yaml", "--out", tmp_path / "a", "--debug")
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr
+    assert debug.returncode == plain.returncode == 2
+
+
+def test_progress_goes_to_a_terminal_only(fast_spec: Path, tmp_path: Path) -> None:
+    import pty
+
+    out = tmp_path / "a"
+    command = [sys.executable, "-m", "auditor", "audit", str(fast_spec), "--out", str(out)]
+    command += ["--formats", "json"]
+    primary, secondary = pty.openpty()
+    proc = subprocess.run(
+        command, stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, timeout=600
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode in (0, 1)
+    for step in (
+        "reading spec",
+        "loading data",
+        "reducing",
+        "bootstrap",
+        "explaining",
+        "rendering",
+    ):
+        assert step in shown, (step, shown)
+
+
+def test_spec_context_in_reference_group_and_pack_errors(example_dir: Path) -> None:
+    ref = write_spec(example_dir, "ref.yaml", reference_groups={"race": "Martian"})
+    assert_bad_input(
+        run("validate-spec", ref),
+        "ref.yaml: $.reference_groups.race: 'Martian' is not a group of race in "
+        "audit_cohort.csv; its groups are: Black, Not Black",
+    )
+    pack = write_spec(example_dir, "pack.yaml", policy="no-such-pack")
+    assert_bad_input(run("validate-spec", pack), "pack.yaml: $.policy: unknown policy pack")
+    cli = run("audit", example_dir / "spec.yaml", "--out", example_dir / "o", "--policy", "nope")
+    assert_bad_input(cli, "--policy: unknown policy pack 'nope'")
+
+
+def test_lowered_privacy_floor_warns_in_one_line(example_dir: Path) -> None:
+    low = write_spec(example_dir, "low.yaml", min_cell_size=5)
+    result = run("validate-spec", low, "--debug")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {low}: $.min_cell_size is 5, below the privacy floor of 11: groups with "
+        "as few as 5 patients will appear in reports; lower it only with your data "
+        "governance's approval"
+    ]

@@ -67,7 +67,8 @@ SENS_MIN = {"kind": "metric", "metric": "sensitivity", "min": 0.70, "bound_on": 
         (0.65, 0.55, 0.69999, "interval", "fail"),  # whole interval below
         (0.65, 0.55, 0.75, "interval", "inconclusive"),
         (0.65, 0.55, 0.75, "estimate", "fail"),
-        (0.65, None, None, "interval", "fail"),  # no interval: the estimate decides
+        (0.65, None, None, "interval", "inconclusive"),  # no interval: cannot confirm
+        (0.65, None, None, "estimate", "fail"),
         (0.70, 0.70, 0.70, "estimate", "pass"),
     ],
 )
@@ -100,7 +101,8 @@ def test_compare_reasons_say_what_decided():
         "the estimate is below the minimum"
     )
     assert compare(0.6, None, None, Bounds(min=0.7), "interval")[2] == (
-        "no confidence interval; judged on the estimate"
+        "the estimate is below the minimum, but without a 95% interval the rule cannot tell "
+        "whether the whole interval is"
     )
     assert compare(0.8, 0.7, 0.9, Bounds(min=0.7), "interval")[2] is None
 
@@ -174,10 +176,15 @@ def test_metric_maximum_and_range():
     )
 
 
-def test_metric_without_interval_in_interval_mode_is_judged_on_the_estimate():
+def test_metric_without_interval_in_interval_mode_is_inconclusive_not_failed():
     r = one(sens_report(0.6), rule("sens", SENS_MIN))
-    assert (r.status, r.reason) == ("fail", "no confidence interval; judged on the estimate")
-    assert r.message == "Sensitivity for race = Black is 0.60, below the minimum 0.70."
+    assert (r.status, r.reason) == (
+        "inconclusive",
+        "the estimate is below the minimum, but without a 95% interval the rule cannot tell "
+        "whether the whole interval is",
+    )
+    inside = one(sens_report(0.8), rule("sens", SENS_MIN))
+    assert (inside.status, inside.reason) == ("pass", "no confidence interval was computed")
 
 
 def test_count_metrics_are_whole_numbers():

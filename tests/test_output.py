@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,26 @@ def test_non_empty_folder_needs_force(tmp_path: Path) -> None:
         f"{out}: the output folder exists and is not empty; choose another --out or pass "
         "--force to replace it"
     )
-    check_output_dir(out, force=True)
+    with pytest.raises(OutputError) as err:
+        check_output_dir(out, force=True)
+    assert str(err.value) == (
+        f"{out}: --force replaces only a folder of audit reports, but this one also holds x; "
+        "choose another --out (nothing was changed)"
+    )
+    (out / "x").unlink()
+    (out / "report.json").write_text("{}")
+    (out / "junit.xml").write_text("<x/>")
+    check_output_dir(out, force=True)  # an earlier audit's reports may be replaced
+
+
+def test_published_folder_follows_the_umask(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    old = os.umask(0o022)
+    try:
+        write_atomically(out, _write({"report.json": "{}"}))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o755
 
 
 def test_folder_holding_an_input_is_refused_even_with_force(tmp_path: Path) -> None:

@@ -41,8 +41,9 @@ def test_group_size_at_the_threshold(n, status):
     view = {
         ("A",): c(1000, 400),
         ("B",): c(n, n // 2 if n > 10 else 5),
-        ("C",): c(5, 2),
-        ("D",): c(3, 1),
+        ("C",): c(10, 5),
+        ("D",): c(10, 5),
+        ("E",): c(10, 5),
     }
     plan = plan_suppression({("g",): view}, 11)
     privacy = plan[("g",)][("B",)]
@@ -70,8 +71,8 @@ def test_events_at_the_threshold(pos, neg, status, reason):
             ("g",): {
                 ("A",): Counts(pos + neg, pos, neg),
                 ("B",): c(900, 300),
-                ("C",): c(800, 5),
-                ("D",): c(700, 3),
+                ("C",): c(800, 6),
+                ("D",): c(700, 5),
             }
         },
         11,
@@ -91,9 +92,15 @@ def test_complementary_suppression_hides_the_next_smallest():
         ("D",): "shown",
     }
     assert plan[("g",)][("B",)].reason == SUPPRESSED_COMPLEMENTARY
-    # two small groups already protect each other
+    # two small groups whose sizes add up to 11 protect each other's size...
     view2 = {("A",): c(500), ("B",): c(40), ("C",): c(8), ("D",): c(3)}
-    assert statuses(plan_suppression({("g",): view2}, 11), ("g",))[("B",)] == "shown"
+    plan2 = plan_suppression({("g",): view2}, 11)
+    assert plan2[("g",)][("B",)].status == "label_withheld"
+    # ...but their 5 events would follow by subtraction, so B's label metrics are withheld
+    assert plan2[("g",)][("B",)].reason == WITHHELD_COMPLEMENTARY
+    # two small groups whose sizes add up to less than 11 reveal their sum: hide one more
+    view3 = {("A",): c(500), ("B",): c(40), ("C",): c(6), ("D",): c(3)}
+    assert statuses(plan_suppression({("g",): view3}, 11), ("g",))[("B",)] == "suppressed"
 
 
 def test_intersection_slices_and_coarse_to_fine():
@@ -128,8 +135,15 @@ def test_slice_rule_within_an_intersection():
         ("Y", "F"): c(300),
         ("Y", "M"): c(7),
     }
-    plan = plan_suppression({("race", "sex"): inter}, 11)
+    margins = {
+        ("race",): {("X",): c(490), ("Y",): c(307)},
+        ("sex",): {("F",): c(550), ("M",): c(247)},
+    }
+    plan = plan_suppression({**margins, ("race", "sex"): inter}, 11)
     got = statuses(plan, ("race", "sex"))
+    # without the margins no slice total is published, so only the view's own rule applies
+    alone = statuses(plan_suppression({("race", "sex"): inter}, 11), ("race", "sex"))
+    assert alone[("Y", "M")] == "suppressed" and alone[("X", "F")] == "shown"
     # Y-M alone in slice race=Y and in slice sex=M: Y-F and X-M are hidden too, then
     # X-F alone in its slices: the rule runs until stable
     assert got[("Y", "M")] == "suppressed"
