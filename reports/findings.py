@@ -12,12 +12,12 @@ from typing import Any
 
 from reports import format as fmt
 from reports.model import (
-    SUPPRESSED_RESULT_MESSAGE,
     DisparityResult,
     GroupKey,
     PolicyResult,
     Report,
     group_key,
+    suppressed_result_message,
 )
 
 GOVERNANCE_MAX_FINDINGS = 12
@@ -131,11 +131,40 @@ class Summary:
     at_risk: list[GroupAtRisk]
     suppressed: list[str]
     counts: dict[str, int]
+    suppressed_why: list[str] = field(default_factory=list)
+    """Why each of ``suppressed`` is (same order): 'fewer than 11 patients' or its reason."""
+
+    def suppressed_listing(self, limit: int | None = None) -> str:
+        """``race: A, race: B (fewer than 11 patients); ... (suppressed so that ...)``."""
+        return fmt.listing_by_reason(zip(self.suppressed, self.suppressed_why), limit)
 
 
 def hidden_keys(report: Report) -> set[GroupKey]:
     """Suppressed groups, from the report's own flags (defence in depth for renderers)."""
     return report.suppressed_keys()
+
+
+def suppressed_groups(report: Report) -> list[tuple[str, str]]:
+    """(``attribute: group``, why) of every suppressed group, in report order.
+
+    Why is ``fewer than 11 patients`` only for a group below the minimum; a group
+    suppressed to protect another keeps its own reason.
+    """
+    reasons = report.suppression_reasons()
+    order = [group_key(g.attribute, g.group) for g in report.groups]
+    order += sorted(k for k in reasons if k not in set(order))
+    return [
+        (
+            f"{fmt.attribute_label(_name(key[0]))}: {fmt.group_label(_name(key[1]))}",
+            fmt.suppression_text(reasons[key], report.min_cell_size),
+        )
+        for key in dict.fromkeys(order)
+        if key in reasons
+    ]
+
+
+def _name(parts: tuple[str, ...]) -> str | list[str]:
+    return parts[0] if len(parts) == 1 else list(parts)
 
 
 def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> ResultRow:
@@ -147,9 +176,11 @@ def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> Result
     observed = "" if secret else _observed_text(r)
     message = r.message
     reason = r.reason or ""
-    if secret:
-        message = SUPPRESSED_RESULT_MESSAGE.format(
-            group=fmt.group_label(r.group), min_cell_size=report.min_cell_size
+    if secret and r.attribute is not None and r.group is not None:
+        message = suppressed_result_message(
+            fmt.group_label(r.group),
+            report.suppression_reasons().get(group_key(r.attribute, r.group)),
+            report.min_cell_size,
         )
         reason = ""
     return ResultRow(
@@ -282,11 +313,7 @@ def build_summary(report: Report) -> Summary:
         )
         entry.findings.append(Finding(r.severity, r.status, r.rule_id, finding_text(report, r)))
     risk = sorted(at_risk.values(), key=lambda g: g.worst)
-    suppressed = [
-        f"{fmt.attribute_label(g.attribute)}: {fmt.group_label(g.group)}"
-        for g in report.groups
-        if g.suppressed
-    ]
+    suppressed = suppressed_groups(report)
     c = report.counts
     word = fmt.VERDICT_WORDS.get(report.verdict, report.verdict.upper())
     if report.verdict == "fail":
@@ -311,7 +338,8 @@ def build_summary(report: Report) -> Summary:
         inconclusive=inconclusive,
         not_evaluable=not_evaluable,
         at_risk=risk,
-        suppressed=suppressed,
+        suppressed=[name for name, _ in suppressed],
+        suppressed_why=[why for _, why in suppressed],
         counts=c.model_dump(),
     )
 
@@ -351,13 +379,12 @@ def not_evaluable_text(report: Report) -> str:
             "(too few patients or events, or a measure that is undefined for the group)."
         )
     if s.suppressed:
-        parts.append(
-            f"Reported by name only, with {fmt.fewer_than(report.min_cell_size)} patients: "
-            f"{_listing(s.suppressed)}."
-        )
+        parts.append(f"Reported by name only: {s.suppressed_listing(LIST_LIMIT)}.")
     return " ".join(parts)
 
 
+WITHHELD_WHY = "label metrics withheld"
+"""Said of a label-withheld group whose reason the report does not give."""
 GOVERNANCE_SIGNATORIES = 3
 WEIGH_LIMIT = 4
 """Items taken from each free-text source (flags, notes) for the committee's list."""
@@ -370,7 +397,10 @@ def governance_extra(
     s = build_summary(report)
     card = report.model_card
     withheld = [
-        f"{fmt.group_label(g.group)} ({fmt.attribute_label(g.attribute)})"
+        (
+            f"{fmt.attribute_label(g.attribute)}: {fmt.group_label(g.group)}",
+            g.suppression_reason or WITHHELD_WHY,
+        )
         for g in report.groups
         if g.label_metrics_withheld and not g.suppressed
     ]
@@ -402,15 +432,14 @@ def governance_extra(
         )
     if s.suppressed:
         weigh.append(
-            "The model's performance is unknown for groups with "
-            f"{fmt.fewer_than(report.min_cell_size)} patients, which the audit names but "
-            f"cannot assess: {_listing(s.suppressed, 8)}."
+            "The model's performance is unknown for the suppressed groups, which the audit "
+            f"names but cannot assess: {s.suppressed_listing(8)}."
         )
     if withheld:
         weigh.append(
-            "Too few patients had, or lacked, the outcome to judge accuracy for "
-            f"{_listing(withheld, 8)}; only the size and how often the model flags them "
-            "are reported."
+            "Accuracy is not reported for "
+            f"{fmt.listing_by_reason(withheld, 8)}; only the size and how often the model "
+            "flags them are."
         )
     for flag in report.explanations.flags[:WEIGH_LIMIT]:
         weigh.append(flag)

@@ -98,8 +98,13 @@ def suppressed_size(reason: str | None, min_cell_size: int) -> str:
 def suppression_text(reason: str | None, min_cell_size: int) -> str:
     """Why a group's numbers are withheld, in its own words (``suppressed`` if none given)."""
     if below_minimum(reason, min_cell_size):
-        return f"{fewer_than(min_cell_size)} patients"
+        return small_group_text(min_cell_size)
     return reason or SUPPRESSED_WORD
+
+
+def small_group_text(min_cell_size: int) -> str:
+    """``fewer than 11 patients``: why a group below the minimum is suppressed."""
+    return f"{fewer_than(min_cell_size)} patients"
 
 
 def listing_by_reason(items: Iterable[tuple[str, str]], limit: int | None = None) -> str:

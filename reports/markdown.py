@@ -1,7 +1,8 @@
 """summary.md: short enough for a pull-request comment or a CI job summary.
 
 The verdict line, the failing and inconclusive rules, and a compact table of key
-measures per group. Suppressed groups appear as "fewer than 11" with no number.
+measures per group. Suppressed groups appear with no number: as "fewer than 11" when
+they are below the minimum, else as "suppressed" with their reason under the table.
 """
 
 from __future__ import annotations
@@ -72,11 +73,17 @@ def summary_markdown(report: Report) -> str:
     else:
         lines += ["No rule failed and none was inconclusive.", ""]
     lines += _metrics_table(report)
+    small = fmt.small_group_text(report.min_cell_size)
+    others = [(name, why) for name, why in zip(s.suppressed, s.suppressed_why) if why != small]
     lines += [
         "",
         f"Groups with {fmt.fewer_than(report.min_cell_size)} patients are named only; "
         f"{fmt.NO_VALUE} means not computed or withheld. Every number, with its interval, "
         "is in report.json; charts and explanations are in report.html.",
+    ]
+    if others:
+        lines += ["", md(f"Also named only: {fmt.listing_by_reason(others)}.")]
+    lines += [
         "",
         f"<sub>{md(report.provenance.tool)} {md(report.provenance.tool_version)} · "
         f"{md(report.provenance.generated_at)} · seed {report.provenance.seed}</sub>",
@@ -86,7 +93,7 @@ def summary_markdown(report: Report) -> str:
 
 
 def _metrics_table(report: Report) -> list[str]:
-    hidden = report.suppressed_keys()
+    reasons = report.suppression_reasons()
     header = ["Attribute", "Group", "Patients", *(fmt.metric_name(m) for m in SUMMARY_METRICS)]
     lines = [
         f"### Key measures by group (score ≥ {fmt.number(report.threshold)} flags a patient)",
@@ -98,8 +105,10 @@ def _metrics_table(report: Report) -> list[str]:
     for i, g in enumerate(everyone):
         attribute = "all patients" if i == 0 else fmt.attribute_label(g.attribute)
         group = fmt.NO_VALUE if i == 0 else fmt.group_label(g.group)
-        if i > 0 and (g.suppressed or group_key(g.attribute, g.group) in hidden):
-            cells = [fmt.fewer_than(report.min_cell_size)] + [fmt.NO_VALUE] * len(SUMMARY_METRICS)
+        key = group_key(g.attribute, g.group)
+        if i > 0 and (g.suppressed or key in reasons):
+            size = fmt.suppressed_size(reasons.get(key), report.min_cell_size)
+            cells = [size] + [fmt.NO_VALUE] * len(SUMMARY_METRICS)
         else:
             cells = [fmt.count(g.n)] + [
                 fmt.estimate_text(g.metrics.get(m)) for m in SUMMARY_METRICS

@@ -2,7 +2,7 @@
 
 Presentation only: which metric goes in which table and how its cell reads. Every
 number comes from the report; suppressed groups get a row with their name and
-"fewer than N", never a number.
+"fewer than N" (or "suppressed", when hidden to protect another group), never a number.
 """
 
 from __future__ import annotations
@@ -95,11 +95,18 @@ def reference_of(report: Report, attr_key: tuple[str, ...]) -> GroupName | None:
     return None
 
 
+def withheld_note(group: GroupResult, min_cell_size: int) -> str:
+    """Why a group's outcome-based measures are withheld, in the group's own words."""
+    return group.suppression_reason or (
+        f"{fmt.fewer_than(min_cell_size)} events or non-events: outcome-based measures withheld"
+    )
+
+
 def _cell(group: GroupResult, metric_id: str, min_cell_size: int) -> Cell:
     e = group.metrics.get(metric_id)
     if e is None:
         if group.label_metrics_withheld:
-            return Cell(fmt.NO_VALUE, "", f"{fmt.fewer_than(min_cell_size)} events or non-events")
+            return Cell(fmt.NO_VALUE, "", withheld_note(group, min_cell_size))
         return Cell(fmt.NO_VALUE, "", "not computed")
     if metric_id in COUNT_METRICS:
         return Cell(fmt.count(e.estimate), "", e.reason or "")
@@ -126,7 +133,7 @@ def _table_columns(groups: Sequence[GroupResult]) -> list[tuple[str, str, list[s
 
 def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list[Table]:
     groups = groups_of(report, attr_key)
-    hidden = report.suppressed_keys()
+    hidden = report.suppression_reasons()
     ref = reference_of(report, attr_key)
     ref_key = group_key(attr_key_name(attr_key), ref)[1] if ref is not None else None
     tables: list[Table] = []
@@ -139,13 +146,14 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
                 continue
             is_ref = ref_key is not None and group_key(g.attribute, g.group)[1] == ref_key
             if secret:
+                why = hidden.get(group_key(g.attribute, g.group), g.suppression_reason)
                 rows.append(
                     Row(
                         label=fmt.group_label(g.group),
-                        n=fmt.fewer_than(report.min_cell_size),
+                        n=fmt.suppressed_size(why, report.min_cell_size),
                         cells=(),
                         suppressed=True,
-                        note="numbers withheld (small-cell suppression)",
+                        note=f"numbers withheld: {fmt.suppression_text(why, report.min_cell_size)}",
                     )
                 )
                 continue
@@ -157,10 +165,7 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
                     withheld=g.label_metrics_withheld,
                     reference=is_ref,
                     note=(
-                        f"{fmt.fewer_than(report.min_cell_size)} events or non-events: "
-                        "outcome-based measures withheld"
-                        if g.label_metrics_withheld
-                        else ""
+                        withheld_note(g, report.min_cell_size) if g.label_metrics_withheld else ""
                     ),
                 )
             )

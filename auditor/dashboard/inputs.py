@@ -130,8 +130,14 @@ def upload_spec_text(
     model: Path | None,
     threshold: float,
     policy: Path | str,
+    sha256: str = "",
+    trusted_types: Sequence[str] = (),
 ) -> str:
-    """The audit spec (YAML) the upload form describes; loaded by ``load_spec`` like any other."""
+    """The audit spec (YAML) the upload form describes; loaded by ``load_spec`` like any other.
+
+    Trust (a pinned hash, trusted skops types) comes from what the user typed, never
+    from the uploaded file.
+    """
     spec: dict[str, Any] = {
         "name": name,
         "data": str(data),
@@ -141,6 +147,10 @@ def upload_spec_text(
         "threshold": threshold,
         "policy": str(policy),
     }
+    if not score_column and sha256.strip():
+        spec["model"]["sha256"] = sha256.strip().lower()
+    if not score_column and trusted_types:
+        spec["model"]["trusted_types"] = list(trusted_types)
     if len(sensitive) >= 2:
         spec["intersections"] = [list(sensitive[:2])]
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
@@ -237,6 +247,21 @@ def _upload_form(limit: int) -> Source | None:
         threshold = st.number_input(
             "Decision threshold", 0.01, 0.99, value=0.5, step=0.01, key="up_threshold"
         )
+        sha256 = ""
+        trusted: list[str] = []
+        if model_file is not None:
+            sha256 = st.text_input(
+                "Pinned SHA-256 of the model file",
+                key="up_sha256",
+                help="Required for .pkl/.joblib (checked before anything is unpickled); "
+                "verified for any format when given.",
+            )
+            trusted_text = st.text_input(
+                "skops types you trust beyond skops' defaults (comma-separated)",
+                key="up_trusted",
+                help="Only for .skops files whose types you have reviewed.",
+            )
+            trusted = [t.strip() for t in trusted_text.split(",") if t.strip()]
     problems = []
     if label_column is None:
         problems.append(UPLOAD_NEEDS_LABEL)
@@ -265,6 +290,8 @@ def _upload_form(limit: int) -> Source | None:
         model=model_path,
         threshold=float(threshold),
         policy=policy,
+        sha256=sha256,
+        trusted_types=trusted,
     )
     spec_path = store_upload("uploaded-spec.yaml", text.encode("utf-8"))
     return Source("spec", spec_path, f"uploaded {data_file.name}")
