@@ -208,13 +208,28 @@ FAIRNESS: tuple[FairnessDef, ...] = (
 
 
 def fairness_metrics(
-    attribute: GroupName, per_metric: Mapping[str, Mapping[Key, GroupValue]]
+    attribute: GroupName,
+    per_metric: Mapping[str, Mapping[Key, GroupValue]],
+    suppressed: Sequence[Key] = (),
+    name: Callable[[Key], GroupName] | None = None,
 ) -> list[FairnessMetric]:
-    """The named fairness metrics of one view at the primary threshold."""
+    """The named fairness metrics of one view at the primary threshold.
+
+    Suppressed groups and groups whose rate is undefined are left out (fairlearn would
+    count an undefined rate as 0); each result lists them in ``excluded_groups``.
+    """
     out: list[FairnessMetric] = []
+    label = name or (lambda k: k[0] if len(k) == 1 else list(k))
     for fd in FAIRNESS:
+        undefined = sorted(
+            {k for m in fd.metrics for k, g in per_metric[m].items() if g.value is None}
+            - set(suppressed)
+        )
         res = FairnessMetric(
-            name=fd.name, attribute=attribute, reference_implementation=fd.reference_implementation
+            name=fd.name,
+            attribute=attribute,
+            reference_implementation=fd.reference_implementation,
+            excluded_groups=[label(k) for k in [*suppressed, *undefined]],
         )
         estimates: list[float] = []
         replicates: list[np.ndarray | None] = []

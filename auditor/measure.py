@@ -95,7 +95,8 @@ NOTE_SUPPRESSED = (
 )
 NOTE_WITHHELD = (
     "{attribute}: only size and selection rate are shown for {groups} (too few patients "
-    "with or without the outcome to report label-based metrics safely)."
+    "with or without the outcome to report label-based metrics safely, or withheld so "
+    "that another group's event count cannot be recovered by subtraction)."
 )
 NOTE_REFERENCE_FALLBACK = (
     "{attribute}: the requested reference group {group} is suppressed; the largest "
@@ -406,7 +407,14 @@ def measure(
                 )
             )
         if all(x in values for x in ("selection_rate", "sensitivity", "fpr")):
-            fairness.extend(fairness_metrics(attr, values))
+            fairness.extend(
+                fairness_metrics(
+                    attr,
+                    values,
+                    suppressed,
+                    lambda k, v=v: group_name(v, k),  # type: ignore[misc]
+                )
+            )
     if fairness:
         notes.append(NOTE_FAIRNESS)
 

@@ -399,7 +399,7 @@ def governance_extra(
     withheld = [
         (
             f"{fmt.attribute_label(g.attribute)}: {fmt.group_label(g.group)}",
-            g.suppression_reason or WITHHELD_WHY,
+            fmt.SHORT_REASONS.get(g.suppression_reason or "", g.suppression_reason or WITHHELD_WHY),
         )
         for g in report.groups
         if g.label_metrics_withheld and not g.suppressed

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from auditor.metrics import METRICS
+from auditor.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_COMPLEMENTARY
 from reports.model import (
     Bound,
     Estimate,
@@ -83,6 +84,8 @@ def fewer_than(min_cell_size: int) -> str:
     return f"fewer than {min_cell_size}"
 
 
+SAMPLE_WITHHELD = "fewer than {m} rows in the SHAP sample"
+"""Why a reportable group has no importances (the explanation's own floor)."""
 SUPPRESSED_WORD = "suppressed"
 """Where a suppressed group's size would be, when it is not itself below the minimum."""
 
@@ -95,11 +98,21 @@ def suppressed_size(reason: str | None, min_cell_size: int) -> str:
     return fewer_than(min_cell_size) if below_minimum(reason, min_cell_size) else SUPPRESSED_WORD
 
 
+SHORT_REASONS = {
+    SUPPRESSED_COMPLEMENTARY: "suppressed to protect a smaller group",
+    WITHHELD_COMPLEMENTARY: "outcome-based measures withheld to protect another group's count",
+}
+"""Plain short words for the long reasons of complementary suppression (report.json keeps
+the full text)."""
+
+
 def suppression_text(reason: str | None, min_cell_size: int) -> str:
     """Why a group's numbers are withheld, in its own words (``suppressed`` if none given)."""
     if below_minimum(reason, min_cell_size):
         return small_group_text(min_cell_size)
-    return reason or SUPPRESSED_WORD
+    if reason is None:
+        return SUPPRESSED_WORD
+    return SHORT_REASONS.get(reason, reason)
 
 
 def small_group_text(min_cell_size: int) -> str:

@@ -9,15 +9,45 @@ plain test cases. One ``<testsuite>`` per policy, named by the policy id.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
+from reports import format as fmt
 from reports.findings import ResultRow, counts_text, hidden_keys, result_row
-from reports.model import Report
+from reports.model import PolicyResult, Report
 
 
-def case_name(row: ResultRow) -> str:
-    """``rule_id [race: Black]``; the rule id alone for audit-wide rules."""
-    return f"{row.rule_id} [{row.subject}]" if row.attribute else row.rule_id
+def case_names(results: Sequence[PolicyResult]) -> list[str]:
+    """``rule_id [race: Black]`` per result (the rule id alone for audit-wide rules),
+    unique within its policy: CI tools key a test's history by its name.
+
+    A rule that judges several measures of one group (group size: patients, then
+    patients with the outcome) gives each case its metric id, ``group-size [race:
+    Black] (n_positive)``; then its check; a number as the last resort.
+    """
+    names = [
+        f"{r.rule_id} [{fmt.result_subject(r)}]" if r.attribute is not None else r.rule_id
+        for r in results
+    ]
+    for part in (lambda r: r.metric, lambda r: r.check):
+        # Among results that share a name, the part is added where it tells them apart.
+        parts: dict[tuple[str, str], set[str | None]] = {}
+        for r, name in zip(results, names):
+            parts.setdefault((r.policy, name), set()).add(part(r))
+        names = [
+            f"{name} ({part(r)})" if len(parts[(r.policy, name)]) > 1 and part(r) else name
+            for r, name in zip(results, names)
+        ]
+    seen = Counter(zip((r.policy for r in results), names))
+    count: Counter[tuple[str, str]] = Counter()
+    out = []
+    for r, name in zip(results, names):
+        if seen[(r.policy, name)] > 1:
+            count[(r.policy, name)] += 1
+            name = f"{name} #{count[(r.policy, name)]}"
+        out.append(name)
+    return out
 
 
 def _detail(row: ResultRow) -> str:
@@ -32,16 +62,16 @@ def _detail(row: ResultRow) -> str:
 def junit_xml(report: Report) -> str:
     hidden = hidden_keys(report)
     rows = [result_row(report, r, hidden) for r in report.policy_results]
-    suites: dict[str, list[ResultRow]] = {}
-    for row in rows:
-        suites.setdefault(row.policy, []).append(row)
+    suites: dict[str, list[tuple[ResultRow, str]]] = {}
+    for row, name in zip(rows, case_names(report.policy_results)):
+        suites.setdefault(row.policy, []).append((row, name))
     root = ET.Element("testsuites", name=f"{report.provenance.tool}: {report.name}")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for policy, members in suites.items():
         suite = ET.SubElement(root, "testsuite", name=policy)
         counts = {"tests": len(members), "failures": 0, "skipped": 0}
-        for row in members:
-            case = ET.SubElement(suite, "testcase", classname=policy, name=case_name(row), time="0")
+        for row, name in members:
+            case = ET.SubElement(suite, "testcase", classname=policy, name=name, time="0")
             message = f"{row.status_label} ({row.severity_label}): {row.finding or row.message}"
             if row.status == "fail" and row.severity == "block":
                 failure = ET.SubElement(case, "failure", message=message, type="blocking")

@@ -162,6 +162,11 @@ class FairnessMetric(_Model):
     ci_high: float | None = Field(None, description="Upper bound of the 95% bootstrap interval.")
     reference_implementation: str = Field(description="The fairlearn function it equals.")
     reason: str | None = Field(None, description="Why the estimate is missing.")
+    excluded_groups: list[GroupName] = Field(
+        default_factory=list,
+        description="Groups left out: suppressed, or with an undefined rate (fairlearn would "
+        "count that rate as 0). With none left out the estimate equals fairlearn's.",
+    )
 
 
 class RocCurve(_Model):
@@ -590,10 +595,10 @@ class Report(_Model):
             names_hidden = any(name in reason for name in hidden_names)
             if names_hidden and _has_count(reason, (*allowed, *hidden_names)):
                 proxy.reason = SUPPRESSED_PROXY_REASON.format(min_cell_size=self.min_cell_size)
-        self.explanations.sample_per_group = _drop_hidden(
+        self.explanations.sample_per_group = drop_hidden_rows(
             self.explanations.sample_per_group, hidden
         )
-        self.explanations.differing_features = _drop_hidden(
+        self.explanations.differing_features = drop_hidden_rows(
             self.explanations.differing_features, hidden
         )
         checks = self.data_checks
@@ -603,7 +608,7 @@ class Report(_Model):
         checks.missingness = [
             m for m in checks.missingness if group_key(m.attribute, m.group) not in hidden
         ]
-        checks.missingness_disparities = _drop_hidden(checks.missingness_disparities, hidden)
+        checks.missingness_disparities = drop_hidden_rows(checks.missingness_disparities, hidden)
         checks.notes = [n for n in checks.notes if not _names_hidden_count(n, hidden, allowed)]
         return self
 
@@ -630,7 +635,7 @@ def _is_group_field(name: str) -> bool:
     return name == "group" or name.endswith("_group")
 
 
-def _drop_hidden(rows: list[dict[str, Any]], hidden: set[GroupKey]) -> list[dict[str, Any]]:
+def drop_hidden_rows(rows: list[dict[str, Any]], hidden: set[GroupKey]) -> list[dict[str, Any]]:
     """Free-form rows naming a hidden group are dropped.
 
     A row names a group by its 'attribute' and any group-valued field: 'group',

@@ -97,9 +97,9 @@ def reference_of(report: Report, attr_key: tuple[str, ...]) -> GroupName | None:
 
 def withheld_note(group: GroupResult, min_cell_size: int) -> str:
     """Why a group's outcome-based measures are withheld, in the group's own words."""
-    return group.suppression_reason or (
-        f"{fmt.fewer_than(min_cell_size)} events or non-events: outcome-based measures withheld"
-    )
+    if group.suppression_reason:
+        return fmt.SHORT_REASONS.get(group.suppression_reason, group.suppression_reason)
+    return f"{fmt.fewer_than(min_cell_size)} events or non-events: outcome-based measures withheld"
 
 
 def _cell(group: GroupResult, metric_id: str, min_cell_size: int) -> Cell:

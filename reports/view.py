@@ -26,7 +26,14 @@ from reports.findings import (
     rule_blocks,
     sorted_results,
 )
-from reports.model import Estimate, ProxyResult, Report, group_key
+from reports.model import (
+    SMALL_GROUP_REASON,
+    Estimate,
+    ProxyResult,
+    Report,
+    drop_hidden_rows,
+    group_key,
+)
 from reports.tables import (
     MISSING_COLUMNS,
     Table,
@@ -36,6 +43,7 @@ from reports.tables import (
     overall_rows,
     reference_of,
     threshold_table,
+    withheld_note,
 )
 
 
@@ -51,6 +59,10 @@ class AttributeSection:
     findings: list[ResultRow]
     suppressed: list[str]
     withheld: list[str]
+    suppressed_text: str
+    """The suppressed groups with why: ``A, B (fewer than 11 patients); C (reason)``."""
+    withheld_text: str
+    """The label-withheld groups with their own reasons."""
     metric_charts: list[Chart]
     disparity_charts: list[Chart]
     roc_charts: list[Chart]
@@ -136,6 +148,19 @@ def build_view(report: Report, charts: ChartSet) -> ReportView:
                     for g in groups
                     if g.label_metrics_withheld and not g.suppressed
                 ],
+                suppressed_text=fmt.listing_by_reason(
+                    (
+                        fmt.group_label(g.group),
+                        fmt.suppression_text(g.suppression_reason, report.min_cell_size),
+                    )
+                    for g in groups
+                    if g.suppressed
+                ),
+                withheld_text=fmt.listing_by_reason(
+                    (fmt.group_label(g.group), withheld_note(g, report.min_cell_size))
+                    for g in groups
+                    if g.label_metrics_withheld and not g.suppressed
+                ),
                 metric_charts=charts.for_attribute("metric", key),
                 disparity_charts=charts.for_attribute("disparity", key),
                 roc_charts=charts.for_attribute("roc", key),
@@ -219,7 +244,8 @@ def _facts(report: Report) -> list[tuple[str, str]]:
         ),
         (
             "Small-cell minimum",
-            f"groups with {fmt.fewer_than(report.min_cell_size)} patients are named only",
+            f"groups with {fmt.fewer_than(report.min_cell_size)} patients, and groups "
+            "whose size would reveal theirs, are named only",
         ),
         ("Date", report.provenance.generated_at),
     ]
@@ -231,14 +257,19 @@ def _facts(report: Report) -> list[tuple[str, str]]:
 def _explanations(report: Report, charts: ChartSet) -> dict[str, Any]:
     e = report.explanations
     hidden = hidden_keys(report)
+    reasons = report.suppression_reasons()
     groups = []
     for g in e.by_group:
-        secret = g.suppressed or group_key(g.attribute, g.group) in hidden
+        key = group_key(g.attribute, g.group)
+        secret = g.suppressed or key in hidden
         groups.append(
             {
                 "attribute": fmt.attribute_label(g.attribute),
                 "group": fmt.group_label(g.group),
                 "suppressed": secret,
+                "why": fmt.suppression_text(reasons[key], report.min_cell_size)
+                if key in reasons
+                else fmt.SAMPLE_WITHHELD.format(m=report.min_cell_size),
                 "n_sample": "" if secret else fmt.count(g.n_sample),
                 "tau": "" if secret else fmt.number(g.kendall_tau),
                 "top": ""
@@ -249,16 +280,7 @@ def _explanations(report: Report, charts: ChartSet) -> dict[str, Any]:
                 else "; ".join(f"{s.feature} {s.overall_rank}→{s.rank}" for s in g.top_shifts),
             }
         )
-    samples = []
-    for row in e.sample_per_group:
-        a, grp = row.get("attribute"), row.get("group")
-        if (
-            isinstance(a, str | list)
-            and isinstance(grp, str | list)
-            and group_key(a, grp) in hidden
-        ):
-            continue
-        samples.append(row)
+    samples = drop_hidden_rows(e.sample_per_group, hidden)
     return {
         "status": e.status,
         "reason": e.reason or "",
@@ -272,7 +294,7 @@ def _explanations(report: Report, charts: ChartSet) -> dict[str, Any]:
         ],
         "groups": groups,
         "samples": _generic_table(samples),
-        "differing": _generic_table(e.differing_features),
+        "differing": _generic_table(drop_hidden_rows(e.differing_features, hidden)),
         "sensitive_inputs": list(e.sensitive_inputs),
         "proxies": [
             {
@@ -371,15 +393,23 @@ def _has_digits(text: str, allowed: tuple[str, ...]) -> bool:
 def _data_checks(report: Report) -> dict[str, Any]:
     d = report.data_checks
     hidden = hidden_keys(report)
+    reasons = report.suppression_reasons()
     rep = []
     for r in d.representation:
-        secret = r.suppressed or group_key(r.attribute, r.group) in hidden
+        key = group_key(r.attribute, r.group)
+        secret = r.suppressed or key in hidden
+        # A group the data checks hid themselves is below the minimum (or absent).
+        why = (
+            reasons.get(key)
+            if key in reasons
+            else SMALL_GROUP_REASON.format(m=report.min_cell_size)
+        )
         rep.append(
             {
                 "attribute": r.attribute,
                 "group": r.group,
                 "suppressed": secret,
-                "n": fmt.fewer_than(report.min_cell_size) if secret else fmt.count(r.n),
+                "n": fmt.suppressed_size(why, report.min_cell_size) if secret else fmt.count(r.n),
                 "share": "" if secret or r.share is None else _percent(r.share),
                 "reference_share": _percent(r.reference_share)
                 if r.reference_share is not None
@@ -421,7 +451,7 @@ def _data_checks(report: Report) -> dict[str, Any]:
         "representation": rep,
         "missing_tables": tables,
         "complete_features": complete,
-        "missing_disparities": _generic_table(d.missingness_disparities),
+        "missing_disparities": _generic_table(drop_hidden_rows(d.missingness_disparities, hidden)),
         "notes": list(d.notes),
     }
 

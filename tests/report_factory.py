@@ -922,8 +922,22 @@ def _explanations(race: Any, suppressed_race: list[str], *, leaky: bool) -> Expl
         }
         for g, n in sample.items()
     ]
+    differing: list[dict[str, Any]] = [
+        {"feature": "insurance_type", "attribute": "race", "max_rank_shift": 5},
+        {"feature": "heart_rate", "attribute": "sex", "max_rank_shift": 1},
+    ]
     if leaky:
         sample_per_group.append({"attribute": "race", "group": suppressed_race[0], "n": LEAKY_N})
+        # Rows that compare groups name a suppressed one in a field of their own.
+        differing.append(
+            {
+                "attribute": "race",
+                "feature": "lactate",
+                "max_group": suppressed_race[0],
+                "min_group": race("White"),
+                "max_minus_min": LEAKY_VALUES[1],
+            }
+        )
     return Explanations(
         status="ok",
         explainer="LinearExplainer",
@@ -933,10 +947,7 @@ def _explanations(race: Any, suppressed_race: list[str], *, leaky: bool) -> Expl
         sample_per_group=sample_per_group,
         global_importance=global_imp,
         by_group=by_group,
-        differing_features=[
-            {"feature": "insurance_type", "attribute": "race", "max_rank_shift": 5},
-            {"feature": "heart_rate", "attribute": "sex", "max_rank_shift": 1},
-        ],
+        differing_features=differing,
         sensitive_inputs=[],
         proxies=[
             ProxyResult(
@@ -1044,6 +1055,14 @@ def _data_checks(
                 attribute="race", group=race(g), feature="wbc_count", missing_rate=_r(rate / 3)
             )
         )
+    gaps: list[dict[str, Any]] = [
+        {
+            "feature": "lactate",
+            "attribute": "race",
+            "max_difference": 0.114,
+            "highest_group": race("Black"),
+        },
+    ]
     if leaky:
         missing.append(
             MissingnessRow(
@@ -1053,19 +1072,21 @@ def _data_checks(
                 missing_rate=LEAKY_VALUES[0],
             )
         )
+        gaps.append(
+            {
+                "feature": "wbc_count",
+                "attribute": "race",
+                "max_difference": LEAKY_VALUES[0],
+                "highest_group": race("White"),
+                "lowest_group": suppressed_race[0],
+            }
+        )
     return DataChecks(
         rows_total=7180,
         rows_dropped_missing_label=64,
         representation=rows,
         missingness=missing,
-        missingness_disparities=[
-            {
-                "feature": "lactate",
-                "attribute": "race",
-                "max_difference": 0.114,
-                "highest_group": race("Black"),
-            },
-        ],
+        missingness_disparities=gaps,
         notes=[
             "Black patients are missing lactate 2.4 times as often as White patients.",
         ],

@@ -407,3 +407,45 @@ def test_spec_path_from_the_command_line_wins_over_the_environment() -> None:
     assert inputs.spec_from_start(["app.py", "given.yaml"], env) == Path("given.yaml")
     assert inputs.spec_from_start(["app.py"], env) == Path("/data/env.yaml")
     assert inputs.spec_from_start(["app.py"], {}) is None
+
+
+def test_a_group_hidden_to_protect_another_reads_suppressed_not_fewer_than() -> None:
+    from auditor.dashboard import display
+    from auditor.suppression import (
+        SUPPRESSED_COMPLEMENTARY,
+        SUPPRESSED_SMALL,
+        WITHHELD_COMPLEMENTARY,
+    )
+    from reports.model import Estimate, GroupResult
+
+    reason = SUPPRESSED_SMALL.format(m=11)
+    small = GroupResult(attribute="race", group="A", suppressed=True, suppression_reason=reason)
+    protecting = GroupResult(
+        attribute="race", group="B", suppressed=True, suppression_reason=SUPPRESSED_COMPLEMENTARY
+    )
+    withheld = GroupResult(
+        attribute="race",
+        group="C",
+        n=175,
+        label_metrics_withheld=True,
+        suppression_reason=WITHHELD_COMPLEMENTARY,
+        metrics={"n": Estimate(estimate=175), "selection_rate": Estimate(estimate=0.52)},
+    )
+    assert display.group_status(small, 11) == "fewer than 11 patients"
+    assert display.group_status(protecting, 11) == "suppressed"
+    table = display.metrics_table(
+        [small, protecting, withheld], ["n", "selection_rate", "auroc"], min_cell_size=11
+    )
+    patients = dict(zip(table.frame["Group"], table.frame["Patients"]))
+    assert patients == {"A": "fewer than 11 patients", "B": "suppressed", "C": "175"}
+    assert table.notes == [
+        "B: suppressed to protect a smaller group",
+        "C: outcome-based measures withheld to protect another group's count",
+    ]
+    assert not any("fewer than" in note for note in table.notes)
+    report = make_report()
+    for g in report.groups:
+        if g.group == "Pacific Islander":
+            g.suppression_reason = SUPPRESSED_COMPLEMENTARY
+    assert display.hidden_text(report, "race", "Pacific Islander") == "suppressed"
+    assert display.hidden_text(report, "race", "American Indian") == "fewer than 11 patients"

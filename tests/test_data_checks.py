@@ -8,8 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.data_checks import data_checks
+from auditor.data_checks import data_checks, restrict_to_reportable
 from auditor.errors import SpecError
+from auditor.suppression import (
+    SUPPRESSED_COMPLEMENTARY,
+    SUPPRESSED_SMALL,
+    Counts,
+    plan_suppression,
+)
+from reports.model import group_key
 
 
 def cohort() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -169,3 +176,82 @@ def test_reference_shares_are_validated(shares: dict, message: str) -> None:
             reference_shares=shares,
         )
     assert str(error.value) == message
+
+
+def _measured_plan(sensitive: pd.DataFrame, labels: np.ndarray) -> dict:
+    """What the measure stage suppresses, by group key with its reason (one view per column)."""
+    views = {}
+    for column in sensitive.columns:
+        values = sensitive[column].astype(str).to_numpy()
+        views[(column,)] = {
+            (g,): Counts(
+                int((values == g).sum()),
+                int(labels[values == g].sum()),
+                int((values == g).sum() - labels[values == g].sum()),
+            )
+            for g in dict.fromkeys(values)
+        }
+    plan = plan_suppression(views, 11)
+    return {
+        group_key(view[0], key[0]): privacy.reason
+        for view, groups in plan.items()
+        for key, privacy in groups.items()
+        if privacy.suppressed
+    }
+
+
+def test_groups_the_measurement_suppressed_lose_their_numbers_and_notes() -> None:
+    """Self (8) is small; Private (60) and the total (100) would give it away unless
+    Medicaid (32) is hidden too (complementary suppression): the data checks follow."""
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame,
+        features=["lab", "age"],
+        sensitive=sensitive,
+        labels=labels,
+        rows_total=100,
+        reference_shares={"payer": {"Medicaid": 0.5}},
+    )
+    before = checks.model_copy(deep=True)
+    suppressed = _measured_plan(sensitive, labels)
+    assert suppressed == {
+        group_key("payer", "Self"): SUPPRESSED_SMALL.format(m=11),
+        group_key("payer", "Medicaid"): SUPPRESSED_COMPLEMENTARY,
+    }
+    restricted = restrict_to_reportable(checks, suppressed)
+
+    assert checks == before
+    rows = {(r.attribute, r.group): r for r in restricted.representation}
+    medicaid = rows["payer", "Medicaid"]
+    assert (medicaid.suppressed, medicaid.n, medicaid.share) == (True, None, None)
+    assert medicaid.reference_share == 0.5
+    assert rows["payer", "Private"].n == 60 and rows["sex", "male"].n == 50
+    assert {m.group for m in restricted.missingness if m.attribute == "payer"} == {"Private"}
+    assert [d for d in restricted.missingness_disparities if d["attribute"] == "payer"] == []
+    assert [d for d in restricted.missingness_disparities if d["attribute"] == "sex"] == [
+        d for d in checks.missingness_disparities if d["attribute"] == "sex"
+    ]
+    assert restricted.notes == [
+        "payer: 1 group(s) with fewer than 11 patients are shown without counts (Self).",
+        f"payer: Medicaid shown without counts: {SUPPRESSED_COMPLEMENTARY}.",
+    ]
+    assert restrict_to_reportable(restricted, suppressed) == restricted
+
+
+def test_a_shown_groups_new_missingness_gap_is_noted_after_restriction() -> None:
+    """With three shown groups, hiding one recomputes the largest gap among the other two."""
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame, features=["lab"], sensitive=sensitive, labels=labels, rows_total=100, min_cell_size=5
+    )
+    assert "lab is missing for 50.0% of payer = Medicaid against 0.0% of payer = Self." in (
+        checks.notes
+    )
+    restricted = restrict_to_reportable(checks, {group_key("payer", "Self"): None})
+    (payer,) = [d for d in restricted.missingness_disparities if d["attribute"] == "payer"]
+    assert (payer["max_group"], payer["min_group"]) == ("Medicaid", "Private")
+    assert "lab is missing for 50.0% of payer = Medicaid against 5.0% of payer = Private." in (
+        restricted.notes
+    )
+    assert "payer: Self shown without counts: suppressed." in restricted.notes
+    assert not [n for n in restricted.notes if "payer = Self" in n]

@@ -28,13 +28,15 @@ from auditor.explain import (
     NO_MODEL_REASON,
     PROXY_TOP_K_FLAG,
     SENSITIVE_INPUT_FLAG,
+    differing_features,
     explain,
+    restrict_to_reportable,
     shap_values,
 )
 from auditor.feature_names import FeatureMappingError, encoded_sources, sum_by_source
 from auditor.sampling import allocate, cell_codes, largest_remainder, stratified_sample
 from auditor.scorers import EstimatorScorer, ScoreColumnScorer
-from reports.model import Explanations, ProxyResult
+from reports.model import Explanations, ProxyResult, group_key
 
 CATEGORICAL = ["payer", "admit"]
 NUMERIC = ["age", "lab", "lab2", "zip_income"]
@@ -679,3 +681,77 @@ def test_bare_estimators_on_numeric_columns_are_explained_exactly(
     np.testing.assert_allclose(
         values.base_value + values.values.sum(axis=1), expected, atol=1e-6, rtol=0
     )
+
+
+def test_differing_features_has_one_definition(explained: Explanations) -> None:
+    assert differing_features(explained.by_group, top_k=3) == explained.differing_features
+
+
+def _extreme_group(explained: Explanations, attribute: str) -> str:
+    row = next(d for d in explained.differing_features if d["attribute"] == attribute)
+    return str(row["max_group"])
+
+
+def test_restricting_to_the_measured_groups_recomputes_differing_features(
+    explained: Explanations,
+) -> None:
+    """A group the measurement suppressed (complementary suppression) leaves every
+    per-group number, and the features that differ are found among the others."""
+    before = explained.model_copy(deep=True)
+    hidden_group = _extreme_group(explained, "race")
+    hidden = {group_key("race", hidden_group), group_key("race", "Other")}
+    restricted = restrict_to_reportable(explained, hidden, top_k=3, min_cell_size=11)
+
+    assert explained == before  # the input is not changed
+    entry = next(g for g in restricted.by_group if g.group == hidden_group)
+    assert entry.suppressed and entry.n_sample is None and entry.importance == []
+    assert entry.kendall_tau is None and entry.top_shifts == []
+    assert all(r["group"] != hidden_group for r in restricted.sample_per_group)
+    race_rows = [d for d in restricted.differing_features if d["attribute"] == "race"]
+    assert race_rows
+    shown = {
+        str(g.group): {f.feature: f.mean_abs_shap for f in g.importance}
+        for g in explained.by_group
+        if g.attribute == "race" and not g.suppressed and g.group != hidden_group
+    }
+    for row in race_rows:
+        assert hidden_group not in (row["max_group"], row["min_group"])
+        values = {g: imp[row["feature"]] for g, imp in shown.items()}
+        assert row["max_group"] == max(values, key=lambda g: values[g])
+        assert row["min_group"] == min(values, key=lambda g: values[g])
+        assert row["max_minus_min"] == pytest.approx(max(values.values()) - min(values.values()))
+    others = [d for d in explained.differing_features if d["attribute"] != "race"]
+    assert [d for d in restricted.differing_features if d["attribute"] != "race"] == others
+    kept = [g for g in restricted.by_group if g.group != hidden_group]
+    assert kept == [g for g in explained.by_group if g.group != hidden_group]
+
+
+def test_restricting_takes_hidden_groups_out_of_the_sample_note(
+    cohort: Any, logistic: Pipeline
+) -> None:
+    frame, _labels, sensitive = cohort
+    result = explain(
+        EstimatorScorer(logistic),
+        frame,
+        features=FEATURES,
+        sensitive=sensitive,
+        sample_size=30,
+        proxies=[],
+        intersections=[("race", "sex")],
+    )
+    note = next(n for n in result.notes if n.startswith("Importances of"))
+    assert "race × sex = Asian × female" in note and "race = Asian" in note
+    hidden = {group_key(["race", "sex"], ["Asian", "female"])}
+    restricted = restrict_to_reportable(result, hidden, top_k=5, min_cell_size=11)
+    (new_note,) = [n for n in restricted.notes if n.startswith("Importances of")]
+    assert "Asian × female" not in new_note and "race = Asian" in new_note
+    assert new_note.endswith(note[note.index(" are withheld: ") :])
+    listed = [
+        g
+        for g in result.by_group
+        if g.suppressed and (g.attribute, g.group) != ("race", "Other") and "Other" not in g.group
+    ]
+    everything = {group_key(g.attribute, g.group) for g in listed}
+    emptied = restrict_to_reportable(result, everything, top_k=5, min_cell_size=11)
+    assert not any(n.startswith("Importances of") for n in emptied.notes)
+    assert [n for n in emptied.notes] == [n for n in result.notes if n != note]

@@ -380,9 +380,14 @@ def test_history_of_a_realistic_report_names_intersections_and_hides_suppressed(
     assert by_group[("race", SUPPRESSED_GROUP)].metrics == {}
     withheld = by_group[("race", WITHHELD_GROUP)]
     assert withheld.label_metrics_withheld and "auroc" not in withheld.metrics
-    lines = commands.format_history([row], ["auroc"]).splitlines()
+    text = commands.format_history([row], ["auroc"])
+    lines = text.splitlines()
     assert next(x for x in lines if f" {WITHHELD_GROUP} " in x).split()[-1] == "withheld"
     assert next(x for x in lines if f" {SUPPRESSED_GROUP} " in x).endswith(" suppressed")
+    # 'suppressed' also covers groups hidden to protect a smaller one, which may be large.
+    assert commands.HISTORY_LEGEND in text
+    assert "smaller group's size" in commands.HISTORY_LEGEND
+    assert "suppressed = fewer patients than" not in text
 
 
 def test_history_of_an_unknown_model_lists_the_known_ones(registry: Registry) -> None:

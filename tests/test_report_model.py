@@ -17,6 +17,7 @@ from report_factory import (
     make_report,
 )
 
+from auditor.suppression import SUPPRESSED_COMPLEMENTARY
 from reports.model import (
     SCHEMA_PATH,
     SCHEMA_VERSION,
@@ -26,8 +27,10 @@ from reports.model import (
     GroupResult,
     Report,
     RepresentationRow,
+    below_minimum,
     group_key,
     report_json_schema,
+    suppressed_result_message,
 )
 
 
@@ -217,3 +220,104 @@ def test_group_key_treats_one_item_lists_as_strings() -> None:
 def test_attribute_order_lists_attributes_then_intersections_once() -> None:
     order = [key for _, key in make_report().attribute_order()]
     assert order == [("race",), ("sex",), ("race", "sex")]
+
+
+def _with_rows_naming(data: dict, attribute: object, hidden: object, shown: object) -> dict:
+    """A report.json whose rows that compare groups name a suppressed group."""
+    explained = data["explanations"]["differing_features"]
+    explained.append(
+        {
+            "attribute": attribute,
+            "feature": "lactate",
+            "max_group": hidden,
+            "min_group": shown,
+            "max_minus_min": LEAKY_VALUES[1],
+        }
+    )
+    explained.append(
+        {
+            "attribute": attribute,
+            "feature": "age",
+            "max_group": shown,
+            "min_group": hidden,
+            "max_minus_min": LEAKY_VALUES[0],
+        }
+    )
+    data["data_checks"]["missingness_disparities"].append(
+        {
+            "attribute": attribute,
+            "feature": "lactate",
+            "max_group": hidden,
+            "max_rate": LEAKY_VALUES[0],
+            "min_group": shown,
+            "min_rate": 0.01,
+            "difference": LEAKY_VALUES[0] - 0.01,
+        }
+    )
+    return data
+
+
+@pytest.mark.parametrize(
+    ("attribute", "hidden", "shown"),
+    [
+        ("race", SUPPRESSED_GROUP, "White"),
+        (["race", "sex"], [SUPPRESSED_GROUP, "Female"], ["White", "Female"]),
+    ],
+)
+def test_rows_comparing_groups_drop_any_that_names_a_suppressed_group(
+    attribute: object, hidden: object, shown: object
+) -> None:
+    data = _with_rows_naming(json.loads(make_report().to_json()), attribute, hidden, shown)
+    kept_before = len(data["explanations"]["differing_features"]) - 2
+    report = Report.from_json(json.dumps(data))
+    rows = report.explanations.differing_features + report.data_checks.missingness_disparities
+    assert len(report.explanations.differing_features) == kept_before
+    for row in rows:
+        named = [v for k, v in row.items() if k.endswith("group")]
+        assert hidden not in named, row
+    text = report.to_json()
+    for value in LEAKY_VALUES:
+        assert str(value) not in text
+
+
+def test_a_note_naming_a_suppressed_group_with_a_number_is_dropped() -> None:
+    data = json.loads(make_report().to_json())
+    leak = f"lactate is missing for 42.9% of race = {SUPPRESSED_GROUP} against 8.2% of White."
+    fine = f"race: 2 group(s) with fewer than 11 patients are shown ({SUPPRESSED_GROUP})."
+    data["data_checks"]["notes"] += [leak, fine]
+    notes = Report.from_json(json.dumps(data)).data_checks.notes
+    assert leak not in notes and fine in notes
+
+
+def test_a_group_suppressed_to_protect_another_is_not_called_small() -> None:
+    assert below_minimum("fewer than 11 patients", 11)
+    assert not below_minimum(SUPPRESSED_COMPLEMENTARY, 11)
+    assert not below_minimum(None, 11)
+    assert suppressed_result_message("Black × 85-94", SUPPRESSED_COMPLEMENTARY, 11) == (
+        f"Black × 85-94: numbers withheld, {SUPPRESSED_COMPLEMENTARY}."
+    )
+    assert suppressed_result_message("Asian", "fewer than 11 patients", 11) == (
+        "Asian has fewer than 11 patients; its numbers are withheld."
+    )
+    assert suppressed_result_message("Asian", None, 11) == (
+        "Asian is suppressed; its numbers are withheld."
+    )
+    data = json.loads(make_report(leaky=True).to_json())
+    entry = next(g for g in data["groups"] if g["group"] == SUPPRESSED_GROUP)
+    entry["suppression_reason"] = SUPPRESSED_COMPLEMENTARY
+    result = next(
+        r
+        for r in data["policy_results"]
+        if r["rule_id"] == "min-group-size" and r["group"] == SUPPRESSED_GROUP
+    )
+    result["message"] = f"{SUPPRESSED_GROUP} has {LEAKY_N} patients."
+    report = Report.from_json(json.dumps(data))
+    scrubbed = next(
+        r
+        for r in report.policy_results
+        if r.rule_id == "min-group-size" and r.group == SUPPRESSED_GROUP
+    )
+    assert scrubbed.message == f"{SUPPRESSED_GROUP}: numbers withheld, {SUPPRESSED_COMPLEMENTARY}."
+    assert report.suppression_reasons()[group_key("race", SUPPRESSED_GROUP)] == (
+        SUPPRESSED_COMPLEMENTARY
+    )

@@ -29,11 +29,13 @@ from report_factory import (
 )
 
 from auditor.errors import AuditInputError
+from auditor.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_COMPLEMENTARY
 from reports import FORMATS, render
 from reports import format as fmt
 from reports.charts import SERIES_COLOURS, SERIES_LINES, SERIES_MARKERS, make_charts
+from reports.findings import governance_extra, hidden_keys, result_row
 from reports.html import css_string, governance_html, report_html
-from reports.junit import junit_xml
+from reports.junit import case_names, junit_xml
 from reports.markdown import summary_markdown
 from reports.model import (
     SCHEMA_PATH,
@@ -41,6 +43,7 @@ from reports.model import (
     Estimate,
     Explanations,
     GroupResult,
+    PolicyResult,
     Report,
     ResultCounts,
     RocCurve,
@@ -409,6 +412,10 @@ def test_no_output_holds_a_suppressed_groups_numbers(
         if any(name in hidden for name in names):
             assert "n" not in node or node["n"] is None
             assert not node.get("metrics") and node.get("observed") is None
+        # Rows that compare groups name them in fields of their own (max_group, ...).
+        compared = [v for k, v in node.items() if k.endswith("_group")]
+        named = [n for v in compared for n in (v if isinstance(v, list) else [v])]
+        assert not any(name in hidden for name in named), node
 
 
 def _iter_dicts(node: object):  # type: ignore[no-untyped-def]
@@ -541,3 +548,108 @@ def test_a_passing_report_without_model_or_policies_renders(tmp_path: Path) -> N
     assert root.get("tests") == "0"
     assert "No rule failed and none was inconclusive." in files["md"].read_text(encoding="utf-8")
     assert "no model to explain" in files["html"].read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ suppression wording
+
+PROTECTING = [[WITHHELD_GROUP, "Female"], [WITHHELD_GROUP, "Male"]]
+"""race × sex cells hidden to protect a smaller one, not because they are small."""
+
+
+def _complementary_report() -> Report:
+    report = make_report()
+    for g in report.groups:
+        if g.suppressed and g.group in PROTECTING:
+            g.suppression_reason = SUPPRESSED_COMPLEMENTARY
+    return report
+
+
+def test_only_groups_below_the_minimum_are_said_to_have_fewer_than_11() -> None:
+    report = _complementary_report()
+    text = summary_markdown(report)
+    small = f"{SUPPRESSED_GROUP} × Female"
+    assert f"| race × sex | {small} | fewer than 11 | — |" in text
+    for cell in PROTECTING:
+        label = fmt.group_label(cell)
+        assert f"| race × sex | {label} | suppressed | — |" in text
+        row = next(line for line in text.splitlines() if f"| {label} |" in line)
+        assert "fewer than" not in row
+    assert (
+        f"Also named only: race × sex: {WITHHELD_GROUP} × Female, race × sex: {WITHHELD_GROUP} "
+        "× Male (suppressed to protect a smaller group)." in text
+    )
+    html = _visible_text(report_html(report, make_charts(report)))
+    assert (
+        f"({fmt.fewer_than(11)} patients); {WITHHELD_GROUP} × Female, {WITHHELD_GROUP} × Male "
+        "(suppressed to protect a smaller group)." in _flat(html)
+    )
+    assert (
+        f"{WITHHELD_GROUP} × Female suppressed numbers withheld: suppressed to protect a "
+        "smaller group" in _flat(html)
+    )
+    assert f"{WITHHELD_GROUP} × Female fewer than" not in _flat(html)
+    weigh = " ".join(governance_extra(report, report_pdf_sha256=None, output_hashes={})["weigh"])
+    assert "unknown for the suppressed groups" in weigh
+    assert f"race × sex: {WITHHELD_GROUP} × Male (suppressed to protect a smaller group)" in weigh
+    result = PolicyResult(
+        policy="p",
+        rule_id="r",
+        severity="warn",
+        status="not_evaluable",
+        check="metric",
+        attribute=["race", "sex"],
+        group=PROTECTING[0],
+        message="whatever the judge said",
+    )
+    row = result_row(report, result, hidden_keys(report))
+    assert row.message == (
+        f"{WITHHELD_GROUP} × Female: numbers withheld, {SUPPRESSED_COMPLEMENTARY}."
+    )
+
+
+def test_label_metrics_withheld_to_protect_another_group_say_so() -> None:
+    report = make_report()
+    withheld = next(g for g in report.groups if g.group == WITHHELD_GROUP)
+    withheld.suppression_reason = WITHHELD_COMPLEMENTARY
+    html = _flat(_visible_text(report_html(report, make_charts(report))))
+    assert (
+        f"Size and selection rate only: {WITHHELD_GROUP} (outcome-based measures withheld to "
+        "protect another group's count)." in html
+    )
+    assert "patients with or without the outcome):" not in html
+
+
+def test_junit_case_names_are_unique_within_a_policy() -> None:
+    def result(rule: str, metric: str | None, check: str, group: str | None) -> PolicyResult:
+        return PolicyResult(
+            policy="p",
+            rule_id=rule,
+            severity="warn",
+            status="pass",
+            check=check,
+            metric=metric,
+            attribute=None if group is None else "race",
+            group=group,
+            message="",
+        )
+
+    results = [
+        result("group-size", "n", "representation", "Black"),
+        result("group-size", "n_positive", "representation", "Black"),
+        result("group-size", "n", "representation", "White"),
+        result("gap", "sensitivity", "disparity", "Black"),
+        result("gap", "sensitivity", "metric", "Black"),
+        result("card", None, "model_card", None),
+        result("card", None, "model_card", None),
+        result("sens", "sensitivity", "metric", "Black"),
+    ]
+    assert case_names(results) == [
+        "group-size [race: Black] (n)",
+        "group-size [race: Black] (n_positive)",
+        "group-size [race: White]",
+        "gap [race: Black] (disparity)",
+        "gap [race: Black] (metric)",
+        "card #1",
+        "card #2",
+        "sens [race: Black]",
+    ]

@@ -115,8 +115,5 @@ def render(ctx: ViewContext) -> None:
     missing = _without_curve(ctx, view, drawn)
     if missing:
         st.caption(
-            "No curve (suppressed, fewer than "
-            f"{report.min_cell_size} patients, or too few positives or negatives): "
-            + ", ".join(missing)
-            + "."
+            "No curve (suppressed, or outcome-based measures withheld): " + ", ".join(missing) + "."
         )

@@ -1,7 +1,9 @@
 """How report values read on screen: one place for labels, numbers and suppression text.
 
 Formatting only; every number shown comes from the report the library built.
-Suppressed groups are never given a number: they read "fewer than N patients".
+Suppressed groups are never given a number: they read "fewer than N patients" when
+they are below the minimum, and "suppressed" (with their reason in the notes) when
+they are hidden to protect another group.
 """
 
 from __future__ import annotations
@@ -14,10 +16,27 @@ import pandas as pd
 
 from auditor.compare import label
 from auditor.metrics import COUNT_METRICS, METRICS
-from reports.model import DisparityResult, Estimate, GroupResult, Report
+from reports.format import suppression_text
+from reports.model import (
+    DisparityResult,
+    Estimate,
+    GroupResult,
+    Report,
+    below_minimum,
+    group_key,
+)
 
 SUPPRESSED = "fewer than {n} patients"
+"""A group below the minimum size."""
+SUPPRESSED_OTHER = "suppressed"
+"""A group hidden for another reason (e.g. so a smaller group's size cannot be worked out)."""
 WITHHELD = "withheld: fewer than {n} positives or negatives"
+"""A label-withheld group whose report gives no reason of its own."""
+SUPPRESSION_CAPTION = (
+    "A group under {n} patients reads “fewer than {n} patients”; a group hidden so that "
+    "a smaller group's size cannot be worked out reads “suppressed”. Neither has numbers "
+    "anywhere."
+)
 DASH = "—"
 KEY_METRICS = (
     "prevalence",
@@ -86,10 +105,28 @@ def estimate_text(est: Estimate | None, digits: int = 3, *, count: bool = False)
     return f"{est.estimate:.{digits}f} ({ci})" if ci else f"{est.estimate:.{digits}f}"
 
 
+def suppressed_text(reason: str | None, min_cell_size: int) -> str:
+    """'fewer than 11 patients' only when the reason says so; 'suppressed' otherwise."""
+    if below_minimum(reason, min_cell_size):
+        return SUPPRESSED.format(n=min_cell_size)
+    return SUPPRESSED_OTHER
+
+
+def hidden_text(report: Report, attribute: Any, group: Any, *, default: str | None = None) -> str:
+    """What a suppressed group of the report shows instead of numbers.
+
+    ``default`` is the reason of a group the report does not list as suppressed
+    (a data-check row hidden by its own size floor).
+    """
+    reasons = report.suppression_reasons()
+    key = group_key(attribute, group)
+    return suppressed_text(reasons.get(key, default), report.min_cell_size)
+
+
 def group_status(group: GroupResult, min_cell_size: int) -> str | None:
     """The suppression text a group shows instead of numbers, if any."""
     if group.suppressed:
-        return SUPPRESSED.format(n=min_cell_size)
+        return suppressed_text(group.suppression_reason, min_cell_size)
     return None
 
 
@@ -132,10 +169,16 @@ class Table:
 def _cell(g: GroupResult, m: str, min_cell_size: int, notes: dict[str, str]) -> str:
     """One metric of one group as a short cell; why it is empty goes to ``notes``."""
     if g.suppressed:
+        if g.suppression_reason and not below_minimum(g.suppression_reason, min_cell_size):
+            notes.setdefault(name(g.group), suppression_text(g.suppression_reason, min_cell_size))
         return ""
     est = g.metrics.get(m)
     if g.label_metrics_withheld and (est is None or est.estimate is None):
-        notes.setdefault(name(g.group), WITHHELD.format(n=min_cell_size))
+        why = g.suppression_reason
+        notes.setdefault(
+            name(g.group),
+            suppression_text(why, min_cell_size) if why else WITHHELD.format(n=min_cell_size),
+        )
         return "withheld"
     if est is not None and est.estimate is None:
         if est.reason:

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from auditor.dashboard import charts, display
-from reports.model import Report
+from reports.format import SAMPLE_WITHHELD, listing_by_reason
+from reports.model import SMALL_GROUP_REASON, Report, group_key
 
 if TYPE_CHECKING:
     from auditor.dashboard.app import ViewContext
@@ -42,13 +43,20 @@ def _shap(report: Report) -> None:
     rows: list[dict[str, Any]] = []
     bars: list[dict[str, Any]] = []
     shifts: list[dict[str, Any]] = []
-    withheld: list[str] = []
+    withheld: list[tuple[str, str]] = []
+    reasons = report.suppression_reasons()
     for g in ex.by_group:
         if display.name(g.attribute) != view:
             continue
         group = display.name(g.group)
         if g.suppressed or (view, group) in hidden:
-            withheld.append(group)
+            key = group_key(g.attribute, g.group)
+            why = (
+                display.hidden_text(report, g.attribute, g.group)
+                if key in reasons
+                else SAMPLE_WITHHELD.format(m=report.min_cell_size)
+            )
+            withheld.append((group, why))
             continue
         top = ", ".join(f.feature for f in sorted(g.importance, key=lambda f: f.rank)[:5])
         bars.extend(
@@ -91,11 +99,7 @@ def _shap(report: Report) -> None:
             "in that group's predictions than overall."
         )
     if withheld:
-        st.caption(
-            f"Not explained (fewer than {report.min_cell_size} patients): "
-            + ", ".join(withheld)
-            + "."
-        )
+        st.caption(f"Not explained: {listing_by_reason(withheld)}.")
     differing = [d for d in ex.differing_features if display.name(d.get("attribute")) == view]
     if differing:
         st.markdown("**Features whose importance differs most between groups**")
@@ -174,7 +178,12 @@ def _representation(report: Report) -> None:
             {
                 "Attribute": r.attribute,
                 "Group": r.group,
-                "Patients": display.SUPPRESSED.format(n=report.min_cell_size)
+                "Patients": display.hidden_text(
+                    report,
+                    r.attribute,
+                    r.group,
+                    default=SMALL_GROUP_REASON.format(m=report.min_cell_size),
+                )
                 if suppressed
                 else (f"{r.n:,}" if r.n is not None else display.DASH),
                 "Share of cohort": "" if suppressed or r.share is None else f"{r.share:.1%}",

@@ -14,6 +14,7 @@ import streamlit as st
 from auditor.dashboard import charts, display
 from auditor.dashboard.display import Table
 from auditor.dashboard.widgets import show_table
+from reports.format import listing_by_reason
 from reports.model import AttributeInfo, DisparityResult
 
 if TYPE_CHECKING:
@@ -148,10 +149,16 @@ def render(ctx: ViewContext) -> None:
             + ("difference from" if kind == "difference" else "ratio to")
             + " the reference group, whiskers 95% intervals; the dashed line is parity."
         )
-    excluded = sorted({display.name(g) for d in rows for g in d.excluded_groups})
+    excluded = {display.name(g): g for d in rows for g in d.excluded_groups}
     if excluded:
+        attribute = rows[0].attribute
         st.caption(
-            f"Left out (fewer than {report.min_cell_size} patients): " + ", ".join(excluded) + "."
+            "Left out: "
+            + listing_by_reason(
+                (text, display.hidden_text(report, attribute, excluded[text]))
+                for text in sorted(excluded)
+            )
+            + "."
         )
     _fairness_metrics(ctx)
 

@@ -45,7 +45,7 @@ def _results_list(
                 and (display.name(r.attribute), display.name(r.group)) in hidden
             )
             if suppressed:
-                text = display.SUPPRESSED.format(n=report.min_cell_size)
+                text = display.hidden_text(report, r.attribute, r.group)
             else:
                 text = r.message
                 if show_reason and r.reason and r.reason not in text:
@@ -169,9 +169,8 @@ def render(ctx: ViewContext) -> None:
         _model_card(report.model_card)
     st.subheader("Key metrics per group")
     st.caption(
-        f"Estimate (95% interval) at threshold {report.threshold:g}. Groups under "
-        f"{report.min_cell_size} patients are suppressed and read "
-        f"“{display.SUPPRESSED.format(n=report.min_cell_size)}”."
+        f"Estimate (95% interval) at threshold {report.threshold:g}. "
+        + display.SUPPRESSION_CAPTION.format(n=report.min_cell_size)
     )
     if report.notes:
         with st.expander(f"Caveats about these numbers ({len(report.notes)})", expanded=True):

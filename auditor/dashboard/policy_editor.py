@@ -126,7 +126,7 @@ def results_table(report: Report) -> pd.DataFrame:
                 "Rule": r.rule_title or r.rule_id,
                 "Where": _where(report, r),
                 "Observed": "" if suppressed else display.compact(r.observed),
-                "Message": display.SUPPRESSED.format(n=report.min_cell_size)
+                "Message": display.hidden_text(report, r.attribute, r.group)
                 if suppressed
                 else r.message,
                 "Policy": r.policy,

@@ -45,11 +45,11 @@ def render(ctx: ViewContext) -> None:
     groups = display.groups_of(report, view)
     metrics = display.metric_ids(report)
     st.caption(
-        f"Estimate (95% interval) at threshold {report.threshold:g}. A group under "
-        f"{report.min_cell_size} patients reads "
-        f"“{display.SUPPRESSED.format(n=report.min_cell_size)}” and has no numbers anywhere; a "
-        f"group with fewer than {report.min_cell_size} patients with or without the outcome "
-        "shows only its size and selection rate. Read across a row to compare groups."
+        f"Estimate (95% interval) at threshold {report.threshold:g}. "
+        + display.SUPPRESSION_CAPTION.format(n=report.min_cell_size)
+        + " A group whose outcome-based measures are withheld (too few patients with or "
+        "without the outcome, or to protect another group's count) shows only its size "
+        "and selection rate. Read across a row to compare groups."
     )
     table = display.metrics_by_group(
         groups, metrics, min_cell_size=report.min_cell_size, overall=report.overall

@@ -170,6 +170,13 @@ def run_verify_log(args: argparse.Namespace) -> int:
     return EXIT_LOG_TAMPERED
 
 
+HISTORY_LEGEND = (
+    "suppressed = numbers withheld: too few patients, or hidden so that a smaller "
+    "group's size cannot be worked out; withheld = outcome-based measures withheld: "
+    "too few patients with or without the outcome, or to protect another group's count"
+)
+
+
 def format_history(rows: Sequence[HistoryRow], metrics: Sequence[str]) -> str:
     """Two plain-text tables: one line per audit, then key metrics per group and release."""
     audits = [["audit", "release", "recorded", "verdict", "sign-off"]]
@@ -187,11 +194,7 @@ def format_history(rows: Sequence[HistoryRow], metrics: Sequence[str]) -> str:
     for row in rows:
         for g in row.groups:
             groups.append([row.release, g.attribute, g.group, *_group_cells(g, metrics)])
-    legend = (
-        "key metrics per group: estimate [95% interval]\n"
-        "suppressed = fewer patients than the audit's min_cell_size; "
-        "withheld = too few positives or negatives"
-    )
+    legend = f"key metrics per group: estimate [95% interval]\n{HISTORY_LEGEND}"
     return f"{_table(audits)}\n\n{legend}\n{_table(groups)}"
 
 
