@@ -123,7 +123,7 @@ def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> al
         scale=alt.Scale(type="point", padding=0.5),
     )
     color = alt.Color("group:N", title="group")
-    dash = alt.StrokeDash("group:N", legend=None)  # tells groups apart in greyscale too
+    dash = alt.StrokeDash("group:N", title="group")  # merged legend; greyscale-safe
     tooltip = [
         "release",
         "group",
