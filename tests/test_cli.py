@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import write_spec
+from tests.test_metrics import PUBLIC_ORDER
 
 VERDICT_LINE = re.compile(
     r"^verdict: (PASS|WARN|FAIL) — (\d+) passed, (\d+) failed, (\d+) inconclusive, "
@@ -334,31 +335,7 @@ def test_policies_and_metrics_listings() -> None:
     } <= ids
     metrics = run("metrics", "--json")
     assert metrics.returncode == 0
-    assert [m["id"] for m in json.loads(metrics.stdout)] == [
-        "n",
-        "n_positive",
-        "n_negative",
-        "prevalence",
-        "selection_rate",
-        "sensitivity",
-        "specificity",
-        "fpr",
-        "fnr",
-        "ppv",
-        "npv",
-        "accuracy",
-        "balanced_accuracy",
-        "f1",
-        "auroc",
-        "auprc",
-        "brier",
-        "log_loss",
-        "calibration_intercept",
-        "calibration_slope",
-        "oe_ratio",
-        "ece",
-        "net_benefit",
-    ]
+    assert [m["id"] for m in json.loads(metrics.stdout)] == PUBLIC_ORDER
 
 
 def test_validate_policy(tmp_path: Path, passing_policy: Path) -> None:
