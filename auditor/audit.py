@@ -110,9 +110,11 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     stats = reduce_frame(data.sensitive, data.labels, scores)
     hashes: dict[str, Any] = {"data": data.sha256}
     if spec.source is not None:
-        hashes["spec"] = sha256_path(spec.source)
+        # the hash of the bytes load_spec parsed, not of the file as it is now
+        hashes["spec"] = spec.source_sha256 or sha256_path(spec.source)
     if spec.model.path is not None:
-        hashes["model"] = sha256_path(spec.model.path)
+        # load_scorer hashed the file before loading it (and checked a pinned hash)
+        hashes["model"] = getattr(scorer, "sha256", None) or sha256_path(spec.model.path)
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
 
 
@@ -304,7 +306,6 @@ def build_report(
     hashes = dict(prepared.hashes)
     if baseline_sha256 is not None:
         hashes["baseline"] = baseline_sha256
-    hashes["policies"] = policy_hashes(policies)
     provenance = Provenance(
         tool=TOOL_NAME,
         tool_version=tool_version(),

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reports.format import attribute_label
 from reports.model import GroupResult, PolicyResult, Report
 
 KEY_METRICS = ("auroc", "sensitivity", "specificity", "ppv", "calibration_slope", "oe_ratio")
@@ -65,12 +66,8 @@ class Comparison:
 
 
 def label(value: str | list[str] | None) -> str:
-    """One display form for an attribute or group: intersections joined with ' × '."""
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return " × ".join(value)
-    return value
+    """The reports' display form of an attribute or group; '—' for audit-wide results."""
+    return "—" if value is None else attribute_label(value)
 
 
 def _groups(report: Report) -> dict[tuple[str, str], GroupResult]:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import SpecError
+from auditor.sampling import check_row_alignment
 from auditor.spec import MISSING_GROUP
 from reports.model import DataChecks, GroupKey, MissingnessRow, RepresentationRow, group_key
 
@@ -37,7 +38,6 @@ UNKNOWN_REFERENCE_ATTRIBUTE = (
 BAD_REFERENCE_SHARE = (
     "reference_shares.{attribute}.{group}: expected a share between 0 and 1; got {value!r}"
 )
-LENGTH_MISMATCH = "{name} has {actual} rows but the data has {expected}"
 MISSING_FEATURE = "the feature '{feature}' is not a column of the data"
 
 DROPPED_NOTE = (
@@ -370,14 +370,7 @@ def _check_inputs(
     labels: np.ndarray | None,
     reference_shares: dict[str, dict[str, float]] | None,
 ) -> None:
-    if len(sensitive) != len(frame):
-        raise ValueError(
-            LENGTH_MISMATCH.format(name="sensitive", actual=len(sensitive), expected=len(frame))
-        )
-    if labels is not None and len(labels) != len(frame):
-        raise ValueError(
-            LENGTH_MISMATCH.format(name="labels", actual=len(labels), expected=len(frame))
-        )
+    check_row_alignment(frame, sensitive, labels)
     for feature in features:
         if feature not in frame.columns:
             raise ValueError(MISSING_FEATURE.format(feature=feature))

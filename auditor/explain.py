@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 from auditor.errors import SpecError
 from auditor.feature_names import FeatureMappingError, encoded_sources, sum_by_source
 from auditor.proxies import ALL_FEATURES, proxy_strengths
-from auditor.sampling import cell_codes, stratified_sample
+from auditor.sampling import cell_codes, check_row_alignment, stratified_sample
 from auditor.spec import MISSING_GROUP
 from reports.model import (
     Explanations,
@@ -73,7 +73,6 @@ NO_FEATURES_REASON = "no model input to explain: the feature list is empty"
 BAD_SAMPLE_SIZE = "explain.sample_size must be a positive integer; got {value!r}"
 BAD_BACKGROUND_SIZE = "explain.background_size must be a positive integer; got {value!r}"
 BAD_TOP_K = "explain.top_k must be a positive integer; got {value!r}"
-LENGTH_MISMATCH = "{name} has {actual} rows but the data has {expected}"
 
 SENSITIVE_INPUT_FLAG = (
     "The sensitive attribute '{attribute}' is itself a model input "
@@ -925,11 +924,4 @@ def _check_parameters(
     ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise SpecError(message.format(value=value))
-    if len(sensitive) != len(frame):
-        raise ValueError(
-            LENGTH_MISMATCH.format(name="sensitive", actual=len(sensitive), expected=len(frame))
-        )
-    if labels is not None and len(labels) != len(frame):
-        raise ValueError(
-            LENGTH_MISMATCH.format(name="labels", actual=len(labels), expected=len(frame))
-        )
+    check_row_alignment(frame, sensitive, labels)

@@ -174,3 +174,20 @@ def _split_within(take: int, counts: np.ndarray) -> np.ndarray:
     if take >= counts.sum():
         return counts.copy()
     return largest_remainder(take, counts.astype(np.float64))
+
+
+LENGTH_MISMATCH = "{name} has {actual} rows but the data has {expected}"
+
+
+def check_row_alignment(
+    frame: pd.DataFrame, sensitive: pd.DataFrame, labels: np.ndarray | None
+) -> None:
+    """Row-level inputs of one audit must describe the same patients, row for row."""
+    if len(sensitive) != len(frame):
+        raise ValueError(
+            LENGTH_MISMATCH.format(name="sensitive", actual=len(sensitive), expected=len(frame))
+        )
+    if labels is not None and len(labels) != len(frame):
+        raise ValueError(
+            LENGTH_MISMATCH.format(name="labels", actual=len(labels), expected=len(frame))
+        )
