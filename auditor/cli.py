@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data", type=Path, help="CSV or Parquet file")
     p.add_argument("--out", type=Path, help="spec path (default: audit-spec.yaml beside the data)")
+    p.add_argument(
+        "--no-input",
+        action="store_true",
+        help="never ask at the terminal: keep every best guess (marked unsure in the output)",
+    )
 
     p = sub.add_parser(
         "validate-spec",
@@ -304,16 +309,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(args, demo_spec_path())
 
 
+def _terminal_ask(question: str, options: list[str], default: str) -> str:
+    """Ask one question at a terminal; Enter keeps the guess."""
+    print(f"{question} [{default}] (options: {', '.join(options)})", file=sys.stderr)
+    try:
+        answer = input("> ").strip()
+    except EOFError:
+        return default
+    return answer if answer in options else default
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from auditor.init_spec import init_spec
 
-    spec_path, guess = init_spec(args.data, args.out)
+    ask = _terminal_ask if sys.stdin.isatty() and not args.no_input else None
+    spec_path, guess = init_spec(args.data, args.out, ask=ask)
+    for decision in guess.decisions:
+        print(f"guessed {decision.line()}")
     for note in guess.notes:
-        print(f"guessed: {note}")
-    print(
-        f"label: {guess.label or 'not found'}; score column: {guess.score or 'not found'}; "
-        f"sensitive: {', '.join(guess.sensitive) or 'none found'}"
-    )
+        print(f"note: {note}")
     print(f"wrote {spec_path}; review it, then run: auditor audit {spec_path} --out audit")
     return EXIT_PASS
 

@@ -115,6 +115,9 @@ MSG_DOC_PASS = "The model card documents {fields}."
 MSG_DOC_FAIL = "The model card lacks {missing}."
 MSG_DOC_NONE = "No model card was given; required: {fields}."
 DOC_MISSING = "missing or empty: {missing}"
+MSG_DOC_TODO = "The model card marks {todo} as TODO: write them before release."
+DOC_TODO = "marked TODO: {todo}"
+TODO_MARK = "TODO"  # `auditor init` writes this into fields a policy needs; never a pass
 MSG_PROXY_PASS = (
     "The strongest proxy for {attribute} is the feature {feature} (proxy strength {value}); "
     "required at most {bound}."
@@ -1047,16 +1050,26 @@ def _proxy(ctx: _RuleContext) -> Iterator[PolicyResult]:
 # ------------------------------------------------------------------- documentation
 
 
-def _present(card: Any, dotted: str) -> bool:
+def _field(card: Any, dotted: str) -> Any:
     value = card
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
-            return False
+            return None
         value = value[part]
+    return value
+
+
+def _todo(card: Any, dotted: str) -> bool:
+    value = _field(card, dotted)
+    return isinstance(value, str) and value.strip().upper().startswith(TODO_MARK)
+
+
+def _present(card: Any, dotted: str) -> bool:
+    value = _field(card, dotted)
     if value is None:
         return False
     if isinstance(value, str):
-        return bool(value.strip())
+        return bool(value.strip()) and not _todo(card, dotted)
     if isinstance(value, list | dict | tuple | set):
         return bool(value)
     return True
@@ -1070,6 +1083,12 @@ def _documentation(ctx: _RuleContext) -> Iterator[PolicyResult]:
     fields = ", ".join(check.fields)
     if not missing:
         yield ctx.result("pass", MSG_DOC_PASS.format(fields=fields))
+        return
+    todo = [f for f in missing if _todo(card, f)]
+    absent = [f for f in missing if f not in todo]
+    if todo and not absent:
+        reason = DOC_TODO.format(todo=", ".join(todo))
+        yield ctx.result("fail", MSG_DOC_TODO.format(todo=", ".join(todo)), reason=reason)
         return
     reason = DOC_MISSING.format(missing=", ".join(missing))
     if not card:
