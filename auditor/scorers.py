@@ -98,6 +98,29 @@ SCORING_FAILED = "{source}: scoring failed ({reason})"
 SCORE_COLUMN_NOT_NUMERIC = (
     "{source} is not numeric ({dtype}); expected probabilities of the positive class"
 )
+NOT_NUMBERS = (
+    "{source}: column {column!r} is not numeric ({dtype}): {count} value(s) are not numbers: "
+    "{values} (rows {rows}); expected numbers{hint}"
+)
+SAS_MISSING_HINT = (
+    "; '.' is how SAS writes a missing value: export missing values as empty cells, "
+    "which are read as missing"
+)
+PROBA_ONE_DIMENSIONAL = (
+    "{source}: predict_proba returned one value per row (shape {shape}); expected one column "
+    "per class, shape ({rows}, 2), as scikit-learn classifiers return; if these values are "
+    "already probabilities of the positive class, give them as model.score_column"
+)
+ONNX_MATRIX_NEEDS_FEATURES = (
+    "{file}: the ONNX model takes one matrix input {name!r} of shape {shape}, not one input per "
+    "column; list the data columns under features in the spec, in the model's input order"
+)
+LIGHTGBM_CATEGORICAL = (
+    "{source}: the LightGBM model was trained with pandas categorical features, but these "
+    "columns of the data are not categories: {columns} ({reason}); CSV loses category types and "
+    "Parquet keeps them: save the data as Parquet with those columns as pandas categories "
+    "(the categories in training order)"
+)
 
 
 @runtime_checkable
@@ -130,6 +153,75 @@ def validate_scores(values: Any, frame: pd.DataFrame, source: str) -> np.ndarray
             )
         )
     return scores
+
+
+def non_numeric_message(
+    frame: pd.DataFrame, columns: Sequence[str], source: str, *, every: bool = False
+) -> str | None:
+    """Name the first column read as text only because some values are not numbers.
+
+    A column where most values are numbers and a few are text (SAS's '.', 'NA', '?')
+    makes a model fail with "could not convert string to float"; say where instead.
+    A column of text only is a category, not a broken number (unless ``every``).
+    """
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+            continue
+        parsed = pd.to_numeric(series, errors="coerce")
+        bad = (parsed.isna() & series.notna()).to_numpy()
+        if not bad.any() or (bad[series.notna().to_numpy()].all() and not every):
+            continue
+        distinct = pd.unique(series[bad])
+        shown = ", ".join(repr(str(v)) for v in distinct[:5]) + (
+            ", ..." if len(distinct) > 5 else ""
+        )
+        return NOT_NUMBERS.format(
+            source=source,
+            column=column,
+            dtype=series.dtype,
+            count=int(bad.sum()),
+            values=shown,
+            rows=row_numbers(frame.index, bad),
+            hint=SAS_MISSING_HINT if "." in {str(v).strip() for v in distinct} else "",
+        )
+    return None
+
+
+def _lightgbm_categorical(
+    estimator: Any, inputs: pd.DataFrame, exc: Exception, source: str
+) -> str | None:
+    """LightGBM's own words for category columns that lost their type, if that is the error."""
+    text = str(exc)
+    if "categorical_feature do not match" not in text and "bad pandas dtypes" not in text:
+        return None
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if not type(final).__module__.startswith("lightgbm"):
+        return None
+    booster = getattr(final, "booster_", None)
+    names = list(getattr(final, "feature_name_", []) or [])
+    categorical: list[str] = []
+    if booster is not None:
+        dumped = booster.dump_model(num_iteration=0)
+        indices = set()
+        for tree in dumped.get("tree_info", []):
+            stack = [tree.get("tree_structure", {})]
+            while stack:
+                node = stack.pop()
+                if node.get("decision_type") == "==":
+                    indices.add(node["split_feature"])
+                stack += [node[k] for k in ("left_child", "right_child") if k in node]
+        categorical = [names[i] for i in sorted(indices) if i < len(names)]
+    not_category = [
+        c
+        for c in (categorical or list(inputs.columns))
+        if c in inputs.columns and not isinstance(inputs[c].dtype, pd.CategoricalDtype)
+    ]
+    return LIGHTGBM_CATEGORICAL.format(
+        source=source,
+        columns=", ".join(repr(c) for c in not_category) or "(none)",
+        reason=text.strip().rstrip("."),
+    )
 
 
 def _show(value: Any) -> str:
@@ -176,8 +268,9 @@ class ScoreColumnScorer:
         if not (
             pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
         ):
+            text = non_numeric_message(frame, [self.column], self.source, every=True)
             raise ModelError(
-                SCORE_COLUMN_NOT_NUMERIC.format(source=self.source, dtype=values.dtype)
+                text or SCORE_COLUMN_NOT_NUMERIC.format(source=self.source, dtype=values.dtype)
             )
         return validate_scores(
             values.to_numpy(dtype=np.float64, na_value=np.nan), frame, self.source
@@ -227,11 +320,24 @@ class EstimatorScorer:
             return frame[[str(n) for n in names]]
         return frame.drop(columns=[c for c in self.exclude if c in frame.columns])
 
+    def _failure(self, inputs: pd.DataFrame, exc: Exception) -> str:
+        """The most specific message for a failed predict_proba: where the user can act."""
+        return (
+            _lightgbm_categorical(self.estimator, inputs, exc, self.source)
+            or non_numeric_message(inputs, list(inputs.columns), self.source)
+            or SCORING_FAILED.format(source=self.source, reason=exc)
+        )
+
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        inputs = self._inputs(frame)
         try:
-            proba = np.asarray(self.estimator.predict_proba(self._inputs(frame)))  # type: ignore[union-attr]
+            proba = np.asarray(self.estimator.predict_proba(inputs))  # type: ignore[union-attr]
         except Exception as exc:  # any estimator error is the model's, not ours
-            raise ModelError(SCORING_FAILED.format(source=self.source, reason=exc)) from exc
+            raise ModelError(self._failure(inputs, exc)) from exc
+        if proba.ndim == 1:
+            raise ModelError(
+                PROBA_ONE_DIMENSIONAL.format(source=self.source, shape=proba.shape, rows=len(frame))
+            )
         if proba.ndim != 2 or proba.shape[1] <= self.positive_index:
             raise ModelError(
                 SCORES_SHAPE.format(source=self.source, shape=proba.shape, rows=len(frame))
@@ -325,7 +431,18 @@ class OnnxScorer:
         if len(self.inputs) == 1 and self.features is not None:
             spec = self.inputs[0]
             dtype = _ONNX_DTYPES.get(spec.type, np.float32)
-            return {spec.name: frame[list(self.features)].to_numpy(dtype=dtype)}
+            columns = list(self.features)
+            text = non_numeric_message(frame, columns, self.source)
+            if text:
+                raise ModelError(text)
+            return {spec.name: frame[columns].to_numpy(dtype=dtype)}
+        dims = list(self.inputs[0].shape or []) if len(self.inputs) == 1 else []
+        if len(dims) == 2 and dims[1] != 1:
+            spec = self.inputs[0]
+            shape = "(" + ", ".join(str(d) if isinstance(d, int) else "rows" for d in dims) + ")"
+            raise ModelError(
+                ONNX_MATRIX_NEEDS_FEATURES.format(file=self.source, name=spec.name, shape=shape)
+            )
         missing = next(n for n in names if n not in frame.columns)
         raise ModelError(
             ONNX_INPUT_MISSING.format(file=self.source, name=missing, inputs=", ".join(names))
