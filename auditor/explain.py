@@ -6,7 +6,8 @@ Which explainer runs is decided by the model, exact where an exact one exists:
   ``shap.LinearExplainer`` with an independent masker over a background sample,
   on the log-odds scale;
 * a tree ensemble final step (HistGradientBoosting, random forest, extra
-  trees, gradient boosting, a decision tree): ``shap.TreeExplainer`` with
+  trees, gradient boosting, a decision tree, and LightGBM, XGBoost and
+  CatBoost classifiers, bare or in a pipeline): ``shap.TreeExplainer`` with
   ``feature_perturbation="tree_path_dependent"`` (the background is the
   training data's path counts stored in the trees), on the log-odds scale for
   boosting and the probability scale for forests. The interventional variant
@@ -34,6 +35,7 @@ aggregates leave this module's :func:`explain`; row-level values
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -131,6 +133,11 @@ SAMPLE_WITHHELD_NOTE = (
 
 _LOGISTIC = ("LogisticRegression", "LogisticRegressionCV")
 _BOOSTING = ("HistGradientBoostingClassifier", "GradientBoostingClassifier")
+FLOAT32_ADDITIVITY_TOLERANCE = 1e-5
+"""XGBoost sums its trees in float32 (about 1e-7 relative per tree): SHAP values add up to its
+margin within this, not within 1e-6; the scores themselves are still checked at 1e-6."""
+_GRADIENT_BOOSTING_LIBRARIES = ("LGBMClassifier", "XGBClassifier", "CatBoostClassifier")
+"""LightGBM, XGBoost and CatBoost classifiers: TreeExplainer reads them exactly, on log-odds."""
 _FORESTS = (
     "RandomForestClassifier",
     "ExtraTreesClassifier",
@@ -385,7 +392,10 @@ def _exact(
     kind = type(final).__name__
     if _is_binary_logistic(final):
         name = LINEAR
-    elif kind in _BOOSTING + _FORESTS and len(getattr(final, "classes_", ())) == 2:
+    elif (
+        kind in _BOOSTING + _FORESTS + _GRADIENT_BOOSTING_LIBRARIES
+        and len(getattr(final, "classes_", ())) == 2
+    ):
         name = TREE
         if kind == "HistGradientBoostingClassifier" and _has_native_categorical(final):
             notes.append(FALLBACK_CATEGORICAL)
@@ -406,6 +416,8 @@ def _exact(
     try:
         if name == LINEAR:
             encoded, base, output, scale = _linear(final, matrix, background_matrix, scores)
+        elif kind in _GRADIENT_BOOSTING_LIBRARIES:
+            encoded, base, output, scale = _boosted_library(final, matrix, scores)
         else:
             encoded, base, output, scale = _tree(final, matrix, scores)
     except _NotExact as exc:
@@ -472,8 +484,47 @@ def _tree(model: Any, matrix: np.ndarray, scores: np.ndarray) -> _Exact:
     return _additive(values[:, :, k], float(bases[k]), proba[:, k], "probability")
 
 
+def _margin(model: Any, inputs: Any) -> np.ndarray:
+    """The log-odds a LightGBM, XGBoost or CatBoost classifier computes before its sigmoid."""
+    kind = type(model).__name__
+    if kind == "LGBMClassifier":
+        raw = model.predict(inputs, raw_score=True)
+    elif kind == "XGBClassifier":
+        raw = model.predict(inputs, output_margin=True)
+    else:
+        raw = model.predict(inputs, prediction_type="RawFormulaVal")
+    return np.asarray(raw, dtype=np.float64).ravel()
+
+
+def _boosted_library(model: Any, matrix: np.ndarray, scores: np.ndarray) -> _Exact:
+    """TreeExplainer on a LightGBM/XGBoost/CatBoost model; checked against its own margin."""
+    import shap
+
+    inputs = _named(model, matrix)
+    explainer = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+    with warnings.catch_warnings():  # shap notes its LightGBM output shape changed; handled
+        warnings.filterwarnings(
+            "ignore", message="LightGBM binary classifier", category=UserWarning
+        )
+        raw = explainer.shap_values(inputs, check_additivity=False)
+    if isinstance(raw, list):  # older shap/LightGBM: one array per class
+        raw = raw[-1]
+    values = np.asarray(raw, dtype=np.float64)
+    if values.ndim == 3:
+        values = values[:, :, -1]
+    base = float(np.ravel(np.asarray(explainer.expected_value, dtype=np.float64))[-1])
+    tolerance = FLOAT32_ADDITIVITY_TOLERANCE if type(model).__name__ == "XGBClassifier" else None
+    return _orient_log_odds(
+        values, base, _margin(model, inputs), scores, tolerance or ADDITIVITY_TOLERANCE
+    )
+
+
 def _orient_log_odds(
-    values: np.ndarray, base: float, output: np.ndarray, scores: np.ndarray
+    values: np.ndarray,
+    base: float,
+    output: np.ndarray,
+    scores: np.ndarray,
+    tolerance: float = ADDITIVITY_TOLERANCE,
 ) -> _Exact:
     """Point the log-odds at the audit's positive class (the model may score the other one)."""
     gap_same = float(np.max(np.abs(expit(output) - scores), initial=0.0))
@@ -482,12 +533,18 @@ def _orient_log_odds(
         raise _NotExact(FALLBACK_OUTPUT, min(gap_same, gap_flip))
     if gap_flip < gap_same:
         values, base, output = -values, -base, -output
-    return _additive(values, base, output, "log_odds")
+    return _additive(values, base, output, "log_odds", tolerance)
 
 
-def _additive(values: np.ndarray, base: float, output: np.ndarray, scale: OutputScale) -> _Exact:
+def _additive(
+    values: np.ndarray,
+    base: float,
+    output: np.ndarray,
+    scale: OutputScale,
+    tolerance: float = ADDITIVITY_TOLERANCE,
+) -> _Exact:
     gap = float(np.max(np.abs(base + values.sum(axis=1) - output), initial=0.0))
-    if gap > ADDITIVITY_TOLERANCE:
+    if gap > tolerance:
         raise _NotExact(FALLBACK_ADDITIVITY, gap)
     return values, base, output, scale
 
