@@ -403,12 +403,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from auditor.compare import compare_reports, comparison_summary, format_comparison
 
     comparison = compare_reports(load_report(args.before), load_report(args.after))
-    if args.json:
-        print(comparison.to_json(), end="")
-    else:
-        print(format_comparison(comparison, only_changed=not args.all))
     s = comparison_summary(comparison)
     blocking = s["new_blocking_failures"]
+    if args.json:  # stdout is the JSON document only; warnings are in it and on stderr
+        print(comparison.to_json(), end="")
+        for warning in comparison.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return EXIT_BLOCKING_FAILURE if blocking else EXIT_PASS
+    print(format_comparison(comparison, only_changed=not args.all))
     print(
         f"compare: {s['changed_beyond_interval']} metrics moved beyond the earlier interval, "
         f"{s['new_failures']} new failures ({blocking} blocking), "

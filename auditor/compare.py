@@ -14,6 +14,15 @@ from typing import Any
 from reports.format import attribute_label
 from reports.model import GroupResult, PolicyResult, Report
 
+DIFFERENT_DATA = (
+    "the audits used different data (SHA-256 {before}… vs {after}…): differences mix the "
+    "model change with the change in patients"
+)
+DIFFERENT_LABEL = (
+    "the audits measured different outcomes ({before} vs {after}): their metrics are not comparable"
+)
+DIFFERENT_THRESHOLD = "the audits used different thresholds ({before} vs {after})"
+
 KEY_METRICS = ("auroc", "sensitivity", "specificity", "ppv", "calibration_slope", "oe_ratio")
 
 
@@ -45,12 +54,42 @@ class RuleChange:
     message: str
 
 
+def model_title(report: Report) -> str:
+    """Model name, version and kind as one line: what a reader needs to know which is which."""
+    m = report.model
+    version = f" v{m.version}" if m.version else ""
+    return f"{m.name or report.name}{version} ({m.kind})"
+
+
+def _label_text(report: Report) -> str:
+    return f"{report.label.get('column')} = {report.label.get('positive')}"
+
+
+def comparability_warnings(before: Report, after: Report) -> list[str]:
+    """What makes two audits measure different things (data, outcome, threshold)."""
+    warnings: list[str] = []
+    da = before.provenance.sha256.get("data")
+    db = after.provenance.sha256.get("data")
+    if da and db and da != db:
+        warnings.append(DIFFERENT_DATA.format(before=str(da)[:12], after=str(db)[:12]))
+    if _label_text(before) != _label_text(after):
+        warnings.append(
+            DIFFERENT_LABEL.format(before=_label_text(before), after=_label_text(after))
+        )
+    if before.threshold != after.threshold:
+        warnings.append(DIFFERENT_THRESHOLD.format(before=before.threshold, after=after.threshold))
+    return warnings
+
+
 @dataclass
 class Comparison:
     before_name: str
     after_name: str
     before_verdict: str
     after_verdict: str
+    before_model: dict[str, Any] = field(default_factory=dict)
+    after_model: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     deltas: list[MetricDelta] = field(default_factory=list)
     new_failures: list[RuleChange] = field(default_factory=list)
     resolved_failures: list[RuleChange] = field(default_factory=list)
@@ -62,7 +101,8 @@ class Comparison:
         return [c for c in self.new_failures if c.severity == "block"]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+        payload = {**asdict(self), "summary": comparison_summary(self)}
+        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def label(value: str | list[str] | None) -> str:
@@ -126,6 +166,9 @@ def compare_reports(
         after_name=after.name,
         before_verdict=before.verdict,
         after_verdict=after.verdict,
+        before_model={**before.model.model_dump(), "title": model_title(before)},
+        after_model={**after.model.model_dump(), "title": model_title(after)},
+        warnings=comparability_warnings(before, after),
         groups_only_before=sorted(f"{a}={g}" for a, g in ga.keys() - gb.keys()),
         groups_only_after=sorted(f"{a}={g}" for a, g in gb.keys() - ga.keys()),
     )
@@ -187,8 +230,11 @@ def format_comparison(c: Comparison, *, only_changed: bool = True) -> str:
         return "—" if x is None else f"{x:.3f}"
 
     lines = [
-        f"before: {c.before_name} (verdict {c.before_verdict})",
-        f"after:  {c.after_name} (verdict {c.after_verdict})",
+        f"before: {c.before_model.get('title', c.before_name)} — {c.before_name} "
+        f"(verdict {c.before_verdict.upper()})",
+        f"after:  {c.after_model.get('title', c.after_name)} — {c.after_name} "
+        f"(verdict {c.after_verdict.upper()})",
+        *(f"warning: {w}" for w in c.warnings),
         "",
     ]
     shown = (

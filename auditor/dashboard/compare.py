@@ -120,7 +120,12 @@ def render(ctx: ViewContext) -> None:
     cols[1].metric("B verdict", after.verdict.upper(), help=after_name)
     cols[2].metric("New failures", len(comparison.new_failures))
     cols[3].metric("Resolved failures", len(comparison.resolved_failures))
-    st.caption(f"A: {before_name} · B: {after_name}")
+    st.caption(
+        f"A: {comparison.before_model['title']} — {before_name} · "
+        f"B: {comparison.after_model['title']} — {after_name}"
+    )
+    for warning in comparison.warnings:
+        st.warning(f"Not like for like: {warning}.")
     only = st.toggle(
         "Only changes beyond the earlier audit's 95% interval", value=False, key="compare_only"
     )
