@@ -29,7 +29,9 @@ LOG_INTACT = "The log is intact: {entries} entries, head {head}…"
 LOG_TAMPERED = "The log was changed: {problem}"
 NO_ESTIMATES = "No estimates recorded for this metric and attribute."
 SUPPRESSED_NOTE = "Not charted in some releases because they had too few patients: {groups}."
-TREND_COLUMNS = ["release", "order", "group", "estimate", "ci_low", "ci_high"]
+TREND_COLUMNS = ["audit", "release", "order", "group", "estimate", "ci_low", "ci_high"]
+GROUP_COLOURS = "dark2"
+"""A categorical scheme whose every colour reads on white (no pale yellow)."""
 
 
 def metric_name(metric_id: str) -> str:
@@ -94,6 +96,7 @@ def trend_frame(rows: Sequence[HistoryRow], metric: str, attribute: str) -> pd.D
                 continue
             records.append(
                 {
+                    "audit": audit_label(row),
                     "release": row.release,
                     "order": order,
                     "group": g.group,
@@ -105,6 +108,11 @@ def trend_frame(rows: Sequence[HistoryRow], metric: str, attribute: str) -> pd.D
     return pd.DataFrame.from_records(records, columns=TREND_COLUMNS)
 
 
+def audit_label(row: HistoryRow) -> str:
+    """One x position per audit: two audits of one release must not share a point."""
+    return f"{row.release} (audit {row.audit_id})"
+
+
 def suppressed_groups(rows: Sequence[HistoryRow], attribute: str) -> list[str]:
     """Groups of ``attribute`` suppressed in at least one release."""
     names = {
@@ -113,19 +121,23 @@ def suppressed_groups(rows: Sequence[HistoryRow], attribute: str) -> list[str]:
     return sorted(names)
 
 
-def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> alt.LayerChart:
-    """Estimate per release and group joined by a line, with its 95% interval as a bar."""
+def trend_chart(frame: pd.DataFrame, metric: str, audits: Sequence[str]) -> alt.LayerChart:
+    """Estimate per audit and group, side by side within each audit, with its 95% interval.
+
+    Groups are offset within an audit (``xOffset``) so a single release does not pile
+    every group onto one point; lines join a group's estimates across releases.
+    """
     x = alt.X(
-        "release:N",
-        sort=list(releases),
-        title="release",
+        "audit:N",
+        sort=list(audits),
+        title="release (audit)",
         axis=alt.Axis(labelAngle=0),
-        scale=alt.Scale(type="point", padding=0.5),
     )
-    color = alt.Color("group:N", title="group")
-    dash = alt.StrokeDash("group:N", title="group")  # merged legend; greyscale-safe
+    offset = alt.XOffset("group:N")
+    color = alt.Color("group:N", title="group", scale=alt.Scale(scheme=GROUP_COLOURS))
     tooltip = [
         "release",
+        "audit",
         "group",
         alt.Tooltip("estimate:Q", format=".3f"),
         alt.Tooltip("ci_low:Q", format=".3f"),
@@ -133,13 +145,18 @@ def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> al
     ]
     base = alt.Chart(frame)
     y = alt.Y("estimate:Q", title=metric_name(metric), scale=alt.Scale(zero=False))
-    line = base.mark_line(point=True).encode(
-        x=x, y=y, color=color, strokeDash=dash, tooltip=tooltip
+    points = base.mark_point(filled=True, size=70, opacity=1).encode(
+        x=x, xOffset=offset, y=y, color=color, shape=alt.Shape("group:N"), tooltip=tooltip
     )
-    bars = base.mark_rule(strokeWidth=6, opacity=0.35).encode(
-        x=x, y="ci_low:Q", y2="ci_high:Q", color=color
+    bars = base.mark_rule(strokeWidth=2).encode(
+        x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q", color=color, tooltip=tooltip
     )
-    return alt.LayerChart(layer=[bars, line])
+    layers: list[Any] = [bars, points]
+    if frame["audit"].nunique() > 1:
+        layers.insert(
+            0, base.mark_line(strokeWidth=1.5).encode(x=x, xOffset=offset, y=y, color=color)
+        )
+    return alt.LayerChart(layer=layers).properties(height=260)
 
 
 def render_history_view(st: Any, registry: Registry, *, key: str = "history") -> None:
@@ -183,14 +200,14 @@ def _draw_history(area: Any, rows: Sequence[HistoryRow], chosen: Sequence[str], 
     attribute = area.selectbox(
         "Groups of", attributes, index=first_attribute, key=f"{key}_attribute"
     )
-    releases = [r.release for r in rows]
+    audits = [audit_label(r) for r in rows]
     for metric in chosen:
         frame = trend_frame(rows, metric, attribute)
         area.markdown(f"**{metric_name(metric)}**")
         if frame.empty:
             area.caption(NO_ESTIMATES)
         else:
-            area.altair_chart(trend_chart(frame, metric, releases), width="stretch")
+            area.altair_chart(trend_chart(frame, metric, audits), width="stretch")
     hidden = suppressed_groups(rows, attribute)
     if hidden:
         area.caption(SUPPRESSED_NOTE.format(groups=", ".join(hidden)))

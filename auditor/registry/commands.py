@@ -54,7 +54,7 @@ def add_registry_parsers(subparsers: Any) -> None:
         "history",
         help="show a model's audits across releases",
         description="List every recorded audit of MODEL in release order with its verdict,\n"
-        "sign-off status and key metrics per group (estimate and 95%% interval).",
+        "sign-off status and key metrics per group (estimate and 95% interval).",
         epilog="example:\n  auditor history sepsis-risk --metrics auroc,sensitivity",
         formatter_class=_FORMATTER,
     )
@@ -190,10 +190,11 @@ def format_history(rows: Sequence[HistoryRow], metrics: Sequence[str]) -> str:
                 _signoff_text(row),
             ]
         )
-    groups = [["release", "attribute", "group", "n", *metrics]]
+    groups = [["audit", "release", "attribute", "group", "n", *metrics]]
     for row in rows:
         for g in row.groups:
-            groups.append([row.release, g.attribute, g.group, *_group_cells(g, metrics)])
+            cells = _group_cells(g, metrics)
+            groups.append([str(row.audit_id), row.release, g.attribute, g.group, *cells])
     legend = f"key metrics per group: estimate [95% interval]\n{HISTORY_LEGEND}"
     return f"{_table(audits)}\n\n{legend}\n{_table(groups)}"
 
