@@ -30,7 +30,7 @@ LOG_TAMPERED = "The log was changed: {problem}"
 NO_ESTIMATES = "No estimates recorded for this metric and attribute."
 SUPPRESSED_NOTE = "Not charted in some releases because they had too few patients: {groups}."
 TREND_COLUMNS = ["audit", "release", "order", "group", "estimate", "ci_low", "ci_high"]
-GROUP_COLOURS = "dark2"
+GROUP_COLOURS: Any = "dark2"
 """A categorical scheme whose every colour reads on white (no pale yellow)."""
 
 

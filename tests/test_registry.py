@@ -922,9 +922,9 @@ def test_cli_record_history_signoff_and_verify(
     assert lines[3].split()[:2] == ["1", "1.0"] and lines[3].endswith("pass     unsigned")
     assert lines[4].split()[:2] == ["2", "1.1"] and "fail     rejected by Dr B (chair) " in lines[4]
     assert lines[4].endswith(': "sensitivity gap"')
-    table = {tuple(line.split()[:3]): line for line in lines[9:]}
-    assert table[("1.0", "race", "White")].split()[3:6] == ["400", "0.820", "[0.770,"]
-    assert table[("1.1", "race", "Pacific")].split()[3:] == ["Islander", "suppressed"]
+    table = {tuple(line.split()[:4]): line for line in lines[9:]}
+    assert table[("1", "1.0", "race", "White")].split()[4:7] == ["400", "0.820", "[0.770,"]
+    assert table[("2", "1.1", "race", "Pacific")].split()[4:] == ["Islander", "suppressed"]
 
     assert _cli("history", MODEL, "--json", "--metrics", "auroc", "--registry", registry_url) == 0
     data = json.loads(capsys.readouterr().out)
