@@ -136,20 +136,44 @@ def check_reference_groups(spec: AuditSpec, data: LoadedData) -> None:
             )
 
 
-def explain_prepared(prepared: Prepared, *, seed: int | None = None) -> Explanations:
+def proxy_threshold(spec: AuditSpec, policies: Sequence[Policy] | None = None) -> float:
+    """One proxy threshold for the table and the rule: the spec's, else the policies' bound.
+
+    A feature is a strong proxy above it, exactly where a ``proxy`` rule's
+    ``max_strength`` fails, so the report never calls a number a proxy in one place
+    and a pass in another.
+    """
+    from auditor.policy import ProxyCheck
+    from auditor.proxies import PROXY_THRESHOLD
+
+    if spec.explain.proxy_threshold is not None:
+        return spec.explain.proxy_threshold
+    bounds = [
+        rule.check.max_strength
+        for policy in policies or ()
+        for rule in policy.rules
+        if isinstance(rule.check, ProxyCheck)
+    ]
+    return min(bounds) if bounds else PROXY_THRESHOLD
+
+
+def explain_prepared(
+    prepared: Prepared, *, seed: int | None = None, policies: Sequence[Policy] | None = None
+) -> Explanations:
     """SHAP and proxies on a seeded, stratified sample (independent of thresholds)."""
     from auditor.explain import explain
     from auditor.proxies import proxy_strengths
 
     spec = prepared.spec
     seed = spec.seed if seed is None else seed
+    threshold = proxy_threshold(spec, policies)
     features = list(prepared.data.features)
     proxies = proxy_strengths(
         prepared.data.frame,
         features=features,
         sensitive=prepared.data.sensitive,
         seed=seed,
-        threshold=spec.explain.proxy_threshold,
+        threshold=threshold,
         min_cell_size=spec.min_cell_size,
     )
     if not spec.explain.enabled:
@@ -157,7 +181,7 @@ def explain_prepared(prepared: Prepared, *, seed: int | None = None) -> Explanat
             status="not_evaluable",
             reason="explanations were turned off in the spec (explain.enabled: false)",
             proxies=proxies,
-            proxy_threshold=spec.explain.proxy_threshold,
+            proxy_threshold=threshold,
         )
     return explain(
         prepared.scorer,
@@ -168,7 +192,7 @@ def explain_prepared(prepared: Prepared, *, seed: int | None = None) -> Explanat
         sample_size=spec.explain.sample_size,
         background_size=spec.explain.background_size,
         top_k=spec.explain.top_k,
-        proxy_threshold=spec.explain.proxy_threshold,
+        proxy_threshold=threshold,
         seed=seed,
         min_cell_size=spec.min_cell_size,
         proxies=proxies,
@@ -286,7 +310,7 @@ def build_report(
     )
     if explanations is None:
         progress("explaining the model (SHAP) and looking for proxies")
-        explanations = explain_prepared(prepared, seed=seed)
+        explanations = explain_prepared(prepared, seed=seed, policies=policies)
     if data_checks is None:
         progress("checking representation and missingness")
         data_checks = check_data(prepared)

@@ -48,7 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from auditor.errors import SpecError
 from auditor.feature_names import FeatureMappingError, encoded_sources, sum_by_source
-from auditor.proxies import ALL_FEATURES, proxy_strengths
+from auditor.proxies import ALL_FEATURES, PROXY_THRESHOLD, proxy_strengths
 from auditor.sampling import cell_codes, check_row_alignment, stratified_sample
 from auditor.spec import MISSING_GROUP
 from reports.model import (
@@ -220,7 +220,7 @@ def explain(
     sample_size: int = 2000,
     background_size: int = 100,
     top_k: int = 5,
-    proxy_threshold: float = 0.3,
+    proxy_threshold: float = PROXY_THRESHOLD,
     seed: int = 0,
     min_cell_size: int = 11,
     proxies: list[ProxyResult] | None = None,
@@ -247,7 +247,7 @@ def explain(
     top_k : int
         How many rank shifts, differing features and top features to report.
     proxy_threshold : float
-        A proxy at or above this strength that ranks in the top ``top_k`` is flagged.
+        A strong proxy (strength above this) that ranks in the top ``top_k`` is flagged.
     seed : int
         Seeds the sample, the background and the model-agnostic permutations.
     min_cell_size : int

@@ -119,7 +119,7 @@ MSG_DOC_TODO = "The model card marks {todo} as TODO: write them before release."
 DOC_TODO = "marked TODO: {todo}"
 TODO_MARK = "TODO"  # `auditor init` writes this into fields a policy needs; never a pass
 MSG_PROXY_PASS = (
-    "The strongest proxy for {attribute} is the feature {feature} (proxy strength {value}); "
+    "The feature that best predicts {attribute} is {feature} (proxy strength {value}); "
     "required at most {bound}."
 )
 MSG_PROXY_FAIL = (

@@ -19,8 +19,8 @@ for all features together:
   model: a proxy that exists only through an interaction of features is not
   seen);
 * ``proxy_strength = max(0, 2 * AUROC - 1)`` (0: no better than chance,
-  1: predicts the attribute perfectly); at or above the threshold the feature
-  is listed as a proxy.
+  1: predicts the attribute perfectly); above the threshold the feature
+  is a strong proxy.
 
 The attribute itself is never a candidate for its own proxy (a model that uses
 it directly is flagged separately by the explanations). Groups suppressed by
@@ -58,6 +58,11 @@ TOO_FEW_GROUPS_REASON = (
     "patients and {min_rows} sampled rows"
 )
 NO_FEATURES_REASON = "not evaluable: no feature other than '{attribute}' itself"
+PROXY_THRESHOLD = 0.5
+"""Proxy strength above which a feature is a strong proxy: the same bound as the
+clinical-default policy's `proxies` rule (at most 0.5), so the table and the rule agree.
+A policy with its own proxy bound sets it instead (see ``auditor.audit``)."""
+
 BAD_THRESHOLD = "explain.proxy_threshold must be between 0 and 1; got {value!r}"
 
 
@@ -67,7 +72,7 @@ def proxy_strengths(
     features: Sequence[str],
     sensitive: pd.DataFrame,
     seed: int = 0,
-    threshold: float = 0.3,
+    threshold: float = PROXY_THRESHOLD,
     sample_size: int = 5000,
     min_cell_size: int = 11,
 ) -> list[ProxyResult]:
@@ -84,7 +89,7 @@ def proxy_strengths(
     seed : int
         Seeds the row sample and the folds.
     threshold : float
-        A feature with ``proxy_strength >= threshold`` is a proxy.
+        A feature with ``proxy_strength > threshold`` is a strong proxy.
     sample_size : int
         At most this many rows (a seeded simple random sample) are used.
     min_cell_size : int
@@ -205,7 +210,7 @@ def _result(
         nmi=nmi,
         auroc=auc,
         strength=strength,
-        is_proxy=strength >= threshold,
+        is_proxy=strength > threshold,
         excluded_groups=excluded,
         reason=reason,
     )

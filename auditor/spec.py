@@ -56,8 +56,9 @@ class ExplainSpec:
     """Row budget of the seeded, stratified SHAP sample."""
     background_size: int = 100
     top_k: int = 5
-    proxy_threshold: float = 0.3
-    """Features whose proxy_strength (2*AUROC-1) reaches this are listed as proxies."""
+    proxy_threshold: float | None = None
+    """Features whose proxy_strength (2*AUROC-1) is above this are strong proxies; None: the
+    policies' proxy bound (one threshold for the table and the rule), else 0.5."""
 
 
 @dataclass(frozen=True)

@@ -355,7 +355,7 @@ class Explanations(_Model):
     )
     proxies: list[ProxyResult] = Field(default_factory=list, description="Proxy strengths.")
     proxy_threshold: float | None = Field(
-        None, description="Strength at which a feature is a proxy."
+        None, description="Strength above which a feature is a strong proxy."
     )
     flags: list[str] = Field(
         default_factory=list,

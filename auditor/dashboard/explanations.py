@@ -143,7 +143,7 @@ def _proxies(report: Report) -> None:
     st.caption(
         "Proxy strength = 2 × AUROC − 1 of predicting the attribute from the feature "
         "(cross-validated); "
-        + (f"{threshold:g} or more is flagged." if threshold is not None else "")
+        + (f"above {threshold:g} a feature is a strong proxy." if threshold is not None else "")
     )
     rows = [
         {
@@ -152,7 +152,7 @@ def _proxies(report: Report) -> None:
             "Strength": display.number(p.strength),
             "AUROC": display.number(p.auroc),
             "Normalized mutual information": display.number(p.nmi),
-            "Proxy": "yes" if p.is_proxy else "",
+            "Strong proxy": "yes" if p.is_proxy else "",
         }
         for p in sorted(ex.proxies, key=lambda p: -(p.strength or 0.0))
     ]

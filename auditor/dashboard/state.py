@@ -121,10 +121,10 @@ def _policies(key: str, _spec: Any) -> list[Any]:
 
 
 @st.cache_resource(show_spinner="Explaining the model (SHAP on a seeded sample)…", max_entries=4)
-def _explanations(key: str, _prepared: Any) -> Explanations:
+def _explanations(key: str, _prepared: Any, _policies: Any = None) -> Explanations:
     from auditor.audit import explain_prepared
 
-    return explain_prepared(_prepared)
+    return explain_prepared(_prepared, policies=_policies)
 
 
 @st.cache_resource(show_spinner="Checking representation and missingness…", max_entries=4)
@@ -154,7 +154,7 @@ def load_live(spec_path: Path) -> LiveAudit:
         spec=spec,
         prepared=prepared,
         policies=policies,
-        explanations=_explanations(key, prepared),
+        explanations=_explanations(key, prepared, policies),
         data_checks=_data_checks(key, prepared),
     )
 
