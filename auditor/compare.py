@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from reports.format import attribute_label
+from reports.format import attribute_label, group_label
 from reports.model import GroupResult, PolicyResult, Report
 
 DIFFERENT_DATA = (
@@ -106,13 +106,18 @@ class Comparison:
 
 
 def label(value: str | list[str] | None) -> str:
-    """The reports' display form of an attribute or group; '—' for audit-wide results."""
+    """The reports' display form of an attribute; '—' for audit-wide results."""
     return "—" if value is None else attribute_label(value)
 
 
+def group_text(value: str | list[str] | None) -> str:
+    """The reports' display form of a group (``worst case``, ``Black × female``); '—' if none."""
+    return "—" if value is None else group_label(value)
+
+
 def _groups(report: Report) -> dict[tuple[str, str], GroupResult]:
-    entries = {(label(g.attribute), label(g.group)): g for g in report.groups}
-    entries[("overall", label(report.overall.group))] = report.overall
+    entries = {(label(g.attribute), group_text(g.group)): g for g in report.groups}
+    entries[("overall", group_text(report.overall.group))] = report.overall
     return entries
 
 
@@ -149,7 +154,7 @@ def _delta(key: tuple[str, str], metric: str, a: GroupResult, b: GroupResult) ->
 
 def _failures(report: Report) -> dict[tuple[str, str, str, str], PolicyResult]:
     return {
-        (r.policy, r.rule_id, label(r.attribute), label(r.group)): r
+        (r.policy, r.rule_id, label(r.attribute), group_text(r.group)): r
         for r in report.policy_results
         if r.status == "fail"
     }
@@ -193,7 +198,7 @@ def compare_reports(
 
 def _status_of(report: Report, key: tuple[str, str, str, str]) -> str | None:
     for r in report.policy_results:
-        if (r.policy, r.rule_id, label(r.attribute), label(r.group)) == key:
+        if (r.policy, r.rule_id, label(r.attribute), group_text(r.group)) == key:
             return r.status
     return None
 

@@ -365,14 +365,16 @@ def _dot_plot(
             )
             xs.extend([*est, *lo, *hi])
         for yi, p in zip(y, points):
-            if p.estimate is None:
+            if p.estimate is None:  # on a white box above the lines, so no line crosses it
                 ax.text(
                     0.02,
                     yi,
-                    "not available",
+                    NOT_AVAILABLE,
                     transform=ax.get_yaxis_transform(),
                     va="center",
                     color="#555555",
+                    zorder=10,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
                 )
         if neutral is not None:
             ax.axvline(neutral, color="#999999", linewidth=0.8)
@@ -405,6 +407,24 @@ def _dot_plot(
         borderaxespad=0.2,
     )
     return fig, height
+
+
+NOT_AVAILABLE = "not available"
+"""Written in a panel where a shown group has no estimate (withheld or undefined)."""
+
+
+def _drawn_words(*, bounds: bool, overall: bool, reference: bool, missing: bool) -> list[str]:
+    """Caption clauses for exactly what a dot plot draws: no promise of a line not drawn."""
+    words = []
+    if bounds:
+        words.append("dashed lines are policy bounds")
+    if overall:
+        words.append("the dotted line is all patients")
+    if reference:
+        words.append("the diamond is the reference group")
+    if missing:
+        words.append(f"'{NOT_AVAILABLE}' marks a group whose estimate is withheld or undefined")
+    return words
 
 
 def _chart_metrics(report: Report, key: tuple[str, ...], groups: list[GroupResult]) -> list[str]:
@@ -472,16 +492,24 @@ def metric_charts(report: Report, name: object, key: tuple[str, ...], index: int
             svg = _svg(fig)
         names = ", ".join(fmt.metric_name(m) for m in metrics)
         title = _part(f"{names} by {label} group", part_index, len(parts))
+        drawn = _drawn_words(
+            bounds=any(p[2] for p in panels),
+            overall=any(p[3] is not None for p in panels),
+            reference=ref is not None and any(pt.reference for p in panels for pt in p[1]),
+            missing=any(pt.estimate is None for p in panels for pt in p[1]),
+        )
+        hidden_groups = len(groups) < len(
+            [g for g in report.groups if _attr_key(g.attribute) == key]
+        )
         out.append(
             Chart(
                 id=f"metric-{index}-{part_index}",
                 kind="metric",
                 attribute=key,
                 title=title,
-                caption=f"{title}. Points are estimates and bars 95% intervals; dashed lines "
-                "are policy bounds, the dotted line is all patients"
-                + (", the diamond is the reference group" if ref is not None else "")
-                + ". Suppressed groups are not shown.",
+                caption=f"{title}. Points are estimates and bars 95% intervals"
+                + "".join(f"; {w}" for w in drawn)
+                + (". Suppressed groups are not shown." if hidden_groups else "."),
                 alt=f"Dot plot. {'. '.join(alt_parts)}.",
                 svg=svg,
                 width_in=FULL_WIDTH,
@@ -586,14 +614,25 @@ def disparity_charts(report: Report, name: object, key: tuple[str, ...], index: 
         fig, height = _dot_plot(panels[:MAX_METRIC_PANELS], legend_reference=False)
         svg = _svg(fig)
     title = f"Disparities judged by the policies, {label}"
+    drawn = _drawn_words(
+        bounds=any(p[2] for p in panels),
+        overall=False,
+        reference=False,
+        missing=any(pt.estimate is None for p in panels for pt in p[1]),
+    )
+    neutral = "the grey line is no difference"
+    hidden_groups = any(
+        group_key(d.attribute, d.group) in hidden for d in report.disparities if d.group
+    )
     return [
         Chart(
             id=f"disparity-{index}",
             kind="disparity",
             attribute=key,
             title=title,
-            caption=f"{title}: each group against {ref_label}, with 95% intervals; dashed lines "
-            "are policy bounds, the grey line is no difference. Suppressed groups are not shown.",
+            caption=f"{title}: each group against {ref_label}, with 95% intervals"
+            + "".join(f"; {w}" for w in [*drawn, neutral])
+            + (". Suppressed groups are not shown." if hidden_groups else "."),
             alt=f"Dot plot. {'. '.join(alt_parts)}.",
             svg=svg,
             width_in=FULL_WIDTH,
@@ -769,7 +808,8 @@ def shap_overall_chart(report: Report) -> Chart | None:
     e = report.explanations
     if e.status != "ok" or not e.global_importance:
         return None
-    items = sorted(e.global_importance, key=lambda i: i.rank)[: SHAP_FEATURES + 4]
+    ranked = sorted(e.global_importance, key=lambda i: i.rank)
+    items = ranked[:MAX_ROWS]  # every feature, so "ranks 4 of 14" can be seen in the figure
     scale = "log-odds" if e.output_scale == "log_odds" else "probability"
     names = [_label(i.feature) for i in items]
     plot_h = 0.24 * len(items)
@@ -798,8 +838,14 @@ def shap_overall_chart(report: Report) -> Chart | None:
         kind="shap-overall",
         attribute=None,
         title=title,
-        caption=f"{title}: mean absolute SHAP value per feature ({e.explainer or 'explainer'}, "
-        f"{scale} scale).",
+        caption=f"{title}: mean absolute SHAP value "
+        + (
+            f"of all {len(items)} features"
+            if len(items) == len(ranked)
+            else f"of the {len(items)} most important of {len(ranked)} features (all are in "
+            "report.json)"
+        )
+        + f", ranked ({e.explainer or 'explainer'}, {scale} scale).",
         alt="Bar chart. "
         + ", ".join(f"{i.feature} {fmt.number(i.mean_abs_shap, 3)}" for i in items)
         + ".",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.metrics import COUNT_METRICS
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -195,7 +196,7 @@ def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> Result
         attribute=fmt.attribute_label(r.attribute),
         group=fmt.group_label(r.group),
         observed=observed,
-        bound=fmt.bound_text(r.bound),
+        bound=fmt.bound_text(r.bound, fmt.result_digits(r)),
         gap="" if secret else fmt.gap_text(r),
         message=message,
         reason=reason,
@@ -208,7 +209,9 @@ def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> Result
 def _observed_text(r: PolicyResult) -> str:
     if r.observed is None:
         return ""
-    return fmt.value_with_ci(r.observed, r.ci_low, r.ci_high)
+    if r.metric in COUNT_METRICS:
+        return fmt.count(r.observed)
+    return fmt.value_with_ci(r.observed, r.ci_low, r.ci_high, fmt.result_digits(r))
 
 
 def sorted_results(report: Report) -> list[PolicyResult]:
@@ -279,12 +282,13 @@ def finding_text(report: Report, r: PolicyResult) -> str:
         ref = fmt.group_label(d.reference) if d.reference is not None else "the other groups"
         what = f"{what} {d.kind} vs {ref}"
     parts = []
+    digits = fmt.result_digits(r)
     if r.observed is not None:
-        parts.append(f"{what} {fmt.value_with_ci(r.observed, r.ci_low, r.ci_high)}")
+        parts.append(f"{what} {_observed_text(r)}")
     else:
         parts.append(r.message.rstrip(". "))
     if r.bound is not None:
-        parts.append(f"required {fmt.bound_text(r.bound)}")
+        parts.append(f"required {fmt.bound_text(r.bound, digits)}")
     gap = fmt.gap_text(r)
     if gap:
         parts.append(gap)

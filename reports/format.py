@@ -13,8 +13,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.metrics import METRICS
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_COMPLEMENTARY
+from auditor.metrics import COUNT_METRICS, METRICS
+from auditor.suppression import (
+    SUPPRESSED_COMPLEMENTARY,
+    WITHHELD_BOTH,
+    WITHHELD_COMPLEMENTARY,
+    WITHHELD_NEGATIVES,
+    WITHHELD_POSITIVES,
+)
 from reports.model import (
     Bound,
     Estimate,
@@ -49,12 +55,20 @@ VERDICT_MEANING = {
 }
 
 
+NAMES_OUTSIDE_REGISTRY = {"proxy_strength": "Proxy strength"}
+"""Judged quantities measured outside the metric registry, by their display names."""
+
+
 def metric_name(metric_id: str | None) -> str:
-    """Display name of a registry metric (the id itself for an unknown one)."""
+    """Display name of a registry metric; never a raw id (``proxy_strength`` -> Proxy strength)."""
     if metric_id is None:
         return ""
     definition = METRICS.get(metric_id)
-    return definition.name if definition is not None else metric_id
+    if definition is not None:
+        return definition.name
+    if metric_id in NAMES_OUTSIDE_REGISTRY:
+        return NAMES_OUTSIDE_REGISTRY[metric_id]
+    return metric_id.replace("_", " ").capitalize()
 
 
 def metric_meaning(metric_id: str) -> str:
@@ -104,6 +118,28 @@ SHORT_REASONS = {
 }
 """Plain short words for the long reasons of complementary suppression (report.json keeps
 the full text)."""
+
+
+WITHHELD_TAG = "withheld"
+"""Badge of a group whose outcome-based measures are withheld for another group's sake."""
+FEW_EVENTS_TAGS = (
+    (WITHHELD_POSITIVES, "few events"),
+    (WITHHELD_NEGATIVES, "few non-events"),
+    (WITHHELD_BOTH, "few events"),
+)
+"""Badges of a group withheld for its own small counts: only these say "few"."""
+
+
+def withheld_tag(reason: str | None, min_cell_size: int) -> str:
+    """``few events`` for a group with few events of its own, ``withheld`` otherwise.
+
+    Complementary suppression withholds groups with hundreds of events; calling them
+    "few events" would be false.
+    """
+    for template, tag in FEW_EVENTS_TAGS:
+        if reason == template.format(m=min_cell_size):
+            return tag
+    return WITHHELD_TAG
 
 
 def suppression_text(reason: str | None, min_cell_size: int) -> str:
@@ -184,23 +220,60 @@ def estimate_text(e: Estimate | None) -> str:
     return f"{value} ({ci})" if ci else value
 
 
-def value_with_ci(value: float | None, low: float | None, high: float | None) -> str:
-    return estimate_text(Estimate(estimate=value, ci_low=low, ci_high=high))
+def value_with_ci(
+    value: float | None, low: float | None, high: float | None, digits: int | None = None
+) -> str:
+    if digits is None:
+        return estimate_text(Estimate(estimate=value, ci_low=low, ci_high=high))
+    if value is None:
+        return NO_VALUE
+    ci = interval(low, high, digits)
+    return f"{number(value, digits)} ({ci})" if ci else number(value, digits)
 
 
-def bound_text(bound: Bound | None) -> str:
+MAX_DIGITS = 6
+"""Most decimals a result is shown with to keep it apart from its bound."""
+
+
+def result_digits(result: PolicyResult) -> int:
+    """Decimals that keep a result's estimate and interval visibly apart from its bound.
+
+    AUROC 0.849 against "at least 0.85" must not read "0.85 ... required at least 0.85 →
+    Fail": as many decimals as it takes for every number that differs from the bound to
+    read differently from it.
+    """
+    values = [v for v in (result.observed, result.ci_low, result.ci_high) if v is not None]
+    bounds = [] if result.bound is None else [result.bound.min, result.bound.max]
+    limits = [b for b in bounds if b is not None]
+    d = max((digits_for(v) for v in [*values, *limits]), default=2)
+    while d < MAX_DIGITS and any(
+        v != b and number(v, d) == number(b, d) for v in values for b in limits
+    ):
+        d += 1
+    return d
+
+
+def bound_text(bound: Bound | None, digits: int | None = None) -> str:
     """``at least 0.70``, ``at most 0.10``, ``between 0.80 and 1.20``; '(on the interval)'."""
     if bound is None:
         return ""
     if bound.min is not None and bound.max is not None:
-        text = f"between {number(bound.min)} and {number(bound.max)}"
+        text = f"between {number(bound.min, digits)} and {number(bound.max, digits)}"
     elif bound.min is not None:
-        text = f"at least {number(bound.min)}"
+        text = f"at least {number(bound.min, digits)}"
     elif bound.max is not None:
-        text = f"at most {number(bound.max)}"
+        text = f"at most {number(bound.max, digits)}"
     else:
         return ""
     return f"{text} (whole interval)" if bound.on == "interval" else text
+
+
+COUNT_NOUNS = {
+    "n": "patients",
+    "n_positive": "patients with the outcome",
+    "n_negative": "patients without the outcome",
+}
+"""What a count metric counts, for gaps worded as counts ("88 patients short")."""
 
 
 def gap_text(result: PolicyResult) -> str:
@@ -208,10 +281,20 @@ def gap_text(result: PolicyResult) -> str:
     bound, observed = result.bound, result.observed
     if bound is None or observed is None:
         return ""
+    if result.metric in COUNT_METRICS:
+        noun = COUNT_NOUNS.get(result.metric or "", "patients")
+        if bound.min is not None and observed < bound.min:
+            return f"{count(bound.min - observed)} {noun} short of the minimum"
+        if bound.max is not None and observed > bound.max:
+            return f"{count(observed - bound.max)} {noun} over the maximum"
+        return ""
+    d = result_digits(result)
     if bound.min is not None and observed < bound.min:
-        return f"{number(bound.min - observed)} below the minimum"
+        gap = bound.min - observed
+        return f"{number(gap, max(d, digits_for(gap)))} below the minimum"
     if bound.max is not None and observed > bound.max:
-        return f"{number(observed - bound.max)} above the maximum"
+        gap = observed - bound.max
+        return f"{number(gap, max(d, digits_for(gap)))} above the maximum"
     return ""
 
 

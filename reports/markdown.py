@@ -12,6 +12,7 @@ from pathlib import Path
 from reports import format as fmt
 from reports.findings import ResultRow, build_summary, counts_text
 from reports.model import Report, group_key
+from reports.tables import withheld_note
 
 SUMMARY_METRICS = ("prevalence", "auroc", "sensitivity", "calibration_slope")
 """The key measures of the compact table (with n)."""
@@ -107,8 +108,15 @@ def _metrics_table(report: Report) -> list[str]:
         group = fmt.NO_VALUE if i == 0 else fmt.group_label(g.group)
         key = group_key(g.attribute, g.group)
         if i > 0 and (g.suppressed or key in reasons):
-            size = fmt.suppressed_size(reasons.get(key), report.min_cell_size)
-            cells = [size] + [fmt.NO_VALUE] * len(SUMMARY_METRICS)
+            why = reasons.get(key, g.suppression_reason)
+            size = fmt.suppressed_size(why, report.min_cell_size)
+            reason = f"numbers withheld: {fmt.suppression_text(why, report.min_cell_size)}"
+            cells = [size, reason] + [""] * (len(SUMMARY_METRICS) - 1)
+        elif g.label_metrics_withheld and all(
+            g.metrics.get(m) is None or g.metrics[m].estimate is None for m in SUMMARY_METRICS
+        ):  # the reason once, in words, where the numbers would be
+            reason = withheld_note(g, report.min_cell_size)
+            cells = [fmt.count(g.n), reason] + [""] * (len(SUMMARY_METRICS) - 1)
         else:
             cells = [fmt.count(g.n)] + [
                 fmt.estimate_text(g.metrics.get(m)) for m in SUMMARY_METRICS

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor.metrics import METRICS
+from auditor.metrics import COUNT_METRICS, METRICS
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -22,7 +22,6 @@ from reports.model import (
     group_key,
 )
 
-COUNT_METRICS = ("n", "n_positive", "n_negative")
 TABLE_LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "discrimination",
@@ -69,6 +68,8 @@ class Row:
     withheld: bool = False
     reference: bool = False
     note: str = ""
+    tag: str = ""
+    """Short badge of a withheld row, by the group's own reason ("few events", "withheld")."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,11 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
                     reference=is_ref,
                     note=(
                         withheld_note(g, report.min_cell_size) if g.label_metrics_withheld else ""
+                    ),
+                    tag=(
+                        fmt.withheld_tag(g.suppression_reason, report.min_cell_size)
+                        if g.label_metrics_withheld
+                        else ""
                     ),
                 )
             )

@@ -444,11 +444,13 @@ def _data_checks(report: Report) -> dict[str, Any]:
                 for f in features
                 if any((attribute, g, f) in rates for g in part)
             ]
-            tables.append({"attribute": attribute, "groups": part, "rows": rows})
+            if rows:  # a table with a header and no row says nothing
+                tables.append({"attribute": attribute, "groups": part, "rows": rows})
     return {
         "rows_total": fmt.count(d.rows_total),
         "rows_dropped": fmt.count(d.rows_dropped_missing_label),
         "representation": rep,
+        "has_reference_shares": any(r.reference_share is not None for r in d.representation),
         "missing_tables": tables,
         "complete_features": complete,
         "missing_disparities": _generic_table(drop_hidden_rows(d.missingness_disparities, hidden)),

@@ -295,7 +295,9 @@ def test_summary_markdown_is_short_and_lists_what_failed(
         if r.status in ("fail", "inconclusive"):
             assert r.rule_id in text
     assert f"| race | {SUPPRESSED_GROUP} | fewer than 11 |" in text
-    assert f"| race | {WITHHELD_GROUP} | 38 | — | — | — | — |" in text
+    withheld_row = f"| race | {WITHHELD_GROUP} | 38 | "
+    line = next(x for x in text.splitlines() if x.startswith(withheld_row))
+    assert line.split(" | ")[3].startswith("fewer than 11 events or non-events")  # the reason
     assert "| race | Black | 1,380 | 0.14 (0.12–0.16) | 0.78 (0.73–0.83) |" in text
 
 
@@ -568,10 +570,14 @@ def test_only_groups_below_the_minimum_are_said_to_have_fewer_than_11() -> None:
     report = _complementary_report()
     text = summary_markdown(report)
     small = f"{SUPPRESSED_GROUP} × Female"
-    assert f"| race × sex | {small} | fewer than 11 | — |" in text
+    small_row = f"| race × sex | {small} | fewer than 11 | numbers withheld: fewer than 11 patients"
+    assert small_row in text
     for cell in PROTECTING:
         label = fmt.group_label(cell)
-        assert f"| race × sex | {label} | suppressed | — |" in text
+        assert (
+            f"| race × sex | {label} | suppressed | numbers withheld: suppressed to protect a "
+            "smaller group |" in text
+        )
         row = next(line for line in text.splitlines() if f"| {label} |" in line)
         assert "fewer than" not in row
     assert (
@@ -584,7 +590,7 @@ def test_only_groups_below_the_minimum_are_said_to_have_fewer_than_11() -> None:
         "(suppressed to protect a smaller group)." in _flat(html)
     )
     assert (
-        f"{WITHHELD_GROUP} × Female suppressed numbers withheld: suppressed to protect a "
+        f"{WITHHELD_GROUP} × Female numbers withheld: suppressed to protect a "
         "smaller group" in _flat(html)
     )
     assert f"{WITHHELD_GROUP} × Female fewer than" not in _flat(html)

@@ -264,7 +264,11 @@ def test_a_group_is_said_to_be_small_only_when_it_is(
         md_row = next(line for line in md.splitlines() if f"| {label} |" in line)
         assert md_row.split("|")[3].strip() == size, md_row
         table_rows = [r for r in html_rows if r.startswith(f"{label} ") and "withheld" in r]
-        assert table_rows and all(r.split(label, 1)[1].strip().startswith(size) for r in table_rows)
+        why = fmt.suppression_text(g.suppression_reason, m)
+        assert table_rows and all(
+            r.split(label, 1)[1].strip() == f"numbers withheld: {why}" for r in table_rows
+        )
+        assert ("fewer than" in why) == below_minimum(g.suppression_reason, m)
         if not below_minimum(g.suppression_reason, m):
             assert fmt.fewer_than(m) not in md_row
             assert all(fmt.fewer_than(m) not in r for r in table_rows)
