@@ -239,7 +239,8 @@ def test_summary_markdown_gives_the_reason_of_every_hidden_group(
             continue
         label = fmt.group_label(g.group)
         attribute = fmt.attribute_label(g.attribute)
-        row = next(line for line in md.splitlines() if line.startswith(f"| {attribute} | {label} |"))
+        start = f"| {attribute} | {label} |"
+        row = next(line for line in md.splitlines() if line.startswith(start))
         reason_cell = row.split(" | ")[3]
         assert "withheld" in reason_cell, row
         assert reason_cell != fmt.NO_VALUE
