@@ -469,11 +469,11 @@ def governance_extra(
         ", ".join(f"the {p.title} policy ({p.id} v{p.version})" for p in report.policies)
         or "no policy"
     )
-    intended = card.get("intended_use")
-    out_of_scope = card.get("out_of_scope")
+    intended = fmt.card_text(card.get("intended_use"))
+    out_of_scope = fmt.card_text(card.get("out_of_scope_use", card.get("out_of_scope")))
     return {
-        "intended_use": fmt.plain_text(intended) if intended else "",
-        "out_of_scope": fmt.plain_text(out_of_scope) if out_of_scope else "",
+        "intended_use": "" if intended == fmt.NOT_STATED else intended,
+        "out_of_scope": "" if out_of_scope == fmt.NOT_STATED else out_of_scope,
         "patients": fmt.count(report.overall.n),
         "outcome": outcome,
         "attributes": attributes or "no sensitive attribute",

@@ -324,6 +324,22 @@ def plain_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+NOT_STATED = "not stated"
+"""Shown for a model card field that is missing, empty or still marked TODO."""
+
+
+def card_text(value: Any) -> str:
+    """A model card value as text; ``not stated`` when missing, empty or a TODO placeholder."""
+    from auditor.judge import TODO_MARK
+
+    if value is None or (isinstance(value, str | list | dict) and not value):
+        return NOT_STATED
+    text = plain_text(value).strip()
+    if not text or text.upper().startswith(TODO_MARK):
+        return NOT_STATED
+    return text
+
+
 def input_hashes(report: Report) -> list[tuple[str, str]]:
     """(input, SHA-256) rows from the provenance; policies are listed one by one."""
     rows: list[tuple[str, str]] = []

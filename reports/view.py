@@ -197,7 +197,7 @@ def build_view(report: Report, charts: ChartSet) -> ReportView:
         data_checks=_data_checks(report),
         provenance=_provenance(report),
         model_card=[
-            (k.replace("_", " ").capitalize(), fmt.plain_text(v))
+            (k.replace("_", " ").capitalize(), fmt.card_text(v))
             for k, v in report.model_card.items()
         ],
         notes=list(report.notes),

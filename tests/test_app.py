@@ -68,7 +68,7 @@ def _open(at: AppTest, view: str) -> AppTest:
     return at.run()
 
 
-VERDICTS = ("FAIL —", "PASS —", "PASS WITH WARNINGS —")
+VERDICTS = ("FAIL —", "PASS —", "WARN —")
 
 
 def _errors(at: AppTest) -> list[str]:

@@ -12,13 +12,47 @@ ROW_STEP = 38
 GROUP_COLORS = alt.Scale(scheme="tableau10")
 
 
+BOUND_COLOUR = "#d55e00"
+"""Policy bounds: the same orange as the reports' charts."""
+MIN_SPAN = {0.0: 0.1, 1.0: 0.25}
+"""Least half-width of the axis around parity (0 for differences, 1 for ratios), so a small
+disparity without intervals is not stretched across the whole chart."""
+
+
+def axis_domain(
+    values: list[float], reference_line: float | None, bounds: list[float]
+) -> tuple[float, float]:
+    """An x range holding every estimate, interval, bound and parity, never narrower than
+    parity ± the least span: −0.053 next to 0 reads as small, not as extreme."""
+    points = [*values, *bounds]
+    if reference_line is not None:
+        half = MIN_SPAN.get(reference_line, 0.1)
+        points += [reference_line - half, reference_line + half]
+    low, high = min(points), max(points)
+    pad = (high - low) * 0.05
+    return low - pad, high + pad
+
+
 def estimate_bars(
-    data: pd.DataFrame, *, title: str, reference_line: float | None = None
+    data: pd.DataFrame,
+    *,
+    title: str,
+    reference_line: float | None = None,
+    bounds: list[float] | None = None,
 ) -> alt.LayerChart:
-    """Dots with 95% interval whiskers per group (columns group, estimate, ci_low, ci_high)."""
+    """Dots with 95% interval whiskers per group (columns group, estimate, ci_low, ci_high),
+    parity as a grey dashed line and each policy bound as an orange one."""
+    bounds = list(bounds or [])
+    values = [float(v) for c in ("estimate", "ci_low", "ci_high") for v in data[c].dropna()]
+    domain = axis_domain(values, reference_line, bounds)
     base = alt.Chart(data).encode(y=alt.Y("group:N", title=None, sort=None))
     whiskers = base.mark_rule(strokeWidth=2, color="#7a869a").encode(
-        x=alt.X("ci_low:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(tickCount=8)),
+        x=alt.X(
+            "ci_low:Q",
+            title=title,
+            scale=alt.Scale(domain=list(domain), nice=False),
+            axis=alt.Axis(tickCount=8),
+        ),
         x2="ci_high:Q",
     )
     dots = base.mark_circle(size=90, color="#1f5fa8").encode(
@@ -34,10 +68,17 @@ def estimate_bars(
     if reference_line is not None:
         rule = (
             alt.Chart(pd.DataFrame({"x": [reference_line]}))
-            .mark_rule(strokeDash=[4, 4], color="#b03a2e")
+            .mark_rule(strokeDash=[2, 2], color="#777777")
             .encode(x="x:Q")
         )
         layers.append(rule)
+    if bounds:
+        lines = alt.Chart(pd.DataFrame({"bound": bounds, "label": ["policy bound"] * len(bounds)}))
+        layers.append(
+            lines.mark_rule(strokeDash=[6, 3], strokeWidth=2, color=BOUND_COLOUR).encode(
+                x="bound:Q", tooltip=[alt.Tooltip("bound:Q", title="Policy bound")]
+            )
+        )
     return cast(alt.LayerChart, alt.layer(*layers).properties(height=alt.Step(ROW_STEP)))
 
 

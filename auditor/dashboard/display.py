@@ -296,6 +296,31 @@ def disparity_table(rows: Sequence[DisparityResult]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def disparity_bounds(report: Report, view: str, metric: str, kind: str) -> list[float]:
+    """Policy bounds judged on this attribute's ``kind`` of ``metric`` disparity, as read
+    from the rule results (a rule's bound applies to the kind whose value it observed)."""
+    kinds = {
+        (name(d.group), d.estimate)
+        for d in report.disparities
+        if name(d.attribute) == view and d.metric == metric and d.kind == kind
+    }
+    values: list[float] = []
+    for r in report.policy_results:
+        if r.check != "disparity" or r.metric != metric or r.bound is None:
+            continue
+        if r.attribute is None or name(r.attribute) != view or r.observed is None:
+            continue
+        observed = r.observed
+        if not any(
+            g == name(r.group) and e is not None and abs(e - observed) < 1e-9 for g, e in kinds
+        ):
+            continue
+        for v in (r.bound.min, r.bound.max):
+            if v is not None and v not in values:
+                values.append(v)
+    return sorted(values)
+
+
 def verdict_words(report: Report) -> str:
     """The verdict as a sentence a committee member can read aloud."""
     c = report.counts
@@ -305,10 +330,10 @@ def verdict_words(report: Report) -> str:
             f"FAIL — {n} blocking rule{'s' if n != 1 else ''} failed. "
             "The model should not be deployed as audited until these are resolved."
         )
-    if report.verdict == "warn":
+    if report.verdict == "warn":  # WARN, the word every file uses
         n = c.warnings
         return (
-            f"PASS WITH WARNINGS — no blocking rule failed, but {n} warning"
+            f"WARN — no blocking rule failed, but {n} warning"
             f"{'s' if n != 1 else ''} need a reviewer's attention."
         )
     return "PASS — every rule that could be evaluated passed."

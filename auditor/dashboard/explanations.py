@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from auditor.dashboard import charts, display
+from auditor.dashboard.widgets import static_table
 from reports.format import SAMPLE_WITHHELD, listing_by_reason
 from reports.model import SMALL_GROUP_REASON, Report, group_key
 
@@ -191,7 +192,10 @@ def _representation(report: Report) -> None:
             }
         )
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        frame = pd.DataFrame(rows)
+        if not frame["Expected share"].astype(bool).any():  # no reference shares given
+            frame = frame.drop(columns=["Expected share"])
+        static_table(frame)
 
 
 def _missingness(report: Report) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from auditor.dashboard import charts, display
 from auditor.dashboard.display import Table
-from auditor.dashboard.widgets import show_table
+from auditor.dashboard.widgets import show_table, static_table
 from reports.format import listing_by_reason
 from reports.model import AttributeInfo, DisparityResult
 
@@ -72,7 +72,7 @@ def _fairness_metrics(ctx: ViewContext) -> None:
     st.subheader("Fairness metrics (as fairlearn defines them)")
     frame = pd.DataFrame(list(rows.values()))
     frame = frame[[c for c in frame.columns if c != "Equals"] + ["Equals"]].fillna("")
-    show_table(Table(frame, notes), notes_title="Why some metrics are missing")
+    show_table(Table(frame, notes), notes_title="Why some metrics are missing", static=True)
 
 
 def _difference_points(rows: list[DisparityResult]) -> pd.DataFrame:
@@ -133,21 +133,31 @@ def render(ctx: ViewContext) -> None:
         st.info("No disparity of this kind for this metric and view.")
         _fairness_metrics(ctx)
         return
-    st.dataframe(display.disparity_table(rows), hide_index=True, width="stretch")
+    static_table(display.disparity_table(rows))
     points = _difference_points(rows)
+    bounds = display.disparity_bounds(report, view, metric, kind)
     if not points.empty:
         st.altair_chart(
             charts.estimate_bars(
                 points,
                 title=f"{display.metric_label(metric)}: {kind} to the reference",
                 reference_line=0.0 if kind == "difference" else 1.0,
+                bounds=bounds,
             ),
             width="stretch",
         )
         st.caption(
             "Dots are the group's "
             + ("difference from" if kind == "difference" else "ratio to")
-            + " the reference group, whiskers 95% intervals; the dashed line is parity."
+            + " the reference group, whiskers 95% intervals (none in interactive mode until "
+            "full intervals are computed); the grey dashed line is parity"
+            + (
+                "; orange dashed lines are the policy bounds ("
+                + ", ".join(display.number(b) for b in bounds)
+                + ")."
+                if bounds
+                else "; no policy judges this disparity."
+            )
         )
     excluded = {display.name(g): g for d in rows for g in d.excluded_groups}
     if excluded:

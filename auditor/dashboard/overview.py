@@ -9,6 +9,7 @@ import streamlit as st
 
 from auditor.dashboard import display
 from auditor.dashboard.widgets import show_table
+from reports.format import card_text
 from reports.model import PolicyResult, Report
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _key_metrics(report: Report) -> None:
         table = display.metrics_table(
             groups, metrics, min_cell_size=report.min_cell_size, overall=report.overall
         )
-        show_table(table)
+        show_table(table, static=True)
 
 
 HIGHLIGHTS = ("intended_use", "out_of_scope_use", "limitations")
@@ -86,16 +87,17 @@ HIGHLIGHTS = ("intended_use", "out_of_scope_use", "limitations")
 
 
 def _field(key: str, value: Any) -> None:
-    st.markdown(f"**{str(key).replace('_', ' ').capitalize()}**  \n{_text(value)}")
+    text = card_text(value) if not isinstance(value, dict) else _text(value)
+    st.markdown(f"**{str(key).replace('_', ' ').capitalize()}**  \n{text}")
 
 
 def _model_card(card: dict[str, Any]) -> None:
     if not card:
         st.info("The audit spec gave no model card (intended use, training data, limitations).")
         return
-    shown = [k for k in HIGHLIGHTS if k in card]
+    shown = list(HIGHLIGHTS)  # always, with "not stated" where the card is silent
     for key in shown:
-        _field(key, card[key])
+        _field(key, card.get(key))
     rest = [k for k in card if k not in shown]
     if rest:
         with st.expander(f"All model card fields ({len(card)})", expanded=not shown):

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from auditor.dashboard import display
+from auditor.dashboard.widgets import static_table
 from auditor.errors import AuditorError
 from reports.model import PolicyResult, Report
 
@@ -232,4 +233,4 @@ def render(ctx: ViewContext) -> None:
         f"{c.passed} passed · {c.failed} failed ({c.blocking_failures} blocking) · "
         f"{c.inconclusive} inconclusive · {c.not_evaluable} not evaluable"
     )
-    st.dataframe(results_table(report), hide_index=True, width="stretch")
+    static_table(results_table(report))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from auditor.dashboard.display import Table
@@ -14,11 +15,30 @@ def table_height(rows: int) -> int:
     return ROW_PX * (rows + 1) + 3
 
 
+def static_table(frame: pd.DataFrame) -> None:
+    """A table whose cells wrap to the page width, so no column is cut off at 1280 px.
+
+    The interactive grid (``st.dataframe``) keeps every cell on one line and hides the
+    columns that do not fit behind a scroll bar; long messages and estimates with
+    intervals read better wrapped. The first column becomes the row header.
+    """
+    shown = frame.fillna("").astype(str)
+    if len(shown.columns) > 1:
+        shown = shown.set_index(shown.columns[0])
+    st.table(shown)
+
+
 def show_table(
-    table: Table, *, notes_title: str = "Why some cells are empty", full: bool = False
+    table: Table,
+    *,
+    notes_title: str = "Why some cells are empty",
+    full: bool = False,
+    static: bool = False,
 ) -> None:
     """A report table, with the reasons for its empty cells folded underneath."""
-    if full:
+    if static:
+        static_table(table.frame)
+    elif full:
         st.dataframe(
             table.frame, hide_index=True, width="stretch", height=table_height(len(table.frame))
         )
