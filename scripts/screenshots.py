@@ -6,7 +6,11 @@ for its health check, drives the system Chromium with Playwright (never
 server by its PID. The History view reads a temporary registry seeded with
 two recorded audits of the bundled example, so it has something to show.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--no-history]
+It also writes ``report-pages.png``: the cover, the executive summary, the All
+patients page and the first results page of the demo's ``report.pdf`` at 60 dpi
+(``pdftoppm``, Debian poppler-utils), side by side.
+
+    python scripts/screenshots.py [--out docs/screenshots] [--no-history] [--no-pages]
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ CHROMIUM_ARGS = [
 ]
 FIRST_LOAD_TIMEOUT_MS = 240_000
 VIEW_TIMEOUT_MS = 120_000
-VIEWPORT = {"width": 1440, "height": 1000}
+VIEWPORT = {"width": 1280, "height": 1000}
+"""1280 px: a common laptop width, where no table may be cut off."""
 INVALID_POLICY_EDIT = "  - id: broken\n    severity: blocker\n"
 
 
@@ -186,12 +191,55 @@ def shoot(out: Path, port: int) -> list[Path]:
     return written
 
 
+def report_pages(out: Path) -> Path:
+    """The demo's report.pdf: cover, summary, All patients and first results page, 60 dpi."""
+    from PIL import Image, ImageOps
+    from pypdf import PdfReader
+
+    from auditor.audit import run_audit
+    from auditor.examples import demo_spec_path
+    from auditor.spec_loader import load_spec
+    from reports import render
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        files = render(run_audit(load_spec(demo_spec_path())).report, folder)
+        texts = [page.extract_text() or "" for page in PdfReader(files["pdf"]).pages]
+        wanted = [1, 2]
+        wanted.append(next(i + 1 for i, t in enumerate(texts) if "All patients" in t.splitlines()))
+        wanted.append(next(i + 1 for i, t in enumerate(texts) if "Results by " in t and i > 2))
+        images = []
+        for number in wanted:
+            prefix = folder / f"page-{number}"
+            subprocess.run(
+                ["pdftoppm", "-png", "-r", "60", "-f", str(number), "-l", str(number),
+                 "-singlefile", str(files["pdf"]), str(prefix)],
+                check=True,
+            )  # fmt: skip
+            page = Image.open(f"{prefix}.png").convert("RGB")
+            images.append(ImageOps.expand(page, border=2, fill="#888888"))
+        gap = 16
+        width = sum(i.width for i in images) + gap * (len(images) - 1)
+        sheet = Image.new("RGB", (width, max(i.height for i in images)), "white")
+        x = 0
+        for image in images:
+            sheet.paste(image, (x, 0))
+            x += image.width + gap
+        path = out / "report-pages.png"
+        sheet.save(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--no-history", action="store_true", help="do not seed a registry")
+    parser.add_argument("--no-pages", action="store_true", help="do not render report-pages.png")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if not args.no_pages:
+        print("rendering the demo's report pages…", flush=True)
+        print(report_pages(args.out), flush=True)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="auditor-screenshots-") as tmp:
         registry = Path(tmp) / "registry.db"
