@@ -220,3 +220,32 @@ def test_init_prints_each_guess_with_evidence(tmp_path: Path) -> None:
     assert "guessed sensitive attribute: race (named like race; 3 groups: 1 (96), 2 (26), " in (
         result.stdout
     )
+
+
+def test_init_asks_at_a_terminal_when_unsure(tmp_path: Path) -> None:
+    """With a terminal on stdin, an unsure label is asked about and the answer written."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "birthwt.csv"
+    _data("birthwt").to_csv(data, index=False)
+    controller, terminal = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "auditor", "init", str(data)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(controller, b"ht\n")
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert process.returncode == 0, err
+    assert "Which column is the outcome (the label)? [low] (options: low, smoke, ht, ui)" in err
+    assert "guessed label: ht (chosen at the terminal); alternatives: low, smoke, ui" in out
+    spec = yaml.safe_load((tmp_path / "audit-spec.yaml").read_text())
+    assert spec["label"]["column"] == "ht"
