@@ -144,12 +144,21 @@ def trend_chart(frame: pd.DataFrame, metric: str, audits: Sequence[str]) -> alt.
         alt.Tooltip("ci_high:Q", format=".3f"),
     ]
     base = alt.Chart(frame)
-    y = alt.Y("estimate:Q", title=metric_name(metric), scale=alt.Scale(zero=False))
+    values = pd.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).dropna()
+    low, high = float(values.min()), float(values.max())
+    pad = max((high - low) * 0.05, 0.005)
+    scale = alt.Scale(domain=[low - pad, high + pad], nice=False)  # intervals stay inside
+    y = alt.Y("estimate:Q", title=metric_name(metric), scale=scale)
     points = base.mark_point(filled=True, size=70, opacity=1).encode(
         x=x, xOffset=offset, y=y, color=color, shape=alt.Shape("group:N"), tooltip=tooltip
     )
     bars = base.mark_rule(strokeWidth=2).encode(
-        x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q", color=color, tooltip=tooltip
+        x=x,
+        xOffset=offset,
+        y=alt.Y("ci_low:Q", scale=scale, title=metric_name(metric)),
+        y2="ci_high:Q",
+        color=color,
+        tooltip=tooltip,
     )
     layers: list[Any] = [bars, points]
     if frame["audit"].nunique() > 1:
@@ -192,7 +201,8 @@ def render_history_view(st: Any, registry: Registry, *, key: str = "history") ->
 
 
 def _draw_history(area: Any, rows: Sequence[HistoryRow], chosen: Sequence[str], key: str) -> None:
-    area.dataframe(audits_frame(rows), hide_index=True, width="stretch")
+    audits = audits_frame(rows).astype({"audit": str}).set_index("audit")
+    area.table(audits)  # wraps long names and comments instead of cutting them at 1280 px
     attributes = attributes_of(rows)
     if not attributes or not chosen:
         return

@@ -68,3 +68,12 @@ def test_history_chart_keeps_groups_and_reruns_apart(registry: Registry) -> None
         assert encoding["xOffset"]["field"] == "group"  # groups side by side, not stacked
         assert encoding["color"]["scale"]["scheme"] == view.GROUP_COLOURS
     assert {layer["mark"]["type"] for layer in spec["layer"]} == {"line", "rule", "point"}
+
+
+def test_history_chart_axis_holds_every_interval(registry: Registry) -> None:
+    rows = registry.history(registry.models()[0], metrics=["auroc"])
+    frame = view.trend_frame(rows, "auroc", "race")
+    spec = view.trend_chart(frame, "auroc", [view.audit_label(r) for r in rows]).to_dict()
+    bars = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rule")
+    low, high = bars["encoding"]["y"]["scale"]["domain"]
+    assert low <= frame["ci_low"].min() and high >= frame["ci_high"].max()

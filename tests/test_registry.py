@@ -1047,7 +1047,7 @@ def test_dashboard_history_view_shows_history_and_signs_off(populated: Registry)
     app = AppTest.from_function(_history_page, kwargs={"url": populated.url}, default_timeout=60)
     app.run()
     assert not app.exception
-    assert app.dataframe[0].value["sign-off"].tolist() == ["approved", "rejected", "unsigned"]
+    assert app.table[0].value["sign-off"].tolist() == ["approved", "rejected", "unsigned"]
     assert len(app.get("vega_lite_chart")) == 3  # one trend chart per key metric
     app.selectbox(key="history_signoff_audit").select(3)
     app.text_input(key="history_signoff_by").input("Dr C")
@@ -1057,7 +1057,7 @@ def test_dashboard_history_view_shows_history_and_signs_off(populated: Registry)
     app.run()
     assert not app.exception
     assert app.success[0].value.startswith("Audit 3 approved by Dr C;")
-    assert app.dataframe[0].value["sign-off"].tolist() == ["approved", "rejected", "approved"]
+    assert app.table[0].value["sign-off"].tolist() == ["approved", "rejected", "approved"]
     next(b for b in app.button if b.label == "Verify the log").click()
     app.run()
     assert app.success[-1].value.startswith("The log is intact: 6 entries")

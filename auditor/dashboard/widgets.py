@@ -15,6 +15,15 @@ def table_height(rows: int) -> int:
     return ROW_PX * (rows + 1) + 3
 
 
+WORD_JOINER = "\u2060"
+"""Invisible: forbids a line break next to the dash of an interval."""
+
+
+def keep_interval_whole(text: str) -> str:
+    """``0.196 (0.182–0.212)`` may wrap before the interval, never inside it."""
+    return text.replace("–", f"{WORD_JOINER}–{WORD_JOINER}")
+
+
 def static_table(frame: pd.DataFrame) -> None:
     """A table whose cells wrap to the page width, so no column is cut off at 1280 px.
 
@@ -22,7 +31,7 @@ def static_table(frame: pd.DataFrame) -> None:
     columns that do not fit behind a scroll bar; long messages and estimates with
     intervals read better wrapped. The first column becomes the row header.
     """
-    shown = frame.fillna("").astype(str)
+    shown = frame.fillna("").astype(str).map(keep_interval_whole)
     if len(shown.columns) > 1:
         shown = shown.set_index(shown.columns[0])
     st.table(shown)
