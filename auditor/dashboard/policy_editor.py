@@ -233,4 +233,12 @@ def render(ctx: ViewContext) -> None:
         f"{c.passed} passed · {c.failed} failed ({c.blocking_failures} blocking) · "
         f"{c.inconclusive} inconclusive · {c.not_evaluable} not evaluable"
     )
-    static_table(results_table(report))
+    table = results_table(report)
+    passed = table["Status"] == "pass"
+    if (~passed).any():
+        static_table(table[~passed])
+    else:
+        st.success("Every rule result passed.")
+    if passed.any():
+        with st.expander(f"Passed ({int(passed.sum())})"):
+            static_table(table[passed])
