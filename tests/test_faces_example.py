@@ -336,3 +336,20 @@ def test_examples_readme_is_tracked_not_ignored() -> None:
         check=True,
     ).stdout.split()
     assert ignored == [], f"tracked files that .gitignore lists: {ignored}"
+
+
+def test_governance_quotes_out_of_scope_use_and_never_a_todo(
+    example: tuple[Report, dict[str, Path]],
+) -> None:
+    from reports.findings import governance_extra
+
+    report, files = example
+    text = re.sub(r"\s+", " ", "\n".join(_pdf_pages(files["governance"])))
+    assert "Not intended for: Any real clinical or coverage decision" in text
+    todo = report.model_copy(
+        update={"model_card": {"intended_use": "TODO: what the model is for", "developer": "x"}}
+    )
+    extra = governance_extra(todo, report_pdf_sha256=None, output_hashes={})
+    assert extra["intended_use"] == ""  # the template then asks the committee for one
+    assert fmt.card_text("TODO: where it must not be used") == fmt.NOT_STATED
+    assert fmt.card_text("") == fmt.NOT_STATED
