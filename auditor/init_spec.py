@@ -44,6 +44,13 @@ OUTCOME_TOKENS = frozenset(
 )  # fmt: skip
 """Name parts that mean "the event happened", with prefixes and suffixes (death_1y, readmit30d)."""
 
+WEAK_OUTCOME_TOKENS = frozenset({"status", "case", "diagnosis", "event", "events", "delta"})
+"""Outcome words that also name other things (smoking_status, case_id): they count less, so
+``died`` beats ``smoking_status``."""
+
+STRONG_NAME, WEAK_NAME, POSITION = 30, 20, 1
+"""Label evidence weights: a name always outweighs where the column sits."""
+
 CENSOR_TOKENS = frozenset({"censor", "censored", "censoring"})
 """Name parts of the inverse of an event indicator: never guessed as the label."""
 
@@ -210,15 +217,15 @@ def _guess_label(frame: pd.DataFrame, g: Guess, excluded: set[str]) -> None:
         if tokens & CENSOR_TOKENS:
             continue
         points, why = 0, []
-        hit = sorted(tokens & OUTCOME_TOKENS)
+        hit = sorted(tokens & OUTCOME_TOKENS, key=lambda t: (t in WEAK_OUTCOME_TOKENS, t))
         if hit or c.lower() == "y":
-            points += 3
+            points += WEAK_NAME if hit and hit[0] in WEAK_OUTCOME_TOKENS else STRONG_NAME
             why.append(f"named like an outcome ('{hit[0] if hit else c}')")
         if c in sas:
-            points += 3
+            points += STRONG_NAME
             why.append(f"SAS's {sas[c]} refers to it")
         if i in (0, len(cols) - 1):
-            points += 1
+            points += POSITION
             why.append("the " + ("first" if i == 0 else "last") + " column")
         values = _values(frame[c])
         why.append(f"two values: {', '.join(values)}")
@@ -230,8 +237,8 @@ def _guess_label(frame: pd.DataFrame, g: Guess, excluded: set[str]) -> None:
     best_points, _, best, evidence = scored[0]
     alternatives = [c for _, _, c, _ in scored[1:]]
     tied = len(scored) > 1 and scored[1][0] == best_points
-    unsure = best_points < 3 or tied
-    if best_points < 3:
+    unsure = best_points < WEAK_NAME or tied
+    if best_points < WEAK_NAME:
         evidence = "no column is named like an outcome; " + evidence
     g.label = best
     g.decisions.append(Decision("label", best, evidence, alternatives, unsure))

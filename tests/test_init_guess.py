@@ -249,3 +249,17 @@ def test_init_asks_at_a_terminal_when_unsure(tmp_path: Path) -> None:
     assert "guessed label: ht (chosen at the terminal); alternatives: low, smoke, ui" in out
     spec = yaml.safe_load((tmp_path / "audit-spec.yaml").read_text())
     assert spec["label"]["column"] == "ht"
+
+
+def test_a_strong_outcome_name_beats_a_weak_one() -> None:
+    frame = pd.DataFrame(
+        {
+            "smoking_status": [0, 1, 0, 1, 1, 0],
+            "died": [0, 0, 1, 0, 1, 0],
+            "sex": ["F", "M", "F", "M", "F", "M"],
+        }
+    )
+    guess = guess_columns(frame)
+    assert guess.label == "died"
+    assert not _decision(guess, "label").unsure
+    assert _decision(guess, "label").alternatives == ["smoking_status"]
