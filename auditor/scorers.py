@@ -155,14 +155,12 @@ def validate_scores(values: Any, frame: pd.DataFrame, source: str) -> np.ndarray
     return scores
 
 
-def non_numeric_message(
-    frame: pd.DataFrame, columns: Sequence[str], source: str, *, every: bool = False
-) -> str | None:
+def non_numeric_message(frame: pd.DataFrame, columns: Sequence[str], source: str) -> str | None:
     """Name the first column read as text only because some values are not numbers.
 
     A column where most values are numbers and a few are text (SAS's '.', 'NA', '?')
     makes a model fail with "could not convert string to float"; say where instead.
-    A column of text only is a category, not a broken number (unless ``every``).
+    A column of text only is a category (or the wrong column), not a broken number.
     """
     for column in columns:
         series = frame[column]
@@ -170,7 +168,7 @@ def non_numeric_message(
             continue
         parsed = pd.to_numeric(series, errors="coerce")
         bad = (parsed.isna() & series.notna()).to_numpy()
-        if not bad.any() or (bad[series.notna().to_numpy()].all() and not every):
+        if not bad.any() or bad[series.notna().to_numpy()].all():
             continue
         distinct = pd.unique(series[bad])
         shown = ", ".join(repr(str(v)) for v in distinct[:5]) + (
@@ -268,7 +266,7 @@ class ScoreColumnScorer:
         if not (
             pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
         ):
-            text = non_numeric_message(frame, [self.column], self.source, every=True)
+            text = non_numeric_message(frame, [self.column], self.source)
             raise ModelError(
                 text or SCORE_COLUMN_NOT_NUMERIC.format(source=self.source, dtype=values.dtype)
             )
