@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_factory import make_report  # noqa: E402
-from served_helpers import make_site  # noqa: E402
+from report_factory import make_report
+from served_helpers import make_site
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
