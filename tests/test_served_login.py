@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from postgres_fixture import in_ci
 from report_factory import make_report
 from served_helpers import make_site
 
@@ -48,7 +49,7 @@ TIMEOUT_MS = 180_000
 
 def _need(thing: str, present: bool) -> None:
     if not present:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{thing} is required in CI (installed by .ci/run)")
         pytest.skip(f"{thing} is not installed (CI installs it)")
 
