@@ -36,13 +36,13 @@ class ServedSite:
     registry: Path
     secret: Path
 
-    def spec(self, name: str, **changes: Any) -> Path:
+    def spec(self, file_name: str, **changes: Any) -> Path:
         """A copy of the example spec in the spec folder, its files in the data folder."""
         raw = yaml.safe_load((EXAMPLE_DIR / "spec.yaml").read_text())
         raw["data"] = str(self.data / "audit_cohort.csv")
         raw["model"]["path"] = str(self.data / "model.skops")
         raw.update(changes)
-        path = self.specs / name
+        path = self.specs / file_name
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
         return path
 

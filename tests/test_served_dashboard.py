@@ -13,6 +13,7 @@ import gc
 import hashlib
 import io
 import os
+import re
 import stat
 import sys
 from concurrent.futures import Future
@@ -474,3 +475,47 @@ def test_a_verdict_waiting_for_intervals_is_marked_provisional(
     from auditor.dashboard.app import PROVISIONAL
 
     assert marks == [PROVISIONAL.format(rules="AUROC interval above 0.99")]
+
+
+# -- untrusted text ----------------------------------------------------------------------
+
+
+def test_names_and_model_card_fields_render_as_plain_text(site: ServedSite) -> None:
+    card = {
+        "intended_use": "See ![pixel](http://127.0.0.1:9/track.png) and <img src=x>",
+        "limitations": "[click here](http://evil.test/login)",
+    }
+    site.spec("hostile.yaml", name="Audit [win](http://evil.test)", model_card=card)
+    at = _served(ALICE)
+    at.session_state["source"] = inputs.SOURCE_SERVER
+    at.session_state["server_spec"] = "hostile.yaml"
+    at.run()
+    assert not at.exception and not _errors(at)
+    shown = [e.value for e in (*at.title, *at.markdown, *at.caption)]
+    assert any("pixel" in text for text in shown)
+    hostile = [t for t in shown if any(w in t for w in ("pixel", "click here", "win"))]
+    assert len(hostile) >= 3
+    for text in hostile:  # every bracket and angle escaped: no link, image or tag
+        assert not re.search(r"(?<!\\)[\[\]<>]", text), text
+        assert "http://" not in text, text
+    assert unescape(at.title[0].value) == "Audit [win](http://evil.test)"
+
+
+# -- exports are the audit of record -----------------------------------------------------
+
+
+def test_export_from_interactive_mode_carries_the_full_intervals(site: ServedSite) -> None:
+    site.spec("export.yaml", name="Export check")
+    at = _served(ALICE)
+    at.session_state["source"] = inputs.SOURCE_SERVER
+    at.session_state["server_spec"] = "export.yaml"
+    at.run()
+    at.session_state["view"] = "Export"
+    at.run()
+    assert not at.exception and not _errors(at)
+    next(b for b in at.button if b.label == "Prepare the files").click().run()
+    files = at.session_state["export_files"]["files"]
+    from reports.model import Report
+
+    report = Report.from_json(files["report.json"].decode("utf-8"))
+    assert report.provenance.bootstrap_replicates == 20  # never the interactive 0
