@@ -116,3 +116,33 @@ def test_inside_refuses_every_way_out(tmp_path: Path) -> None:
     assert inside("sub/ok.yaml", [root]) == (root / "sub" / "ok.yaml").resolve()
     for bad in (str(tmp_path / "secret"), "../secret", "sub/../../secret", "link.yaml", "~/x", ""):
         assert inside(bad, [root]) is None, bad
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_key_is_documented_in_the_deploy_guide() -> None:
+    from auditor.server_config import MODEL_KEYS, ROLES, ROOT_KEYS, UPLOAD_KEYS
+
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    keys = [
+        *TOP_KEYS,
+        *(f"roots.{k}" for k in ROOT_KEYS),
+        *(f"models.{k}" for k in MODEL_KEYS),
+        *(f"uploads.{k}" for k in UPLOAD_KEYS),
+        "privacy.min_cell_size",
+        *ROLES,
+    ]
+    for key in keys:
+        assert f"`{key}`" in guide, key
+
+
+def test_the_example_configuration_loads(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(ROOT / "deploy" / "server.example.yaml", tmp_path / "server.yaml")
+    for name in ("specs", "data", "policies", "uploads"):
+        (tmp_path / name).mkdir()
+    cfg = load_config(tmp_path / "server.yaml")
+    assert cfg.served and cfg.registry and cfg.default_role is None
+    assert all(cfg.roles[r] for r in ("viewer", "auditor", "approver"))
