@@ -8,6 +8,7 @@ tab runs, so an expensive view (mitigation, export) costs nothing elsewhere.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,7 @@ def _session(cfg: ServerConfig, viewer: access.Viewer) -> Session:
             held.close()
         held = uploads.SessionUploads(cfg.uploads)
         st.session_state[UPLOADS_KEY] = held
+    held.last_seen = time.monotonic()
     ctx = _script_context()
     if ctx is not None:
         uploads.register(ctx, held)

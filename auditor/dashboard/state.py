@@ -9,7 +9,9 @@ leading underscore and identified by that key instead.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,16 +219,41 @@ def _executor() -> Any:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-full-intervals")
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+_JOBS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+"""Background jobs by (inputs, threshold, references, replicates), shared by every session."""
+_JOBS_LOCK = threading.Lock()
+MAX_JOBS = 64
+LAST_JOB_KEY = "_full_job"
+"""Session state: the job this session asked for last (a newer request cancels it if queued)."""
+
+
 def _full_job(
     key: str,
     threshold: float,
     references: tuple[tuple[str, str], ...],
     bootstrap: int,
-    _live: LiveAudit,
+    live: LiveAudit,
 ) -> Any:
-    """One background computation of the audit's own bootstrap, shared by every session."""
-    return start_full(_live, threshold, references, bootstrap)
+    """The background computation of the audit's own bootstrap at these settings.
+
+    A slider moved five times queues no five jobs: the job this session asked for
+    before is cancelled if it has not started (and started again if someone asks
+    for it later).
+    """
+    wanted = (key, threshold, references, bootstrap)
+    with _JOBS_LOCK:
+        job = _JOBS.get(wanted)
+        if job is None or job.cancelled():
+            job = start_full(live, threshold, references, bootstrap)
+            _JOBS[wanted] = job
+            while len(_JOBS) > MAX_JOBS:
+                _JOBS.popitem(last=False)
+        _JOBS.move_to_end(wanted)
+    previous = st.session_state.get(LAST_JOB_KEY)
+    if previous is not None and previous is not job:
+        previous.cancel()  # only a job still queued is cancelled
+    st.session_state[LAST_JOB_KEY] = job
+    return job
 
 
 def start_full(
@@ -265,7 +292,14 @@ def full_measurement(
     """
     refs = tuple(sorted(references.items()))
     n = full_bootstrap(live.spec.bootstrap)
-    job = _full_job(live.key, round(float(threshold), 6), refs, n, live)
-    if not wait and not job.done():
-        return None
-    return job.result()  # type: ignore[no-any-return]
+    from concurrent.futures import CancelledError
+
+    for _ in range(3):  # a queued job another session cancelled is started again
+        job = _full_job(live.key, round(float(threshold), 6), refs, n, live)
+        if not wait and not job.done():
+            return None
+        try:
+            return job.result()  # type: ignore[no-any-return]
+        except CancelledError:
+            continue
+    return None
