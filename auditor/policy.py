@@ -303,7 +303,7 @@ def _close(word: str, choices: Iterable[str]) -> str | None:
 
 def _within(ref: str | Path, folders: Sequence[Path]) -> Path:
     """The policy file ``ref`` names inside ``folders``; one message whatever went wrong."""
-    found = inside(ref, folders)
+    found = inside(ref, folders, allow_absolute=True)
     if found is None:
         raise PolicyError(POLICY_NOT_ALLOWED.format(ref=ref))
     return found

@@ -326,17 +326,29 @@ def server_config(
     return LOCAL if path is None else load_config(path)
 
 
-def inside(ref: str | Path, folders: Sequence[Path]) -> Path | None:
+def inside(
+    ref: str | Path, folders: Sequence[Path], *, allow_absolute: bool = False
+) -> Path | None:
     """The existing file ``ref`` names relative to one of ``folders``, links resolved; else None.
 
-    Refuses absolute paths, ``~`` and ``..`` outright, and anything whose real
-    path leaves the folder. Callers give one message for every None, so the
-    answer never tells whether some path exists on the server.
+    Refuses ``~``, ``..`` and (unless ``allow_absolute``, for paths a spec
+    already resolved) absolute paths outright, and anything whose real path
+    leaves the folder. Callers give one message for every None, so the answer
+    never tells whether some path exists on the server.
     """
     text = str(ref)
     rel = Path(text)
-    if not text.strip() or rel.is_absolute() or ".." in rel.parts or text.startswith("~"):
+    if not text.strip() or ".." in rel.parts or text.startswith("~"):
         return None
+    if rel.is_absolute():
+        if not allow_absolute:
+            return None
+        try:
+            found = rel.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        ok = found.is_file() and any(found.is_relative_to(f.resolve()) for f in folders)
+        return found if ok else None
     for folder in folders:
         root = folder.resolve()
         try:

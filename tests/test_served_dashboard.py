@@ -519,3 +519,27 @@ def test_export_from_interactive_mode_carries_the_full_intervals(site: ServedSit
 
     report = Report.from_json(files["report.json"].decode("utf-8"))
     assert report.provenance.bootstrap_replicates == 20  # never the interactive 0
+
+
+def test_an_uploaded_policy_judges_but_cannot_extend_server_files(site: ServedSite) -> None:
+    at = _served(ALICE)
+    at.session_state["source"] = inputs.SOURCE_UPLOAD
+    at.run()
+    data = (EXAMPLE_DIR / "audit_cohort.csv").read_bytes()
+    own = 'id: own\ntitle: Own\nversion: "1"\nextends: clinical-default\nrules: []\n'
+    at.sidebar.file_uploader(key="data_upload").set_value(("cohort.csv", data, "text/csv"))
+    at.sidebar.file_uploader(key="policy_upload").set_value(("own.yaml", own.encode(), "text/x"))
+    model = (EXAMPLE_DIR / "model.skops").read_bytes()
+    at.sidebar.file_uploader(key="model_upload").set_value(("model.skops", model, "app/x"))
+    at.run()
+    at.sidebar.selectbox(key="up_label").set_value("hospitalized")
+    at.sidebar.multiselect(key="up_sensitive").set_value(["race", "sex"])
+    at.run()
+    assert not at.exception and not _errors(at)
+    assert any("policy own ·" in c.value for c in at.caption)
+    sneaky = f'id: own\ntitle: Own\nversion: "1"\nextends: {site.secret}\nrules: []\n'
+    at.sidebar.file_uploader(key="policy_upload").set_value(("own.yaml", sneaky.encode(), "text/x"))
+    at.run()
+    shown = _errors(at)
+    assert len(shown) == 1 and shown[0].endswith(POLICY_NOT_ALLOWED.format(ref=site.secret))
+    _no_secret(at)
