@@ -37,7 +37,7 @@ SIGNING_LOCAL = (
     "Local mode: the name you type is recorded as a local, unauthenticated user. A served "
     "dashboard records the signer's login instead."
 )
-NEEDS_CONDITIONS = "Conditions of approval (required when the verdict is not a pass)"
+SERVER_REGISTRY = "Registry: the one this server's operator configured."
 
 
 @dataclass(frozen=True)
@@ -165,15 +165,21 @@ def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> al
 
 
 def render_history_view(
-    st: Any, registry: Registry, *, key: str = "history", signer: Signer | None = Signer()
+    st: Any,
+    registry: Registry,
+    *,
+    key: str = "history",
+    signer: Signer | None = Signer(),
+    show_url: bool = True,
 ) -> None:
     """Draw the History view: audits, verdicts, sign-off status, metric trends, sign-off form.
 
     ``signer`` None draws no form (the viewer may not sign); a signer without a
-    subject is a local user who types their name.
+    subject is a local user who types their name. ``show_url`` False (served) keeps
+    the server's database location off the page.
     """
     st.subheader("History and sign-off")
-    st.caption(f"Registry: {registry.display_url}")
+    st.caption(f"Registry: {registry.display_url}" if show_url else SERVER_REGISTRY)
     models = registry.models()
     if not models:
         st.info(NO_AUDITS)

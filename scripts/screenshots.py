@@ -260,7 +260,7 @@ def shoot_provisional(out: Path, tmp: Path) -> list[Path]:
     """The page while the audit's own bootstrap is still running: the PROVISIONAL mark."""
     from playwright.sync_api import sync_playwright
 
-    server = Server(tmp, {"AUDITOR_DASHBOARD_FULL_BOOTSTRAP": "100000000"})
+    server = Server(tmp, {"AUDITOR_DASHBOARD_FULL_BOOTSTRAP": "1000000"})
     try:
         with sync_playwright() as p:
             browser = _browser(p)
@@ -352,11 +352,15 @@ def shoot_served(out: Path, tmp: Path) -> list[Path]:
             page.get_by_role("button", name="Log in").click()
             page.get_by_role("button", name="cmio-7f3a").click()
             page.get_by_text("Signed in as Dr A. Chen").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+            page.get_by_text("full intervals:").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
             page.goto(f"{base}?view=History", wait_until="networkidle")
             page.get_by_text("Signing as Dr A. Chen").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
             settle(page)
+            page.get_by_text("Sign off an audit").scroll_into_view_if_needed()
+            page.mouse.wheel(0, 300)
+            page.wait_for_timeout(800)
             path = out / "served-signoff.png"
-            snap(page, path)
+            page.screenshot(path=str(path))
             written.append(path)
             browser.close()  # type: ignore[attr-defined]
         return written
@@ -374,48 +378,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-served", action="store_true", help="skip the login and provisional screenshots"
     )
+    parser.add_argument(
+        "--served-only", action="store_true", help="only the login and provisional screenshots"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="auditor-screenshots-") as tmp:
-        registry = Path(tmp) / "registry.db"
-        if not args.no_history:
-            print("seeding a temporary registry with two audits of the example…", flush=True)
-            seed_registry(registry)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        env["AUDITOR_REGISTRY"] = str(registry)
-        env.pop("AUDITOR_SPEC", None)
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ]
-        log = (Path(tmp) / "streamlit.log").open("wb")
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_health(port, server)
-            written = shoot(args.out, port)
-        finally:
-            server.send_signal(signal.SIGTERM)
+        if not args.served_only:
+            registry = Path(tmp) / "registry.db"
+            if not args.no_history:
+                print("seeding a temporary registry with two audits of the example…", flush=True)
+                seed_registry(registry)
+            server = Server(Path(tmp), {"AUDITOR_REGISTRY": str(registry)})
             try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            log.close()
+                written += shoot(args.out, server.port)
+            finally:
+                server.stop()
         if not args.no_served:
             written += shoot_provisional(args.out, Path(tmp))
             written += shoot_served(args.out, Path(tmp))

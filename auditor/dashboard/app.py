@@ -174,7 +174,10 @@ def _banner(report: Report, source: Source, provisional: tuple[str, ...]) -> Non
     words = display.verdict_words(report)
     {"fail": st.error, "warn": st.warning}.get(report.verdict, st.success)(words)
     if provisional:
-        st.warning(display.plain(PROVISIONAL.format(rules="; ".join(provisional))), icon="⏳")
+        st.warning(
+            display.plain(PROVISIONAL.format(rules="; ".join(provisional))),
+            icon=":material/hourglass_top:",
+        )
     model = report.model
     who = " ".join(x for x in (model.name, model.version and f"v{model.version}") if x)
     policies = ", ".join(p.id for p in report.policies) or "no policy"

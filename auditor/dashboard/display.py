@@ -8,6 +8,7 @@ they are hidden to protect another group.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,10 @@ KEY_METRICS = (
 
 MARKDOWN_ACTIVE = "\\`*_{}[]()<>!|~$:&"
 """Characters markdown (and Streamlit's extensions) can turn into links, images or markup."""
+AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|www)(?=\\?[:.])")
+"""Where GitHub-flavoured markdown starts a link by itself (it ignores escapes there)."""
+WORD_JOINER = "\u2060"
+"""Invisible; placed after ``http`` or ``www`` it stops the automatic link."""
 LINE_START_ACTIVE = "#+-=>"
 """Characters that start a heading, list or quote when they open a line."""
 
@@ -77,7 +82,8 @@ def plain(text: Any) -> str:
     as those characters: no image or link is fetched by the viewer's browser, and
     ``http\\://`` is not turned into a link either.
     """
-    return "\n".join(_plain_line(line) for line in str(text).replace("\r", " ").split("\n"))
+    lines = str(text).replace("\r", " ").split("\n")
+    return AUTOLINK.sub("\\1" + WORD_JOINER, "\n".join(_plain_line(line) for line in lines))
 
 
 def name(value: Any) -> str:

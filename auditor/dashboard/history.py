@@ -58,4 +58,5 @@ def render(ctx: ViewContext) -> None:
     registry = state.guarded(_registry, url)
     if registry is None:
         return
-    render_history_view(st, registry, signer=signer)
+    served = config is not None and config.served
+    render_history_view(st, registry, signer=signer, show_url=not served)
