@@ -172,6 +172,8 @@ def test_an_uploaded_pickle_does_not_run_even_with_its_own_hash(
     assert _errors(at) == [trust.PICKLE_NOT_ALLOWED.format(spec="uploaded-spec.yaml")]
     assert not marker.exists()
     assert hashlib.sha256(payload).hexdigest() not in _page_text(at)
+    held = at.session_state[UPLOADS_KEY]
+    assert not [p for p in held.folder.rglob("*.pkl")]  # the refused pickle is not kept
 
 
 def joblib_bytes(obj: Any) -> bytes:

@@ -20,7 +20,7 @@ import streamlit as st
 from auditor.dashboard import access, display, policy_editor, state, uploads
 from auditor.dashboard.inputs import Session, Source, choose_source
 from auditor.dashboard.trust import Trust, trust_for
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, DataError, ModelError, PolicyError
 from auditor.server_config import ServerConfig
 from reports.model import Report
 
@@ -235,6 +235,27 @@ def _startup_sweep(folder: str) -> int:
     return len(uploads.remove_stale(Path(folder) if folder else None))
 
 
+REFUSED_UPLOAD = {
+    ModelError: "model_upload",
+    DataError: "data_upload",
+    PolicyError: "policy_upload",
+}
+"""Which upload to delete when the audit built from uploads is refused for it."""
+
+
+def _load_live(source: Source, session: Session) -> state.LiveAudit | None:
+    """Load the audit; an upload the loaders refuse (a model, data, policy) is not kept."""
+    try:
+        return state.load_live(source.path, session_trust())
+    except AuditorError as exc:
+        st.error(state.message(exc))
+        if source.path.is_relative_to(session.uploads.folder):
+            for kind, key in REFUSED_UPLOAD.items():
+                if isinstance(exc, kind):
+                    session.uploads.discard(key)
+        return None
+
+
 def session_uploads() -> uploads.SessionUploads:
     """This session's upload folder (made by the page before any view draws)."""
     held = st.session_state.get(UPLOADS_KEY)
@@ -314,7 +335,7 @@ def main() -> None:
         threshold = measured.threshold
         st.sidebar.info("Read-only: a past audit, shown as it was run.")
     else:
-        live = state.guarded(state.load_live, source.path, session_trust())
+        live = _load_live(source, session)
         if live is None:
             return
         threshold = _threshold_slider(live)
