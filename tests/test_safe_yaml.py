@@ -97,3 +97,21 @@ def test_the_cli_refuses_a_bomb_spec_with_exit_2(
     assert code == 2
     assert err.endswith(YAML_TOO_MANY_NODES.format(source="", limit=MAX_YAML_NODES)[2:])
     assert "spec.yaml" in err and "Traceback" not in err
+
+
+def test_an_mlflow_folder_with_a_bomb_in_mlmodel_is_a_model_error(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from auditor.errors import ModelError
+    from auditor.examples import EXAMPLE_DIR
+    from auditor.scorers import load_scorer
+    from auditor.spec_loader import load_spec
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(laughs())
+    spec = load_spec(EXAMPLE_DIR / "spec.yaml")
+    spec = replace(spec, model=replace(spec.model, path=folder))
+    with pytest.raises(ModelError) as err:
+        load_scorer(spec)
+    assert str(err.value).endswith(YAML_TOO_MANY_NODES.format(source="", limit=MAX_YAML_NODES)[2:])
