@@ -113,7 +113,7 @@ def _page_text(at: AppTest) -> str:
 
 def unescape(markdown: str) -> str:
     """Text as the reader sees it (the page escapes untrusted text for markdown)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def _metric_table(at: AppTest) -> str:
@@ -333,6 +333,10 @@ def test_uploading_an_untrusted_model_shows_the_cli_message(
     shown = _errors(at)
     assert len(shown) == 1 and "_operator.neg" in shown[0]
     spec_path = at.session_state[SOURCE_PATH_KEY]
+    model_path = Path(yaml.safe_load(Path(spec_path).read_text())["model"]["path"])
+    assert not model_path.exists()  # the refused model is not kept
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model_path.write_bytes(buffer.getvalue())  # for the CLI to read the same file
     assert _cli_error(["audit", str(spec_path), "--out", str(tmp_path / "o")], capsys) == (
         f"error: {shown[0]}"
     )
