@@ -156,6 +156,8 @@ def dashboard(tmp_path: Path, provider: dict[str, Any]) -> Iterator[dict[str, An
             "none",
             "--secrets.files",
             str(secrets),
+            "--server.disconnectedSessionTTL",
+            "2",
         ],
         cwd=ROOT,
         env=env,
@@ -205,6 +207,13 @@ def test_login_through_the_provider_then_sign_off_with_its_subject(
             page.get_by_text(f"approved by {DISPLAY_NAME} [{SUBJECT}").wait_for()
         finally:
             browser.close()
+
+    # The browser is gone: its session ends, and its upload folder with it.
+    uploads = dashboard["site"].uploads
+    deadline = time.monotonic() + 120
+    while list(uploads.glob("auditor-session-*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not list(uploads.glob("auditor-session-*"))
 
     from auditor.registry import Registry
 

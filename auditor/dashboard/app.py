@@ -208,7 +208,7 @@ def _session(cfg: ServerConfig, viewer: access.Viewer) -> Session:
     ctx = _script_context()
     if ctx is not None:
         uploads.register(ctx, held)
-        uploads.sweep(_is_active_session())
+        _reaper()
     st.session_state[TRUST_KEY] = trust_for(cfg, held.folder)
     st.session_state[VIEWER_KEY] = viewer
     if cfg.served:
@@ -223,10 +223,15 @@ def _script_context() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
-def _is_active_session() -> Any:
+@st.cache_resource(show_spinner=False)
+def _reaper() -> Any:
+    """Once per server process: the thread that removes ended sessions' upload folders."""
     from streamlit import runtime
 
-    return runtime.get_instance().is_active_session if runtime.exists() else None
+    if not runtime.exists():
+        return None
+    grace = float(st.get_option("server.disconnectedSessionTTL") or 120)
+    return uploads.start_reaper(runtime.get_instance().is_active_session, grace_seconds=grace)
 
 
 @st.cache_resource(show_spinner=False)

@@ -3,9 +3,9 @@
 Each browser session gets its own folder made by ``tempfile.mkdtemp`` (owner
 only, an unpredictable name, never reused); files are created with
 ``O_CREAT | O_EXCL | O_NOFOLLOW`` so a link planted in advance is never
-followed. The folder is removed when the session ends (its holder in
-``st.session_state`` is collected, or the runtime no longer knows the session),
-and folders left by a server process that no longer runs are removed at
+followed. The folder is removed when the session ends (a reaper thread sees the
+runtime no longer knows the session after its reconnect window, or its holder in
+``st.session_state`` is collected), and folders left by a server process that no longer runs are removed at
 start-up. Quotas (file size, session total, file count, dataset rows) come
 from the server configuration; a refused upload is deleted at once.
 """
@@ -16,12 +16,14 @@ import contextlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from auditor.errors import AuditInputError
 from auditor.hashing import sha256_bytes
@@ -162,6 +164,30 @@ def sweep(is_active: object | None = None, *, grace_seconds: float = 120.0) -> N
             if not check(sid) and now - uploads.last_seen > grace_seconds:
                 uploads.close()
                 del _LIVE[sid]
+
+
+REAP_EVERY_SECONDS = 5.0
+
+
+def start_reaper(is_active: Any, *, grace_seconds: float) -> threading.Thread:
+    """A daemon thread that removes the folders of ended sessions, whether or not anyone
+    is using the page (a browser that closes runs no more script to clean up after it).
+
+    ``is_active`` is the runtime's thread-safe ``is_active_session``; a session
+    gone for longer than ``grace_seconds`` (Streamlit's reconnect window) is over.
+    """
+
+    def reap() -> None:
+        while True:
+            time.sleep(REAP_EVERY_SECONDS)
+            try:
+                sweep(is_active, grace_seconds=grace_seconds)
+            except Exception as exc:  # keep reaping; say why once per failure
+                print(f"auditor: upload cleanup failed: {exc!r}", file=sys.stderr)
+
+    thread = threading.Thread(target=reap, name="auditor-upload-reaper", daemon=True)
+    thread.start()
+    return thread
 
 
 def _pid_alive(pid: int) -> bool:
