@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -203,33 +204,28 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale(base: Path | None = None) -> list[Path]:
     """At start-up: delete session folders left by server processes that no longer run.
 
-    Only real folders (not links) owned by this user, named as this module names them.
+    Only real folders (never a link) owned by this user and named as this module
+    names them; folders of running processes (this one included) are left alone.
     """
     global _SWEPT
     root = Path(base) if base is not None else Path(tempfile.gettempdir())
     removed = []
-    uid = os.getuid()
     with _LOCK:
         _SWEPT = True
     for entry in root.glob(SESSION_PREFIX + "*"):
         try:
-            st = entry.lstat()
+            info = entry.lstat()
         except OSError:
             continue
-        import stat
-
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
-            continue
         pid_text = entry.name[len(SESSION_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit():
+        if (
+            not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.getuid()
+            or not pid_text.isdigit()
+            or int(pid_text) == os.getpid()
+            or _pid_alive(int(pid_text))
+        ):
             continue
-        pid = int(pid_text)
-        if pid == os.getpid() and any(u.folder == entry for u in _LIVE.values()):
-            continue
-        if pid != os.getpid() and _pid_alive(pid):
-            continue
-        if pid == os.getpid():
-            continue  # a folder of this process whose holder is alive elsewhere in it
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
