@@ -5,9 +5,10 @@ only, an unpredictable name, never reused); files are created with
 ``O_CREAT | O_EXCL | O_NOFOLLOW`` so a link planted in advance is never
 followed. The folder is removed when the session ends (a reaper thread sees the
 runtime no longer knows the session after its reconnect window, or its holder in
-``st.session_state`` is collected), and folders left by a server process that no longer runs are removed at
-start-up. Quotas (file size, session total, file count, dataset rows) come
-from the server configuration; a refused upload is deleted at once.
+``st.session_state`` is collected), and folders left by a server process that
+no longer runs are removed at start-up. Quotas (file size, session total, file
+count, dataset rows) come from the server configuration; a refused upload is
+deleted at once.
 """
 
 from __future__ import annotations
