@@ -48,7 +48,6 @@ _LOCK = threading.Lock()
 _LIVE: weakref.WeakValueDictionary[str, SessionUploads] = weakref.WeakValueDictionary()
 """This process's session folders by session id (swept when their session is gone; held
 weakly, so a session's end alone removes its folder)."""
-_SWEPT = False
 
 
 @dataclass
@@ -208,11 +207,8 @@ def remove_stale(base: Path | None = None) -> list[Path]:
     Only real folders (never a link) owned by this user and named as this module
     names them; folders of running processes (this one included) are left alone.
     """
-    global _SWEPT
     root = Path(base) if base is not None else Path(tempfile.gettempdir())
     removed = []
-    with _LOCK:
-        _SWEPT = True
     for entry in root.glob(SESSION_PREFIX + "*"):
         try:
             info = entry.lstat()
@@ -230,7 +226,3 @@ def remove_stale(base: Path | None = None) -> list[Path]:
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
-
-
-def swept_once() -> bool:
-    return _SWEPT
