@@ -95,10 +95,11 @@ def _changes(
             if (ch.attribute, ch.group) in hidden
             else ch.message
         )
-        st.markdown(
-            f"- [{ch.severity}] {ch.policy}/{ch.rule_id} — {ch.attribute} = {ch.group}: "
+        line = (
+            f"[{ch.severity}] {ch.policy}/{ch.rule_id} — {ch.attribute} = {ch.group}: "
             f"{message} ({ch.before or '—'} → {ch.after or '—'})"
         )
+        st.markdown(f"- {display.plain(line)}")
 
 
 def render(ctx: ViewContext) -> None:

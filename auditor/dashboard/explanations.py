@@ -132,9 +132,11 @@ def _proxies(report: Report) -> None:
     st.subheader("Proxies for sensitive attributes")
     if ex.sensitive_inputs:
         st.warning(
-            "The model reads these sensitive attributes directly: "
-            + ", ".join(ex.sensitive_inputs)
-            + "."
+            display.plain(
+                "The model reads these sensitive attributes directly: "
+                + ", ".join(ex.sensitive_inputs)
+                + "."
+            )
         )
     if not ex.proxies:
         st.info("No proxy analysis in this report.")

@@ -154,9 +154,11 @@ def render(ctx: ViewContext) -> None:
         attribute = rows[0].attribute
         st.caption(
             "Left out: "
-            + listing_by_reason(
-                (text, display.hidden_text(report, attribute, excluded[text]))
-                for text in sorted(excluded)
+            + display.plain(
+                listing_by_reason(
+                    (text, display.hidden_text(report, attribute, excluded[text]))
+                    for text in sorted(excluded)
+                )
             )
             + "."
         )
