@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from auditor.dashboard.display import Table
+from auditor.dashboard.display import Table, plain
 
 ROW_PX = 35
 
@@ -56,4 +56,4 @@ def show_table(
     if table.notes:
         with st.expander(f"{notes_title} ({len(table.notes)})"):
             for line in table.notes:
-                st.markdown(f"- {line}")
+                st.markdown(f"- {plain(line)}")
