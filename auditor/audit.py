@@ -7,12 +7,14 @@ so a dashboard can re-measure at another threshold without reloading anything.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,13 @@ from pydantic import ValidationError
 
 from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
-from auditor.hashing import sha256_path
+from auditor.hashing import sha256_bytes, sha256_path
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
 from auditor.policy import Policy, load_policies
 from auditor.publish import PublishPlan, publish
 from auditor.scorers import Scorer, load_scorer
-from auditor.spec import AuditSpec
+from auditor.spec import AuditSpec, Waiver
 from auditor.stats import SubgroupStats, reduce_frame
 from reports.model import (
     DataChecks,
@@ -60,6 +62,11 @@ LIBRARIES = (
 REFERENCE_NOT_IN_DATA = (
     "{spec}: $.reference_groups.{attribute}: {group!r} is not a group of {attribute} in "
     "{data}; its groups are: {groups}"
+)
+NOTE_WAIVER_EXPIRED_PREFIX = "Expired waiver ignored"
+NOTE_WAIVER_EXPIRED = (
+    NOTE_WAIVER_EXPIRED_PREFIX + ": rule {rule}, group {group}, expired on {expires}; "
+    "the results it covered count again."
 )
 REPORT_UNREADABLE = "{path}: not a report.json of this tool: {error}"
 REPORT_MISSING = "{path}: report not found (expected the report.json of an earlier audit)"
@@ -337,16 +344,45 @@ def build_report(
         provenance=provenance,
     )
     progress("judging against the policies")
-    return _judge_and_publish(report, measurement.plan, policies, baseline)
+    return _judge_and_publish(
+        report,
+        measurement.plan,
+        policies,
+        baseline,
+        waivers=spec.waivers,
+        undecided=spec.undecided,
+    )
 
 
 def _judge_and_publish(
-    full: Report, plan: PublishPlan | None, policies: Sequence[Policy], baseline: Report | None
+    full: Report,
+    plan: PublishPlan | None,
+    policies: Sequence[Policy],
+    baseline: Report | None,
+    *,
+    waivers: Sequence[Waiver] | None = None,
+    undecided: str | None = None,
 ) -> Report:
     """Judge the unsuppressed report, then publish it under the plan (the one place
     privacy is applied); the published report keeps the judged one in memory."""
-    judgement = judge(full, policies, baseline=baseline)
+    spec = full.provenance.spec
+    if waivers is None:
+        waivers = spec_waivers(spec)
+    judgement = judge(
+        full,
+        policies,
+        baseline=baseline,
+        undecided=undecided or spec.get("undecided"),
+        waivers=waivers,
+        today=date.fromisoformat(full.provenance.generated_at[:10]),
+    )
     sha256 = {**full.provenance.sha256, "policies": policy_hashes(policies)}
+    if waivers:
+        sha256["waivers"] = sha256_bytes(
+            json.dumps(
+                [dataclasses.asdict(w) for w in waivers], sort_keys=True, ensure_ascii=False
+            ).encode("utf-8")
+        )
     provenance = full.provenance.model_copy(update={"sha256": sha256})
     judged = full.model_copy(
         update={
@@ -354,14 +390,37 @@ def _judge_and_publish(
             "counts": judgement.counts,
             "verdict": judgement.verdict,
             "policies": [_policy_info(p) for p in policies],
+            "waivers": judgement.waivers,
             "provenance": provenance,
         }
     )
+    expired = [w for w in judgement.waivers if w.status == "expired"]
+    if expired:
+        judged.notes = [
+            *[n for n in judged.notes if not n.startswith(NOTE_WAIVER_EXPIRED_PREFIX)],
+            *[
+                NOTE_WAIVER_EXPIRED.format(
+                    rule=w.rule, group=_group_text(w.group), expires=w.expires
+                )
+                for w in expired
+            ],
+        ]
     if plan is None:
         return judged
     published = publish(judged, plan)
     published._unpublished = (judged, plan)
     return published
+
+
+def spec_waivers(raw_spec: dict[str, Any]) -> tuple[Waiver, ...]:
+    """The waivers of a spec as given (a report keeps its spec in its provenance)."""
+    from auditor.spec_loader import waiver_from
+
+    return tuple(waiver_from(w) for w in raw_spec.get("waivers") or ())
+
+
+def _group_text(group: Any) -> str:
+    return group if isinstance(group, str) else " × ".join(group)
 
 
 def rejudge(
