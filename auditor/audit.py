@@ -63,6 +63,10 @@ REFERENCE_NOT_IN_DATA = (
     "{spec}: $.reference_groups.{attribute}: {group!r} is not a group of {attribute} in "
     "{data}; its groups are: {groups}"
 )
+NOTE_BASELINE_UNUSED = (
+    "A baseline report was given, but no policy rule compares with it (no regression "
+    "rule), so the baseline changed nothing in this verdict."
+)
 NOTE_WAIVER_EXPIRED_PREFIX = "Expired waiver ignored"
 NOTE_WAIVER_EXPIRED = (
     NOTE_WAIVER_EXPIRED_PREFIX + ": rule {rule}, group {group}, expired on {expires}; "
@@ -394,6 +398,8 @@ def _judge_and_publish(
             "provenance": provenance,
         }
     )
+    if baseline is not None and not any(r.kind == "regression" for p in policies for r in p.rules):
+        judged.notes = [*judged.notes, NOTE_BASELINE_UNUSED]
     expired = [w for w in judgement.waivers if w.status == "expired"]
     if expired:
         judged.notes = [

@@ -198,7 +198,7 @@ def judge(
             if rule.severity == "block":
                 produced = [
                     r.model_copy(update={"undecided": action})
-                    if r.status in ("inconclusive", "not_evaluable")
+                    if r.status in ("inconclusive", "not_evaluable") and r.reason != NO_BASELINE
                     else r
                     for r in produced
                 ]

@@ -122,7 +122,7 @@ class VerdictSummary:
         parts = [
             f"{_plural(b, 'blocking rule')} failed ({_plural(rb, 'result')})",
             f"{_plural(w, 'warning rule')} failed ({_plural(rw, 'result')})",
-            f"{_plural(i, 'info finding')} ({_plural(ri, 'result')})",
+            f"{_plural(i, 'info rule')} flagged ({_plural(ri, 'result')})",
             f"{_plural(len(self.undecided), 'blocking check')} undecided",
         ]
         if self.warnings_inconclusive:
