@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
+from auditor.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
 from auditor.hashing import sha256_bytes, sha256_path
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
@@ -117,6 +118,14 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     scorer = load_scorer(spec)
     progress(f"scoring {len(data.frame):,} patients")
     scores = scorer.scores(data.frame)
+    check_evidence(
+        scores,
+        data.labels,
+        output=spec.model.output,
+        source=_score_source(spec),
+        label_column=spec.label.column,
+        positive=spec.label.positive,
+    )
     progress("reducing to subgroup statistics")
     stats = reduce_frame(data.sensitive, data.labels, scores)
     hashes: dict[str, Any] = {"data": data.sha256}
@@ -127,6 +136,13 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = getattr(scorer, "sha256", None) or sha256_path(spec.model.path)
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+
+
+def _score_source(spec: AuditSpec) -> str:
+    if spec.model.score_column is not None:
+        return f"score column {spec.model.score_column!r}"
+    name = spec.model.path.name if spec.model.path is not None else "the model"
+    return f"model {name}"
 
 
 def check_reference_groups(spec: AuditSpec, data: LoadedData) -> None:
@@ -212,8 +228,10 @@ def measure_prepared(
     seed: int | None = None,
 ) -> Measurement:
     spec = prepared.spec
+    labels_only = spec.model.output == OUTPUT_LABEL
     return measure(
         prepared.stats,
+        metrics=threshold_metrics() if labels_only else None,
         views=views_for(spec),
         thresholds=list(thresholds or spec.thresholds),
         reference_groups=reference_groups
@@ -259,6 +277,7 @@ def _model_info(spec: AuditSpec, scorer: Scorer) -> ModelInfo:
         kind=scorer.kind,
         path=spec.model.path.name if spec.model.path else None,
         score_column=spec.model.score_column,
+        output=spec.model.output,
     )
 
 
@@ -344,7 +363,10 @@ def build_report(
         explanations=explanations,
         data_checks=data_checks,
         model_card=dict(spec.model_card),
-        notes=list(measurement.notes),
+        notes=[
+            *measurement.notes,
+            *([NOTE_LABEL_OUTPUT] if spec.model.output == OUTPUT_LABEL else []),
+        ],
         provenance=provenance,
     )
     progress("judging against the policies")

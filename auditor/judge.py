@@ -78,6 +78,10 @@ JOINT_FEATURE = "(all features)"
 NOT_EVALUABLE = "{subject}: {reason}; not evaluable."
 SMALL_GROUP = "{n:,} patients, fewer than this rule's minimum of {min_n:,}"
 NOT_MEASURED = "not measured in this report"
+NOT_MEASURED_LABEL_OUTPUT = (
+    "not measured: the model gives class labels (model.output: label), and this metric "
+    "needs probabilities"
+)
 UNDEFINED = "undefined"
 ATTRIBUTE_ABSENT = "attribute {attribute} is not in this audit"
 GROUP_ABSENT = "group {group} is not among the selected attributes' groups in this audit"
@@ -633,6 +637,8 @@ def _unavailable(ctx: _RuleContext, g: GroupResult, metric: str) -> str | None:
     if est is None:
         if g.label_metrics_withheld and g.suppression_reason:
             return g.suppression_reason
+        if ctx.audit.report.model.output == "label":
+            return NOT_MEASURED_LABEL_OUTPUT
         return NOT_MEASURED
     if _finite(est.estimate) is None:
         return est.reason or UNDEFINED

@@ -469,6 +469,11 @@ class ModelInfo(_Model):
     kind: str = Field(description="score_column, skops, onnx, mlflow, pickle, estimator.")
     path: str | None = Field(None, description="Model file or folder as given.")
     score_column: str | None = Field(None, description="Score column, when scores were given.")
+    output: Literal["probability", "label"] = Field(
+        "probability",
+        description="probability: every metric; label: class labels (0/1), threshold "
+        "metrics only (model.output in the spec).",
+    )
 
 
 class AttributeInfo(_Model):

@@ -17,7 +17,8 @@ from tests.test_metrics import PUBLIC_ORDER
 
 VERDICT_LINE = re.compile(
     r"^verdict: (PASS|WARN|FAIL) — (\d+) blocking rules? failed \((\d+) results?\); "
-    r"(\d+) warning rules? failed \((\d+) results?\); (\d+) info rules? flagged \((\d+) results?\); "
+    r"(\d+) warning rules? failed \((\d+) results?\); "
+    r"(\d+) info rules? flagged \((\d+) results?\); "
     r"(\d+) blocking checks? undecided(?:; [^;]+)*; reports in .+/$"
 )
 REPORT_FILES = {
