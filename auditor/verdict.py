@@ -30,6 +30,8 @@ SEVERITIES: tuple[Severity, ...] = ("block", "warn", "info")
 UNDECIDED_STATUSES = ("inconclusive", "not_evaluable")
 
 UNDECIDED_HEAD = "{count} could not be decided: "
+UNDECIDED_MORE = "and {count} more, listed with the policy results"
+UNDECIDED_MORE = "and {count} more, listed with the policy results"
 UNDECIDED_ITEM = "{subject} ({why}; decided by {decide})"
 DECIDE_INTERVAL = "a narrower 95% interval (more patients in the group) or a waiver"
 DECIDE_BOOTSTRAP = "a 95% interval (run the audit with bootstrap replicates)"
@@ -131,15 +133,24 @@ class VerdictSummary:
             parts.append(f"{_plural(self.waived, 'result')} waived")
         return "; ".join(parts)
 
-    def undecided_text(self, limit: int | None = None) -> str:
-        """ "2 blocking checks could not be decided: ..." (empty when none)."""
+    def undecided_head(self) -> str:
+        """'2 blocking checks could not be decided:' (empty when none)."""
         if not self.undecided:
             return ""
+        return UNDECIDED_HEAD.format(count=_plural(len(self.undecided), "blocking check")).strip()
+
+    def undecided_items(self, limit: int | None = None) -> list[str]:
+        """Each undecided blocking check with why and what would decide it."""
         items = [u.text() for u in self.undecided]
         if limit is not None and len(items) > limit:
-            items = [*items[:limit], f"and {len(items) - limit} more"]
-        head = UNDECIDED_HEAD.format(count=_plural(len(self.undecided), "blocking check"))
-        return head + "; ".join(items) + "."
+            items = [*items[:limit], UNDECIDED_MORE.format(count=len(items) - limit)]
+        return items
+
+    def undecided_text(self, limit: int | None = None) -> str:
+        """'2 blocking checks could not be decided: ...' in one line (empty when none)."""
+        if not self.undecided:
+            return ""
+        return self.undecided_head() + " " + "; ".join(self.undecided_items(limit)) + "."
 
     def counts(self, results: Sequence[PolicyResult]) -> ResultCounts:
         """The report's stored counts (the same numbers as the text)."""

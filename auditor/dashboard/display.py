@@ -304,5 +304,5 @@ def verdict_words(report: Report) -> str:
 
     word = {"fail": "FAIL", "warn": "PASS WITH WARNINGS", "pass": "PASS"}[report.verdict]
     text = f"{word} — {headline_text(report)}"
-    undecided = verdict_summary(report.policy_results).undecided_text()
+    undecided = verdict_summary(report.policy_results).undecided_text(limit=3)
     return f"{text} {undecided}" if undecided else text
