@@ -46,9 +46,14 @@ def _plural(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def counts_undecided(result: PolicyResult) -> bool:
-    """A blocking result that is inconclusive or not evaluable, and not waived."""
+    """A blocking result that is inconclusive or not evaluable, not waived, that the
+    judge marked with its ``undecided`` action (a regression rule without a baseline is
+    not applicable rather than undecided, and is left unmarked)."""
     return (
-        result.severity == "block" and result.status in UNDECIDED_STATUSES and result.waiver is None
+        result.severity == "block"
+        and result.status in UNDECIDED_STATUSES
+        and result.undecided is not None
+        and result.waiver is None
     )
 
 
