@@ -52,7 +52,7 @@ WITHHELD_MESSAGE = "{subject}: {status}; the value is withheld for privacy ({rea
 WITHHELD_AGGREGATE = (
     "it is computed over groups whose figures are withheld ({groups}), so it is not published"
 )
-WITHHELD_BELOW_MIN_N = "fewer patients than this rule's minimum of {min_n}"
+WITHHELD_BELOW_MIN_N = "fewer patients than this rule's minimum (its selector's min_n)"
 _MIN_N = re.compile(r"fewer than this rule's minimum of ([\d,]+)$")
 STATUS_WORDS = {
     "pass": "passes",
@@ -207,7 +207,7 @@ def _rule_reason(result: PolicyResult) -> str | None:
     match = _MIN_N.search(result.reason or "")
     if match is None or result.status != "not_evaluable":
         return None
-    return WITHHELD_BELOW_MIN_N.format(min_n=match.group(1))
+    return WITHHELD_BELOW_MIN_N
 
 
 def withhold_result(result: PolicyResult, why: str) -> PolicyResult:
@@ -240,7 +240,7 @@ def publish(report: Report, plan: PublishPlan) -> Report:
     )
     results = []
     for r in report.policy_results:
-        why = _result_withheld(report, plan, r)
+        why = None if r.value_withheld is not None else _result_withheld(report, plan, r)
         results.append(withhold_result(r, why) if why is not None else r)
     update = {
         "groups": groups,

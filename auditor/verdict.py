@@ -70,7 +70,7 @@ def decided_by(result: PolicyResult) -> str:
         return DECIDE_INTERVAL
     if "baseline" in reason:
         return DECIDE_BASELINE
-    if "minimum of" in reason:
+    if "minimum of" in reason or "rule's minimum" in reason:
         return DECIDE_MIN_N
     if "no interval" in reason or "bootstrap" in reason:
         return DECIDE_BOOTSTRAP

@@ -232,7 +232,8 @@ def test_withheld_group_below_the_rule_minimum_says_so_without_its_size() -> Non
     (shown,) = publish(judged, PublishPlan(privacy=privacy)).policy_results
     assert shown.status == "not_evaluable"
     assert shown.reason == (
-        f"{SUPPRESSED_COMPLEMENTARY}; fewer patients than this rule's minimum of 100"
+        f"{SUPPRESSED_COMPLEMENTARY}; fewer patients than this rule's minimum (its selector's "
+        "min_n)"
     )
     assert "60" not in shown.message
     assert "more patients in the group" in verdict_summary([shown]).undecided_text()
