@@ -23,11 +23,12 @@ from pydantic import ValidationError
 from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
 from auditor.hashing import sha256_path
+from auditor.identifiers import refuse_identifier_like
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
 from auditor.policy import Policy, load_policies
 from auditor.scorers import Scorer, load_scorer
-from auditor.spec import AuditSpec
+from auditor.spec import AuditSpec, display_path
 from auditor.stats import SubgroupStats, reduce_frame
 from reports.model import (
     DataChecks,
@@ -101,6 +102,12 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics."""
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
+    refuse_identifier_like(
+        data.sensitive,
+        min_cell_size=spec.min_cell_size,
+        max_groups=spec.privacy.max_groups,
+        file=display_path(spec.data),
+    )
     check_reference_groups(spec, data)
     progress("loading model")
     scorer = load_scorer(spec)
@@ -212,6 +219,8 @@ def measure_prepared(
         bins=spec.bootstrap_bins,
         seed=spec.seed if seed is None else seed,
         min_cell_size=spec.min_cell_size,
+        complementary=spec.privacy.complementary,
+        rounding=spec.privacy.rounding,
     )
 
 

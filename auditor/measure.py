@@ -26,6 +26,7 @@ import numpy as np
 
 from auditor.bootstrap import resample_view
 from auditor.curves import calibration_points, roc_points
+from auditor.disclosure import grid_bands
 from auditor.disparities import GroupValue, compare_metric, fairness_metrics
 from auditor.errors import AuditInputError
 from auditor.intervals import (
@@ -46,10 +47,12 @@ from auditor.metrics import (
 from auditor.stats import ScoreTable, SubgroupStats, bin_stats
 from auditor.suppression import (
     DEFAULT_MIN_CELL_SIZE,
+    DEFAULT_ROUNDING,
     Counts,
     Privacy,
     check_min_cell_size,
     plan_suppression,
+    publish_estimate,
 )
 from reports.model import (
     AttributeInfo,
@@ -240,13 +243,11 @@ def _group_result(
     res.n = n
     if not privacy.labels_shown:
         res.label_metrics_withheld = True
-        res.suppression_reason = privacy.reason
+    res.suppression_reason = privacy.reason
     t0 = thresholds[0]
 
     def one(metric: MetricDef, t: float) -> Estimate:
-        if metric.label_dependent and not privacy.labels_shown:
-            return Estimate(reason=privacy.reason)
-        return _estimate(metric, lv, t, reps, bootstrap)
+        return publish_estimate(_estimate(metric, lv, t, reps, bootstrap), privacy, metric.id, t)
 
     res.metrics = {m.id: one(m, t0) for m in metrics}
     if len(thresholds) > 1:
@@ -268,6 +269,8 @@ def measure(
     seed: int = 0,
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
     metrics: Sequence[str] | None = None,
+    complementary: bool = True,
+    rounding: int = DEFAULT_ROUNDING,
 ) -> Measurement:
     """Measure every group of every view.
 
@@ -283,6 +286,8 @@ def measure(
     seed : seed of every random draw.
     min_cell_size : small-cell suppression floor (default 11).
     metrics : metric ids to compute (default: the whole registry).
+    complementary : complementary suppression (default on; off marks the audit internal).
+    rounding : decimals of label metrics shown while the group's event count is withheld.
     """
     ts = _check_thresholds(thresholds)
     m = check_min_cell_size(min_cell_size)
@@ -296,11 +301,17 @@ def measure(
     all_views: list[View] = [(), *view_list]
 
     tables = dict(zip(all_views, _parallel(stats.groups, all_views)))
+    grid = sorted(ts)
     counts = {
-        v: {k: Counts(t.n, t.n_positive, t.n_negative) for k, t in tables[v].items()}
+        v: {
+            k: Counts(t.n, t.n_positive, t.n_negative, grid_bands(t.scores, t.pos, t.neg, grid))
+            for k, t in tables[v].items()
+        }
         for v in all_views
     }
-    plan = plan_suppression(counts, m)
+    plan = plan_suppression(
+        counts, m, thresholds=ts, complementary=complementary, rounding=rounding
+    )
 
     binned = bin_stats(stats, bins=int(bins), thresholds=ts) if bootstrap > 0 else None
     reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
@@ -326,7 +337,7 @@ def measure(
 
     def work(task: tuple[View, Key]) -> tuple[Levels, tuple[list[float], list[float]]]:
         v, k = task
-        return _compute_group(tables[v][k], plan[v][k], chosen, ts)
+        return _compute_group(tables[v][k], plan[v][k], chosen, ts, m)
 
     done = dict(zip(tasks, _parallel(work, tasks)))
     results: dict[View, dict[Key, GroupResult]] = {}
@@ -421,7 +432,7 @@ def measure(
     curves = Curves()
     for v in all_views:
         for k, lv in levels[v].items():
-            if not plan[v][k].labels_shown:
+            if not plan[v][k].curves_shown:
                 continue
             fpr, tpr = roc[(v, k)]
             auroc = results[v][k].metrics.get("auroc")
@@ -470,7 +481,11 @@ def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
 
 def _compute_group(
-    table: ScoreTable, privacy: Privacy, metrics: Sequence[MetricDef], thresholds: list[float]
+    table: ScoreTable,
+    privacy: Privacy,
+    metrics: Sequence[MetricDef],
+    thresholds: list[float],
+    min_cell_size: int,
 ) -> tuple[Levels, tuple[list[float], list[float]]]:
     """Fill the memo of one group's Levels; return them with the group's ROC points."""
     lv = Levels.exact(table)
@@ -479,10 +494,10 @@ def _compute_group(
             continue
         for t in thresholds if mt.needs_threshold else thresholds[:1]:
             compute(mt, lv, t)
-    if not privacy.labels_shown:
+    if not privacy.curves_shown:
         return lv, ([], [])
     calibration_bins(lv)
-    return lv, roc_points(lv)
+    return lv, roc_points(lv, min_cell_size)
 
 
 def _group_value(
