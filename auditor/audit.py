@@ -27,6 +27,7 @@ from auditor.identifiers import refuse_identifier_like
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
 from auditor.policy import Policy, load_policies
+from auditor.publish import PublishPlan, publish
 from auditor.scorers import Scorer, load_scorer
 from auditor.spec import AuditSpec, display_path
 from auditor.stats import SubgroupStats, reduce_frame
@@ -38,7 +39,6 @@ from reports.model import (
     PolicyInfo,
     Provenance,
     Report,
-    group_key,
 )
 
 Progress = Callable[[str], None]
@@ -225,12 +225,8 @@ def measure_prepared(
 
 
 def suppressed_groups(measurement: Measurement) -> dict[GroupKey, str | None]:
-    """Every group the measurement suppressed, by :func:`group_key`, with its reason."""
-    return {
-        group_key(g.attribute, g.group): g.suppression_reason
-        for g in measurement.groups
-        if g.suppressed
-    }
+    """Every group the measurement's plan suppresses, by :func:`group_key`, with its reason."""
+    return {key: p.reason for key, p in measurement.plan.privacy.items() if p.suppressed}
 
 
 def generated_at() -> str:
@@ -350,17 +346,18 @@ def build_report(
         provenance=provenance,
     )
     progress("judging against the policies")
-    return rejudge(report, policies, baseline=baseline)
+    return _judge_and_publish(report, measurement.plan, policies, baseline)
 
 
-def rejudge(
-    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+def _judge_and_publish(
+    full: Report, plan: PublishPlan | None, policies: Sequence[Policy], baseline: Report | None
 ) -> Report:
-    """Judge a report (again) against policies: what the dashboard's policy editor calls."""
-    judgement = judge(report, policies, baseline=baseline)
-    sha256 = {**report.provenance.sha256, "policies": policy_hashes(policies)}
-    provenance = report.provenance.model_copy(update={"sha256": sha256})
-    return report.model_copy(
+    """Judge the unsuppressed report, then publish it under the plan (the one place
+    privacy is applied); the published report keeps the judged one in memory."""
+    judgement = judge(full, policies, baseline=baseline)
+    sha256 = {**full.provenance.sha256, "policies": policy_hashes(policies)}
+    provenance = full.provenance.model_copy(update={"sha256": sha256})
+    judged = full.model_copy(
         update={
             "policy_results": judgement.results,
             "counts": judgement.counts,
@@ -369,6 +366,27 @@ def rejudge(
             "provenance": provenance,
         }
     )
+    if plan is None:
+        return judged
+    published = publish(judged, plan)
+    published._unpublished = (judged, plan)
+    return published
+
+
+def rejudge(
+    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+) -> Report:
+    """Judge a report (again) against policies: what the dashboard's policy editor calls.
+
+    A report built in this process is judged again on its full, unsuppressed
+    measurement (held in memory) and published again; a report read from a file
+    has only its published numbers, so a rule on a withheld value is not evaluable.
+    """
+    unpublished = report._unpublished
+    if unpublished is not None:
+        full, plan = unpublished
+        return _judge_and_publish(full, plan, policies, baseline)
+    return _judge_and_publish(report, None, policies, baseline)
 
 
 def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:

@@ -65,8 +65,7 @@ def refuse_identifier_like(
 ) -> None:
     """Raise DataError naming the first sensitive column that looks like an identifier."""
     limit = check_max_groups(max_groups)
-    columns = sensitive.items() if isinstance(sensitive, pd.DataFrame) else sensitive.items()
-    for name, column in columns:
+    for name, column in sensitive.items():
         sizes = group_sizes(column)
         rows = int(sizes.sum())
         if sizes.size > limit:

@@ -194,7 +194,9 @@ def publish_estimate(
     return est
 
 
-def publish_group(group: GroupResult, privacy: Privacy | None, primary: float) -> GroupResult:
+def publish_group(
+    group: GroupResult, privacy: Privacy | None, primary: float | None
+) -> GroupResult:
     """One group as it may be shown: name only, or each figure by the plan
     (``metrics`` are at the ``primary`` threshold)."""
     if privacy is None or privacy.fully_shown:

@@ -15,7 +15,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_serializer,
+    model_validator,
+)
 
 SCHEMA_VERSION = "1.0.0"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
@@ -236,6 +243,11 @@ class PolicyResult(_Model):
     reason: str | None = Field(None, description="Why not evaluable / inconclusive.")
     rationale: str | None = Field(None, description="Why the rule exists.")
     source: str | None = Field(None, description="Regulation, guideline or paper it cites.")
+    value_withheld: str | None = Field(
+        None,
+        description="Why the observed value, interval and evidence are withheld for privacy; "
+        "the status was judged on the unsuppressed value.",
+    )
 
 
 class PolicyInfo(_Model):
@@ -504,6 +516,9 @@ class Report(_Model):
     )
     notes: list[str] = Field(default_factory=list, description="Plain-language caveats.")
     provenance: Provenance = Field(description="Hashes, versions, seed, time and the spec.")
+    _unpublished: Any = PrivateAttr(default=None)
+    """In memory only (never serialized): the unsuppressed report and its publish plan,
+    so :func:`auditor.audit.rejudge` can judge again on the full measurement."""
 
     def attribute_order(self) -> list[tuple[GroupName, tuple[str, ...]]]:
         """Attributes and intersections in report order, each with its key (names tuple)."""
@@ -578,6 +593,8 @@ class Report(_Model):
             if key not in hidden:
                 continue
             result.observed = result.ci_low = result.ci_high = None
+            if result.value_withheld:
+                continue  # written by the publish step: the rule's own words, no data
             names = (*allowed, *key[0], *key[1])
             if _has_count(result.message, names) or _has_count(result.reason, names):
                 result.message = suppressed_result_message(
