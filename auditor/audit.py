@@ -31,6 +31,7 @@ from auditor.publish import PublishPlan, publish
 from auditor.scorers import Scorer, load_scorer
 from auditor.spec import AuditSpec, display_path
 from auditor.stats import SubgroupStats, reduce_frame
+from auditor.suppression import INTERNAL_STAMP
 from reports.model import (
     DataChecks,
     Explanations,
@@ -221,6 +222,7 @@ def measure_prepared(
         min_cell_size=spec.min_cell_size,
         complementary=spec.privacy.complementary,
         rounding=spec.privacy.rounding,
+        grid=spec.thresholds,
     )
 
 
@@ -343,6 +345,7 @@ def build_report(
         data_checks=data_checks,
         model_card=dict(spec.model_card),
         notes=list(measurement.notes),
+        privacy_notice=None if spec.privacy.complementary else INTERNAL_STAMP,
         provenance=provenance,
     )
     progress("judging against the policies")

@@ -20,6 +20,7 @@ import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -240,7 +241,7 @@ class _Solver:
         lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
         lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
         lp.a_matrix_.value_ = matrix.data.astype(float)
-        h = getattr(_LOCAL, "highs", None)
+        h: Any = getattr(_LOCAL, "highs", None)
         if h is None:
             # the core class: the Python wrapper prints a banner on stdout when created
             from highspy import _core
@@ -344,8 +345,10 @@ def _undo(state: PlanState, f: Figure) -> None:
     elif f.kind == "events":
         del state.events[f.group]
     elif f.kind == "selection":
+        assert f.threshold is not None
         del state.thresholds[f.group, f.threshold]
     else:
+        assert f.threshold is not None
         del state.label_thresholds[f.group, f.threshold]
 
 

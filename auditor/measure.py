@@ -53,6 +53,7 @@ from auditor.stats import ScoreTable, SubgroupStats, bin_stats
 from auditor.suppression import (
     DEFAULT_MIN_CELL_SIZE,
     DEFAULT_ROUNDING,
+    THRESHOLD_OFF_GRID,
     Counts,
     Privacy,
     check_min_cell_size,
@@ -310,6 +311,7 @@ def measure(
     metrics: Sequence[str] | None = None,
     complementary: bool = True,
     rounding: int = DEFAULT_ROUNDING,
+    grid: Sequence[float] | None = None,
 ) -> Measurement:
     """Measure every group of every view.
 
@@ -327,6 +329,9 @@ def measure(
     metrics : metric ids to compute (default: the whole registry).
     complementary : complementary suppression (default on; off marks the audit internal).
     rounding : decimals of label metrics shown while the group's event count is withheld.
+    grid : the declared threshold grid, in priority order (default ``thresholds``): the
+        plan is made over it, and figures at a threshold off it are withheld, so the
+        figures of every threshold any face may show are planned together.
     """
     ts = _check_thresholds(thresholds)
     m = check_min_cell_size(min_cell_size)
@@ -340,17 +345,26 @@ def measure(
     all_views: list[View] = [(), *view_list]
 
     tables = dict(zip(all_views, _parallel(stats.groups, all_views)))
-    grid = sorted(ts)
+    declared = _check_thresholds(list(grid)) if grid is not None else ts
+    ascending = sorted(declared)
     counts = {
         v: {
-            k: Counts(t.n, t.n_positive, t.n_negative, grid_bands(t.scores, t.pos, t.neg, grid))
+            k: Counts(
+                t.n, t.n_positive, t.n_negative, grid_bands(t.scores, t.pos, t.neg, ascending)
+            )
             for k, t in tables[v].items()
         }
         for v in all_views
     }
     plan = plan_suppression(
-        counts, m, thresholds=ts, complementary=complementary, rounding=rounding
+        counts, m, thresholds=declared, complementary=complementary, rounding=rounding
     )
+    off_grid = [t for t in ts if t not in declared]
+    if off_grid:
+        plan = {
+            v: {k: _off_grid(p, off_grid, declared, m) for k, p in groups.items()}
+            for v, groups in plan.items()
+        }
 
     binned = bin_stats(stats, bins=int(bins), thresholds=ts) if bootstrap > 0 else None
     resampled = [mt for mt in chosen if mt.id not in COUNT_METRICS]
@@ -525,6 +539,15 @@ def measure(
             attributes=published_attributes,
         ),
     )
+
+
+def _off_grid(p: Privacy, off: Sequence[float], grid: Sequence[float], m: int) -> Privacy:
+    """Withhold a group's figures at thresholds off the declared grid."""
+    if p.suppressed:
+        return p
+    listed = ", ".join(format_threshold(t) for t in grid)
+    extra = {t: THRESHOLD_OFF_GRID.format(t=format_threshold(t), grid=listed, m=m) for t in off}
+    return replace(p, thresholds={**p.thresholds, **extra})
 
 
 def _below_floor(table: ScoreTable, m: int) -> bool:

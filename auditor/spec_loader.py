@@ -278,16 +278,16 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
         problems.append(
             ("$.label.negative", NEGATIVE_IS_POSITIVE.format(value=spec.label.negative))
         )
-    block = spec.raw.get("privacy")
+    block = spec.raw.get("privacy") or {}
     top = spec.raw.get("min_cell_size")
-    if isinstance(block, dict) and "min_cell_size" in block and top is not None:
-        if block["min_cell_size"] != top:
-            problems.append(
-                (
-                    "$.privacy.min_cell_size",
-                    MIN_CELL_SIZE_TWICE.format(top=top, block=block["min_cell_size"]),
-                )
+    twice = "min_cell_size" in block and top is not None
+    if twice and block["min_cell_size"] != top:
+        problems.append(
+            (
+                "$.privacy.min_cell_size",
+                MIN_CELL_SIZE_TWICE.format(top=top, block=block["min_cell_size"]),
             )
+        )
     return sorted(problems)
 
 

@@ -32,6 +32,7 @@ its own figures are withheld.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -81,6 +82,10 @@ THRESHOLD_COMPLEMENTARY = (
 THRESHOLD_LABELS_COMPLEMENTARY = (
     "outcome figures at threshold {t} withheld so that another group's count cannot be "
     "recovered by subtraction (complementary suppression)"
+)
+THRESHOLD_OFF_GRID = (
+    "figures at threshold {t} withheld: it is not on the declared threshold grid ({grid}), "
+    "and differencing with the grid's figures could isolate fewer than {m} patients"
 )
 MIN_CELL_SIZE_INVALID = "min_cell_size must be a whole number of at least 1, got {value!r}."
 INTERNAL_STAMP = "internal: counts of suppressed groups may be derivable"
@@ -305,7 +310,7 @@ def safe_cuts(
 
     def ok(cuts: list[int]) -> bool:
         edges = [-1, *sorted(cuts), len(bands) - 1]
-        for lo, hi in zip(edges, edges[1:]):
+        for lo, hi in itertools.pairwise(edges):
             pos = sum(b[0] for b in bands[lo + 1 : hi + 1])
             neg = sum(b[1] for b in bands[lo + 1 : hi + 1])
             parts = (pos, neg) if by_class else (pos + neg,)

@@ -118,16 +118,26 @@ def _sidebar_controls(live: state.LiveAudit, settings: dict[str, Any]) -> tuple[
     spec = live.spec
     st.sidebar.divider()
     st.sidebar.subheader("Decision threshold")
-    threshold = st.sidebar.slider(
-        "Score ≥ threshold predicts positive",
-        min_value=0.01,
-        max_value=0.99,
-        value=float(spec.thresholds[0]),
-        step=0.01,
-        key=THRESHOLD_KEY,
-        bind="query-params",
-        help="Moving it re-measures every group from the cached statistics; nothing is reloaded.",
-    )
+    # Only the declared grid (the spec's thresholds): the suppression plan is made over
+    # it, so moving the slider can never difference two thresholds the plan did not see.
+    grid = sorted(float(t) for t in spec.thresholds)
+    if len(grid) > 1:
+        threshold = float(
+            st.sidebar.select_slider(
+                "Score ≥ threshold predicts positive",
+                options=grid,
+                value=float(spec.thresholds[0]),
+                key=THRESHOLD_KEY,
+                help="The thresholds declared in the spec (threshold: [...]); moving it "
+                "re-measures every group from the cached statistics.",
+            )
+        )
+    else:
+        threshold = grid[0]
+        st.sidebar.caption(
+            f"Score ≥ {threshold:g} predicts positive. Declare more thresholds in the spec "
+            "(threshold: [...]) to compare them here."
+        )
     refs = tuple(sorted(settings["references"].items()))
     current = (round(threshold, 6), refs)
     full = settings.get("full_for") == current
@@ -243,6 +253,8 @@ def main() -> None:
         settings=settings,
     )
     st.title(report.name)
+    if report.privacy_notice:
+        st.error(report.privacy_notice)
     _banner(report, source)
     if timed is not None and not full:
         intervals = (
