@@ -86,8 +86,7 @@ class Reader:
         return row
 
     def label(self, g: dict[str, Any]) -> str:
-        names, keys = _names(g["attribute"], g["group"])
-        return " x ".join(keys) or "everyone"
+        return " x ".join(_names(g["attribute"], g["group"])[1]) or "everyone"
 
     # -- what is published ----------------------------------------------------------
     def _eq(self, g: dict[str, Any], what: str, cls: int, lo: int, value: float) -> None:

@@ -177,9 +177,7 @@ def test_mitigation_what_if_shows_no_more_than_the_report() -> None:
     report = build_report(prepared)
     view = ("race", "age_band")
     for method in ("threshold_optimizer", "per_group_thresholds"):
-        raw = what_if(
-            prepared.stats, view=view, threshold=0.2, method=method, min_cell_size=11
-        )
+        raw = what_if(prepared.stats, view=view, threshold=0.2, method=method, min_cell_size=11)
         shown = publish_what_if(raw, report, prepared.stats, view=view)
         published = {group_key(g.attribute, g.group): g for g in report.groups}
         for g in shown.groups:
