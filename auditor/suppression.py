@@ -32,6 +32,7 @@ its own figures are withheld.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -336,8 +337,41 @@ def plan_suppression(
 
     ``views`` maps a view (``()`` for everyone, ``("race",)``, ``("race", "sex")``)
     to its groups' counts, groups in display order. ``thresholds`` is the declared
-    grid, primary first; ``Counts.bands`` follow the grid in ascending order.
+    grid, primary first; ``Counts.bands`` follow the grid in ascending order. The
+    plan depends on nothing else, so it is memoized: the dashboard re-measuring at
+    another threshold of the grid gets the same plan at once.
     """
+    key = (
+        tuple((v, tuple(g.items())) for v, g in views.items()),
+        check_min_cell_size(min_cell_size),
+        tuple(float(t) for t in thresholds),
+        complementary,
+        rounding,
+    )
+    plan = _memo_plan(key)
+    return {v: dict(groups) for v, groups in plan.items()}
+
+
+@functools.lru_cache(maxsize=32)
+def _memo_plan(key: tuple) -> dict[View, dict[Key, Privacy]]:
+    views_items, m, thresholds, complementary, rounding = key
+    return _plan(
+        {v: dict(groups) for v, groups in views_items},
+        m,
+        thresholds=thresholds,
+        complementary=complementary,
+        rounding=rounding,
+    )
+
+
+def _plan(
+    views: Mapping[View, Mapping[Key, Counts]],
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+    *,
+    thresholds: Sequence[float] = (),
+    complementary: bool = True,
+    rounding: int = DEFAULT_ROUNDING,
+) -> dict[View, dict[Key, Privacy]]:
     m = check_min_cell_size(min_cell_size)
     grid = sorted(set(float(t) for t in thresholds))
     priority = [grid.index(float(t)) for t in dict.fromkeys(float(t) for t in thresholds)]

@@ -459,7 +459,7 @@ def test_a_group_hidden_to_protect_another_reads_suppressed_not_fewer_than() -> 
     assert patients == {"A": "fewer than 11 patients", "B": "suppressed", "C": "175"}
     assert table.notes == [
         "B: suppressed to protect a smaller group",
-        "C: outcome-based measures withheld to protect another group's count",
+        "C: event count withheld to protect another group's count",
     ]
     assert not any("fewer than" in note for note in table.notes)
     report = make_report()
