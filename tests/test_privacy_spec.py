@@ -109,3 +109,15 @@ def test_complementary_off_stamps_every_file(tmp_path: Path) -> None:
     assert all(INTERNAL_STAMP in " ".join(p.extract_text().split()) for p in pages)
     default = run_audit(load_spec(write_spec(tmp_path, "on.yaml", bootstrap=0, threshold=0.3)))
     assert default.report.privacy_notice is None
+
+
+def test_the_notebook_api_refuses_an_identifier_too() -> None:
+    from auditor.frame import subgroup_metrics
+
+    frame = make_cohort(300)
+    frame["patient"] = np.arange(300)
+    with pytest.raises(DataError) as err:
+        subgroup_metrics(frame, label="died", scores="risk", sensitive=["patient"])
+    assert str(err.value) == TOO_MANY_GROUPS.format(
+        file="data", column="patient", count=300, limit=50
+    )
