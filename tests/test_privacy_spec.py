@@ -121,3 +121,23 @@ def test_the_notebook_api_refuses_an_identifier_too() -> None:
     assert str(err.value) == TOO_MANY_GROUPS.format(
         file="data", column="patient", count=300, limit=50
     )
+
+
+def test_cli_refuses_an_identifier_with_exit_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    n = 100_000
+    path = _cohort_with(tmp_path, np.arange(n), n)
+    result = subprocess.run(
+        [sys.executable, "-m", "auditor", "audit", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=600,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "sensitive attribute 'patient' has 100,000 distinct values" in result.stderr
+    assert not (tmp_path / "out").exists()
