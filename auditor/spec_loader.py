@@ -39,6 +39,7 @@ from auditor.spec import (
     LabelSpec,
     ModelSpec,
     PrivacySpec,
+    Waiver,
     display_path,
     group_label,
 )
@@ -356,6 +357,7 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
             trusted_types=tuple(model.get("trusted_types", ())),
             name=model.get("name"),
             version=model.get("version"),
+            output=model.get("output", "probability"),
         ),
         sensitive=tuple(raw["sensitive"]),
         features=tuple(features) if features is not None else None,
@@ -380,6 +382,8 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
             attr: {group_label(g): float(s) for g, s in shares.items()}
             for attr, shares in raw.get("reference_shares", {}).items()
         },
+        undecided=raw.get("undecided"),
+        waivers=tuple(waiver_from(w) for w in raw.get("waivers", ())),
         raw=copy.deepcopy(raw),
     )
 
@@ -388,6 +392,24 @@ def _min_cell_size(raw: dict[str, Any]) -> int:
     """``privacy.min_cell_size``, else the top-level ``min_cell_size`` (kept working)."""
     block = raw.get("privacy", {})
     return int(block.get("min_cell_size", raw.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)))
+
+
+def waiver_from(obj: dict[str, Any]) -> Waiver:
+    """One validated ``waivers`` entry of a spec."""
+    group = obj["group"]
+    attribute = obj.get("attribute")
+    return Waiver(
+        rule=obj["rule"],
+        group=None
+        if group == "all"
+        else tuple(map(str, [group] if isinstance(group, str) else group)),
+        reason=obj["reason"],
+        approved_by=obj["approved_by"],
+        expires=obj["expires"],
+        attribute=None
+        if attribute is None
+        else tuple([attribute] if isinstance(attribute, str) else attribute),
+    )
 
 
 def parse_spec(raw: Any, *, base_dir: str | Path = ".", file: str = "the spec") -> AuditSpec:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.verdict import verdict_summary
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -133,6 +134,9 @@ class Summary:
     counts: dict[str, int]
     suppressed_why: list[str] = field(default_factory=list)
     """Why each of ``suppressed`` is (same order): 'fewer than 11 patients' or its reason."""
+    undecided: str = ""
+    """'2 blocking checks could not be decided: ...' (named first, beside the failures)."""
+    waived: list[ResultRow] = field(default_factory=list)
 
     def suppressed_listing(self, limit: int | None = None) -> str:
         """``race: A, race: B (fewer than 11 patients); ... (suppressed so that ...)``."""
@@ -297,8 +301,9 @@ def build_summary(report: Report) -> Summary:
     hidden = hidden_keys(report)
     ordered = sorted_results(report)
     rows = [(r, result_row(report, r, hidden)) for r in ordered]
-    blocking = [row for r, row in rows if r.status == "fail" and r.severity == "block"]
-    warnings = [row for r, row in rows if r.status == "fail" and r.severity != "block"]
+    live = [(r, row) for r, row in rows if r.waiver is None]
+    blocking = [row for r, row in live if r.status == "fail" and r.severity == "block"]
+    warnings = [row for r, row in live if r.status == "fail" and r.severity != "block"]
     inconclusive = [row for r, row in rows if r.status == "inconclusive"]
     not_evaluable = [row for r, row in rows if r.status == "not_evaluable"]
     at_risk: dict[GroupKey, GroupAtRisk] = {}
@@ -314,25 +319,13 @@ def build_summary(report: Report) -> Summary:
         entry.findings.append(Finding(r.severity, r.status, r.rule_id, finding_text(report, r)))
     risk = sorted(at_risk.values(), key=lambda g: g.worst)
     suppressed = suppressed_groups(report)
-    c = report.counts
     word = fmt.VERDICT_WORDS.get(report.verdict, report.verdict.upper())
-    if report.verdict == "fail":
-        headline = (
-            f"The model failed {_plural(c.blocking_failures, 'blocking rule')}"
-            f" in {_plural(len(risk), 'group')}."
-        )
-    elif report.verdict == "warn":
-        headline = (
-            f"{_plural(c.warnings, 'warning')} in {_plural(len(risk), 'group')} "
-            f"{'needs' if c.warnings == 1 else 'need'} attention."
-        )
-    else:
-        headline = "No rule failed and none was inconclusive."
+    verdict = verdict_summary(report.policy_results)
     return Summary(
         verdict=report.verdict,
         verdict_word=word,
         verdict_meaning=fmt.VERDICT_MEANING.get(report.verdict, ""),
-        headline=headline,
+        headline=headline_text(report),
         blocking=blocking,
         warnings=warnings,
         inconclusive=inconclusive,
@@ -340,8 +333,16 @@ def build_summary(report: Report) -> Summary:
         at_risk=risk,
         suppressed=[name for name, _ in suppressed],
         suppressed_why=[why for _, why in suppressed],
-        counts=c.model_dump(),
+        counts=report.counts.model_dump(),
+        undecided=verdict.undecided_text(),
+        waived=[row for r, row in rows if r.waiver is not None],
     )
+
+
+def headline_text(report: Report) -> str:
+    """The verdict summary sentence every face prints (:mod:`auditor.verdict`)."""
+    text = verdict_summary(report.policy_results).counts_text()
+    return text[:1].upper() + text[1:] + "."
 
 
 def _plural(n: int, noun: str) -> str:
@@ -349,19 +350,26 @@ def _plural(n: int, noun: str) -> str:
 
 
 def counts_text(report: Report) -> str:
-    """``Of 81 policy results, 45 passed, 6 failed (4 blocking), ...``."""
-    c = report.counts
-    total = c.passed + c.failed + c.inconclusive + c.not_evaluable
+    """``Of 81 policy results, 45 passed, 6 failed, 3 were inconclusive and ...``: every
+    result by its status (the verdict's counts are :func:`headline_text`)."""
+    results = report.policy_results
+    total = len(results)
     if total == 0:
         return "No policy rule was evaluated."
-    failed = f"{c.failed} failed"
-    if c.failed:
-        failed += f" ({c.blocking_failures} blocking)"
-    return (
-        f"Of {_plural(total, 'policy result')}, {c.passed} passed, {failed}, "
-        f"{c.inconclusive} {'was' if c.inconclusive == 1 else 'were'} inconclusive and "
-        f"{c.not_evaluable} could not be evaluated."
+
+    def n(status: str) -> int:
+        return sum(r.status == status for r in results)
+
+    inconclusive = n("inconclusive")
+    text = (
+        f"Of {_plural(total, 'policy result')}, {n('pass')} passed, {n('fail')} failed, "
+        f"{inconclusive} {'was' if inconclusive == 1 else 'were'} inconclusive and "
+        f"{n('not_evaluable')} could not be evaluated"
     )
+    waived = sum(r.waiver is not None for r in results)
+    if waived:
+        text += f"; {waived} {'was' if waived == 1 else 'were'} waived"
+    return text + "."
 
 
 def _listing(items: Sequence[str], limit: int = LIST_LIMIT) -> str:

@@ -1,9 +1,13 @@
 """junit.xml: one test case per policy result, so CI systems show rules natively.
 
-Blocking failures are ``<failure>``; warning failures, inconclusive results and
-info-level failures are ``<skipped message=...>`` (visible, not failing the build);
-results that could not be evaluated are ``<skipped>`` with their reason; passes are
-plain test cases. One ``<testsuite>`` per policy, named by the policy id.
+Failed blocking results are ``<failure type="blocking">``; failed warning results
+are ``<failure type="warn">`` (failures, never skipped: a CI system can tell them
+apart by the type); undecided blocking checks (inconclusive or not evaluable) are
+``<failure type="undecided">``; info findings, other inconclusive results, results
+that could not be evaluated and waived results are ``<skipped message=...>`` with
+their reason; passes are plain test cases. One ``<testsuite>`` per policy, named by
+the policy id. The first suite's ``summary`` property is the verdict summary every
+face prints (:mod:`auditor.verdict`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from auditor.verdict import counts_undecided
 from reports import format as fmt
-from reports.findings import ResultRow, counts_text, hidden_keys, result_row
+from reports.findings import ResultRow, counts_text, headline_text, hidden_keys, result_row
 from reports.model import PolicyResult, Report
 
 
@@ -50,6 +55,17 @@ def case_names(results: Sequence[PolicyResult]) -> list[str]:
     return out
 
 
+def _failure_type(result: PolicyResult) -> str | None:
+    """blocking / warn / undecided for a result that fails the CI step, else None."""
+    if result.waiver is not None:
+        return None
+    if result.status == "fail" and result.severity in ("block", "warn"):
+        return "blocking" if result.severity == "block" else "warn"
+    if counts_undecided(result):
+        return "undecided"
+    return None
+
+
 def _detail(row: ResultRow) -> str:
     parts = [row.rule_title, row.finding or row.message]
     if row.reason and row.reason != row.message:
@@ -62,21 +78,31 @@ def _detail(row: ResultRow) -> str:
 def junit_xml(report: Report) -> str:
     hidden = hidden_keys(report)
     rows = [result_row(report, r, hidden) for r in report.policy_results]
-    suites: dict[str, list[tuple[ResultRow, str]]] = {}
-    for row, name in zip(rows, case_names(report.policy_results)):
-        suites.setdefault(row.policy, []).append((row, name))
+    suites: dict[str, list[tuple[ResultRow, str, PolicyResult]]] = {}
+    for row, name, result in zip(rows, case_names(report.policy_results), report.policy_results):
+        suites.setdefault(row.policy, []).append((row, name, result))
     root = ET.Element("testsuites", name=f"{report.provenance.tool}: {report.name}")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for policy, members in suites.items():
         suite = ET.SubElement(root, "testsuite", name=policy)
         counts = {"tests": len(members), "failures": 0, "skipped": 0}
-        for row, name in members:
+        for row, name, result in members:
             case = ET.SubElement(suite, "testcase", classname=policy, name=name, time="0")
             message = f"{row.status_label} ({row.severity_label}): {row.finding or row.message}"
-            if row.status == "fail" and row.severity == "block":
-                failure = ET.SubElement(case, "failure", message=message, type="blocking")
+            kind = _failure_type(result)
+            if kind is not None:
+                failure = ET.SubElement(case, "failure", message=message, type=kind)
                 failure.text = _detail(row)
                 counts["failures"] += 1
+            elif result.waiver is not None:
+                w = result.waiver
+                ET.SubElement(
+                    case,
+                    "skipped",
+                    message=f"Waived: {w.reason} (approved by {w.approved_by}, until "
+                    f"{w.expires}); {message}",
+                )
+                counts["skipped"] += 1
             elif row.status in ("fail", "inconclusive"):
                 ET.SubElement(case, "skipped", message=message)
                 counts["skipped"] += 1
@@ -104,7 +130,8 @@ def junit_xml(report: Report) -> str:
         props = ET.Element("properties")
         for name, value in (
             ("verdict", report.verdict),
-            ("summary", counts_text(report)),
+            ("summary", headline_text(report)),
+            ("results", counts_text(report)),
             ("generated_at", report.provenance.generated_at),
             ("min_cell_size", str(report.min_cell_size)),
             *((("privacy_notice", report.privacy_notice),) if report.privacy_notice else ()),

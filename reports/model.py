@@ -223,6 +223,21 @@ class Bound(_Model):
     )
 
 
+class Waiver(_Model):
+    """A committee-approved exception to one rule for one group (or all), until a date."""
+
+    rule: str = Field(description="Rule id, or policy_id/rule_id.")
+    attribute: GroupName | None = Field(None, description="Attribute of the group, if given.")
+    group: GroupName = Field(description="The group, or 'all'.")
+    reason: str = Field(description="Why the committee accepts the result.")
+    approved_by: str = Field(description="Who approved the waiver.")
+    expires: str = Field(description="Last day the waiver applies (YYYY-MM-DD).")
+    status: Literal["active", "expired"] = Field(
+        "active", description="expired waivers are ignored (and reported with a warning)."
+    )
+    results: int = Field(0, description="Policy results this waiver covers in this audit.")
+
+
 class PolicyResult(_Model):
     """One rule judged on one group (or on the whole audit)."""
 
@@ -248,6 +263,14 @@ class PolicyResult(_Model):
         description="Why the observed value, interval and evidence are withheld for privacy; "
         "the status was judged on the unsuppressed value.",
     )
+    undecided: Literal["warn", "block"] | None = Field(
+        None,
+        description="For a blocking result that is inconclusive or not evaluable: whether it "
+        "makes the verdict warn or fail (the policy's or the spec's `undecided`).",
+    )
+    waiver: Waiver | None = Field(
+        None, description="The active waiver that covers this result (it then does not count)."
+    )
 
 
 class PolicyInfo(_Model):
@@ -266,11 +289,22 @@ class ResultCounts(_Model):
     """Counts of policy results by outcome."""
 
     passed: int = Field(0, description="Results with status pass.")
-    failed: int = Field(0, description="Results with status fail (any severity).")
+    failed: int = Field(0, description="Results with status fail (any severity), not waived.")
     inconclusive: int = Field(0, description="Results whose interval reaches the bound.")
     not_evaluable: int = Field(0, description="Results that could not be judged.")
-    blocking_failures: int = Field(0, description="Failed results of severity block.")
+    blocking_failures: int = Field(0, description="Failed results of severity block, not waived.")
     warnings: int = Field(0, description="Failed or inconclusive results of severity warn.")
+    rules_failed_blocking: int = Field(
+        0, description="Distinct blocking rules with at least one failed result."
+    )
+    rules_failed_warning: int = Field(
+        0, description="Distinct warning rules with at least one failed result."
+    )
+    info_findings: int = Field(0, description="Failed results of severity info (not warnings).")
+    undecided_blocking: int = Field(
+        0, description="Blocking results that are inconclusive or not evaluable (not waived)."
+    )
+    waived: int = Field(0, description="Results covered by an active waiver.")
 
 
 class FeatureImportance(_Model):
@@ -441,6 +475,11 @@ class ModelInfo(_Model):
     kind: str = Field(description="score_column, skops, onnx, mlflow, pickle, estimator.")
     path: str | None = Field(None, description="Model file or folder as given.")
     score_column: str | None = Field(None, description="Score column, when scores were given.")
+    output: Literal["probability", "label"] = Field(
+        "probability",
+        description="probability: every metric; label: class labels (0/1), threshold "
+        "metrics only (model.output in the spec).",
+    )
 
 
 class AttributeInfo(_Model):
@@ -488,8 +527,9 @@ class Report(_Model):
     schema_version: str = Field(SCHEMA_VERSION, description="Version of this report schema.")
     name: str = Field(description="Audit name from the spec.")
     verdict: Verdict = Field(
-        description="fail: a blocking rule failed; warn: a warning rule failed or is "
-        "inconclusive; else pass."
+        description="fail: a blocking rule failed (or a blocking check is undecided with "
+        "undecided: block); warn: a warning rule failed or is inconclusive, or a blocking "
+        "check is undecided; else pass. Waived results do not count."
     )
     counts: ResultCounts = Field(
         default_factory=ResultCounts, description="Policy results by outcome."
@@ -514,6 +554,9 @@ class Report(_Model):
     policies: list[PolicyInfo] = Field(default_factory=list, description="Policies applied.")
     policy_results: list[PolicyResult] = Field(
         default_factory=list, description="One result per rule and group."
+    )
+    waivers: list[Waiver] = Field(
+        default_factory=list, description="Waivers given in the spec, active or expired."
     )
     explanations: Explanations = Field(description="SHAP importance and proxy features.")
     data_checks: DataChecks = Field(description="Representation and missingness.")

@@ -297,18 +297,12 @@ def disparity_table(rows: Sequence[DisparityResult]) -> pd.DataFrame:
 
 
 def verdict_words(report: Report) -> str:
-    """The verdict as a sentence a committee member can read aloud."""
-    c = report.counts
-    if report.verdict == "fail":
-        n = c.blocking_failures
-        return (
-            f"FAIL — {n} blocking rule{'s' if n != 1 else ''} failed. "
-            "The model should not be deployed as audited until these are resolved."
-        )
-    if report.verdict == "warn":
-        n = c.warnings
-        return (
-            f"PASS WITH WARNINGS — no blocking rule failed, but {n} warning"
-            f"{'s' if n != 1 else ''} need a reviewer's attention."
-        )
-    return "PASS — every rule that could be evaluated passed."
+    """The verdict as a sentence a committee member can read aloud: the verdict summary
+    every face prints (:mod:`auditor.verdict`), undecided blocking checks named."""
+    from auditor.verdict import verdict_summary
+    from reports.findings import headline_text
+
+    word = {"fail": "FAIL", "warn": "PASS WITH WARNINGS", "pass": "PASS"}[report.verdict]
+    text = f"{word} — {headline_text(report)}"
+    undecided = verdict_summary(report.policy_results).undecided_text()
+    return f"{text} {undecided}" if undecided else text
