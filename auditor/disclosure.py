@@ -389,6 +389,7 @@ def repair(state: PlanState) -> None:
 
 
 def _repair_one(attack: Attack, state: PlanState, q: Quantity) -> None:
+    committed: list[Figure] = []
     for _attempt in range(MAX_ROUNDS):
         figures = sorted(
             (f for f in _published(state) if _relevant(attack, q, f)),
@@ -401,10 +402,22 @@ def _repair_one(attack: Attack, state: PlanState, q: Quantity) -> None:
             _apply(state, f, own=f.group == q.group)
             attack.sync()
             if not attack.is_pinned(q):
+                _prune(attack, state, q, committed)
                 return
             _undo(state, f)
         _apply(state, figures[0], own=figures[0].group == q.group)
+        committed.append(figures[0])
     _withhold_all(state, q.group)  # pragma: no cover
+
+
+def _prune(attack: Attack, state: PlanState, q: Quantity, committed: list[Figure]) -> None:
+    """Publish again what was withheld on the way but turned out not to be needed."""
+    for f in reversed(committed):
+        _undo(state, f)
+        attack.sync()
+        if attack.is_pinned(q):
+            _apply(state, f, own=f.group == q.group)
+    attack.sync()
 
 
 def _withhold_all(state: PlanState, group: GroupId) -> None:

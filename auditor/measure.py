@@ -107,6 +107,11 @@ NOTE_WITHHELD = (
     "with or without the outcome to report label-based metrics safely, or withheld so "
     "that another group's event count cannot be recovered by subtraction)."
 )
+NOTE_EVENTS = (
+    "{reason} (withheld: n with and without the outcome, prevalence, O/E ratio, and the "
+    "outcome figures at each threshold)"
+)
+NOTE_FIGURES = "{attribute}: {groups}: {reason}."
 NOTE_REFERENCE_FALLBACK = (
     "{attribute}: the requested reference group {group} is suppressed; the largest "
     "group whose label metrics are shown, {fallback}, is the reference instead."
@@ -440,6 +445,7 @@ def measure(
                     groups=", ".join(_label(group_name(v, k)) for k in withheld),
                 )
             )
+        notes.extend(_figure_notes(_label(attr), v, plan[v]))
         info = AttributeInfo(
             name=attr,
             groups=[group_name(v, k) for k in tables[v]],
@@ -539,6 +545,24 @@ def measure(
             attributes=published_attributes,
         ),
     )
+
+
+def _figure_notes(attribute: str, view: View, privacy: Mapping[Key, Privacy]) -> list[str]:
+    """Which figures of shown groups are withheld, and why, one note per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for k, p in privacy.items():
+        if p.status != "shown":
+            continue
+        name = _label(group_name(view, k))
+        if p.events is not None:
+            by_reason.setdefault(NOTE_EVENTS.format(reason=p.events), []).append(name)
+        labels = [] if p.events is not None else list(p.label_thresholds.values())
+        for reason in dict.fromkeys([*p.thresholds.values(), *labels]):
+            by_reason.setdefault(reason, []).append(name)
+    return [
+        NOTE_FIGURES.format(attribute=attribute, groups=", ".join(groups), reason=reason)
+        for reason, groups in by_reason.items()
+    ]
 
 
 def _off_grid(p: Privacy, off: Sequence[float], grid: Sequence[float], m: int) -> Privacy:
