@@ -454,7 +454,10 @@ def _load_mlflow(spec: AuditSpec, path: Path, actual_sha: str) -> Scorer:
 
     file = display_path(path)
     try:
-        meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
+        from auditor.safe_yaml import load_yaml
+
+        text = (path / "MLmodel").read_text(encoding="utf-8")
+        meta = load_yaml(text, source=f"{file}/MLmodel", error=ModelError) or {}
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
         raise ModelError(MLFLOW_UNREADABLE.format(file=file, reason=exc)) from exc
     flavors = (meta.get("flavors") or {}) if isinstance(meta, dict) else {}

@@ -25,6 +25,7 @@ from jsonschema.exceptions import ValidationError
 from auditor.data import DATA_NOT_FOUND, check_columns, read_columns
 from auditor.errors import DataError, ModelError, SpecError
 from auditor.hashing import sha256_bytes
+from auditor.safe_yaml import load_yaml
 from auditor.schema import spec_schema
 from auditor.scorers import MODEL_NOT_FOUND, model_format
 from auditor.spec import (
@@ -309,7 +310,7 @@ def _parse_text(text: str, path: Path, file: str) -> Any:
                 )
             ) from exc
     try:
-        return yaml.load(text, Loader=_SpecYamlLoader)
+        return load_yaml(text, source=file, loader=_SpecYamlLoader, error=SpecError)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else ("?", "?")

@@ -191,7 +191,8 @@ def render(ctx: ViewContext) -> None:
     result = publish_what_if(result, ctx.report, ctx.live.prepared.stats, view=view)
     st.caption(
         f"Now: one threshold {result.threshold:g} for everyone (sidebar). What-if: "
-        f"{CONSTRAINT_WORDS[constraint]} across {view_label}. " + " ".join(result.notes)
+        f"{CONSTRAINT_WORDS[constraint]} across {display.plain(view_label)}. "
+        + display.plain(" ".join(result.notes))
     )
     st.subheader("Trade-off")
     cols = st.columns(len(result.gaps) + 2)

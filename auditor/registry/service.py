@@ -58,6 +58,12 @@ MSG_TOO_LONG = "{field} is longer than {limit} characters: {start!r}..."
 SHORT_TEXT_FIELDS = ("model_name", "model_version", "report_name", "ran_by", "signed_by", "role")
 MSG_BAD_DECISION = "decision must be 'approve' or 'reject', got {decision!r}"
 MSG_REJECT_NEEDS_COMMENT = "a rejection needs a comment saying why"
+MSG_APPROVE_NEEDS_CONDITIONS = (
+    "audit {audit_id}'s verdict is {verdict}: approving it needs written conditions (the comment)"
+)
+MSG_IDENTITY_INCOMPLETE = "an authenticated sign-off needs both the issuer and the subject"
+APPROVE_WITHOUT_CONDITIONS = ("pass", "warn")
+"""Verdicts an approval may carry without conditions; any other (fail, undecided) needs them."""
 MSG_UNKNOWN_AUDIT = (
     "audit {audit_id} is not in the registry at {url}; `auditor history MODEL` lists audit ids"
 )
@@ -192,11 +198,16 @@ class Registry:
         role: str,
         decision: Decision | str,
         comment: str = "",
+        issuer: str | None = None,
+        subject: str | None = None,
     ) -> SignoffEntry:
         """Append a decision on ``audit_id``, naming the SHA-256 of the report decided on.
 
         Refuses an audit whose stored report no longer matches its log entry: a
-        signature must be on the evidence that was recorded.
+        signature must be on the evidence that was recorded. ``issuer`` and
+        ``subject`` are the signer's OIDC identity when a login established it;
+        without them the entry says the signer was not authenticated. Approving
+        an audit that did not pass (fail, undecided) needs conditions in ``comment``.
         """
         _require(by, "by")
         _require(role, "role")
@@ -204,12 +215,14 @@ class Registry:
             raise RegistryError(MSG_BAD_DECISION.format(decision=decision))
         if decision == "reject" and not comment.strip():
             raise RegistryError(MSG_REJECT_NEEDS_COMMENT)
+        if (issuer is None) != (subject is None) or (issuer is not None and not subject):
+            raise RegistryError(MSG_IDENTITY_INCOMPLETE)
         _check_lengths({"signed_by": by, "role": role})
         with db.write_connection(self.engine) as conn:
             seq, prev = self._lock_tail(conn)
             signed_at = _utc_now()
             audit = conn.execute(
-                select(AuditRow.report_json, LogEntry.payload)
+                select(AuditRow.report_json, AuditRow.verdict, LogEntry.payload)
                 .join(LogEntry, LogEntry.seq == AuditRow.log_seq)
                 .where(AuditRow.id == audit_id)
             ).one_or_none()
@@ -220,6 +233,14 @@ class Registry:
             report_sha = sha256_text(audit.report_json)
             if report_sha != json.loads(audit.payload).get("report_sha256"):
                 raise RegistryError(MSG_SIGN_CHANGED_REPORT.format(audit_id=audit_id))
+            if (
+                decision == "approve"
+                and audit.verdict not in APPROVE_WITHOUT_CONDITIONS
+                and not comment.strip()
+            ):
+                raise RegistryError(
+                    MSG_APPROVE_NEEDS_CONDITIONS.format(audit_id=audit_id, verdict=audit.verdict)
+                )
             signoff_id = (conn.scalar(select(func.max(SignoffRow.id))) or 0) + 1
             values: dict[str, Any] = {
                 "audit_id": audit_id,
@@ -229,6 +250,9 @@ class Registry:
                 "comment": comment,
                 "signed_at": signed_at,
                 "report_sha256": report_sha,
+                "signer_issuer": issuer,
+                "signer_subject": subject,
+                "authenticated": subject is not None,
             }
             payload = {"kind": "signoff", "seq": seq, "signoff_id": signoff_id, **values}
             _append_entry(conn, seq, "signoff", payload, prev)
