@@ -58,6 +58,7 @@ def test_schema_is_draft_2020_12_with_a_description_everywhere() -> None:
     assert _walk_properties(schema) == []
     assert set(schema["properties"]) == set(ALLOWED_KEYS.split(", "))
     assert set(schema["properties"]["model"]["properties"]) == {
+        "output",
         "score_column",
         "path",
         "sha256",
