@@ -29,6 +29,7 @@ Counts and verdict are those of the judgement, unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,8 @@ WITHHELD_MESSAGE = "{subject}: {status}; the value is withheld for privacy ({rea
 WITHHELD_AGGREGATE = (
     "it is computed over groups whose figures are withheld ({groups}), so it is not published"
 )
+WITHHELD_BELOW_MIN_N = "fewer patients than this rule's minimum (its selector's min_n)"
+_MIN_N = re.compile(r"fewer than this rule's minimum of ([\d,]+)$")
 STATUS_WORDS = {
     "pass": "passes",
     "fail": "fails",
@@ -182,8 +185,20 @@ def _subject(result: PolicyResult) -> str:
     return f"{title}, {where}"
 
 
+def _rule_reason(result: PolicyResult) -> str | None:
+    """What of the judge's reason may stay: that the group is below the rule's own
+    minimum (the status says as much), never the group's size."""
+    match = _MIN_N.search(result.reason or "")
+    if match is None or result.status != "not_evaluable":
+        return None
+    return WITHHELD_BELOW_MIN_N
+
+
 def withhold_result(result: PolicyResult, why: str) -> PolicyResult:
     """A result with its status kept and every number that depends on the data removed."""
+    rule_reason = _rule_reason(result)
+    if rule_reason is not None:
+        why = f"{why}; {rule_reason}"
     message = WITHHELD_MESSAGE.format(
         subject=_subject(result), status=STATUS_WORDS[result.status], reason=why
     )
@@ -213,7 +228,7 @@ def publish(report: Report, plan: PublishPlan) -> Report:
     )
     results = []
     for r in report.policy_results:
-        why = _result_withheld(report, plan, r)
+        why = None if r.value_withheld is not None else _result_withheld(report, plan, r)
         results.append(withhold_result(r, why) if why is not None else r)
     update = {
         "groups": groups,

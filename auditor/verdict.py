@@ -30,6 +30,8 @@ SEVERITIES: tuple[Severity, ...] = ("block", "warn", "info")
 UNDECIDED_STATUSES = ("inconclusive", "not_evaluable")
 
 UNDECIDED_HEAD = "{count} could not be decided: "
+UNDECIDED_MORE = "and {count} more, listed with the policy results"
+UNDECIDED_MORE = "and {count} more, listed with the policy results"
 UNDECIDED_ITEM = "{subject} ({why}; decided by {decide})"
 DECIDE_INTERVAL = "a narrower 95% interval (more patients in the group) or a waiver"
 DECIDE_BOOTSTRAP = "a 95% interval (run the audit with bootstrap replicates)"
@@ -44,9 +46,14 @@ def _plural(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def counts_undecided(result: PolicyResult) -> bool:
-    """A blocking result that is inconclusive or not evaluable, and not waived."""
+    """A blocking result that is inconclusive or not evaluable, not waived, that the
+    judge marked with its ``undecided`` action (a regression rule without a baseline is
+    not applicable rather than undecided, and is left unmarked)."""
     return (
-        result.severity == "block" and result.status in UNDECIDED_STATUSES and result.waiver is None
+        result.severity == "block"
+        and result.status in UNDECIDED_STATUSES
+        and result.undecided is not None
+        and result.waiver is None
     )
 
 
@@ -63,7 +70,7 @@ def decided_by(result: PolicyResult) -> str:
         return DECIDE_INTERVAL
     if "baseline" in reason:
         return DECIDE_BASELINE
-    if "minimum of" in reason:
+    if "minimum of" in reason or "rule's minimum" in reason:
         return DECIDE_MIN_N
     if "no interval" in reason or "bootstrap" in reason:
         return DECIDE_BOOTSTRAP
@@ -131,15 +138,24 @@ class VerdictSummary:
             parts.append(f"{_plural(self.waived, 'result')} waived")
         return "; ".join(parts)
 
-    def undecided_text(self, limit: int | None = None) -> str:
-        """ "2 blocking checks could not be decided: ..." (empty when none)."""
+    def undecided_head(self) -> str:
+        """'2 blocking checks could not be decided:' (empty when none)."""
         if not self.undecided:
             return ""
+        return UNDECIDED_HEAD.format(count=_plural(len(self.undecided), "blocking check")).strip()
+
+    def undecided_items(self, limit: int | None = None) -> list[str]:
+        """Each undecided blocking check with why and what would decide it."""
         items = [u.text() for u in self.undecided]
         if limit is not None and len(items) > limit:
-            items = [*items[:limit], f"and {len(items) - limit} more"]
-        head = UNDECIDED_HEAD.format(count=_plural(len(self.undecided), "blocking check"))
-        return head + "; ".join(items) + "."
+            items = [*items[:limit], UNDECIDED_MORE.format(count=len(items) - limit)]
+        return items
+
+    def undecided_text(self, limit: int | None = None) -> str:
+        """'2 blocking checks could not be decided: ...' in one line (empty when none)."""
+        if not self.undecided:
+            return ""
+        return self.undecided_head() + " " + "; ".join(self.undecided_items(limit)) + "."
 
     def counts(self, results: Sequence[PolicyResult]) -> ResultCounts:
         """The report's stored counts (the same numbers as the text)."""

@@ -135,8 +135,12 @@ class Summary:
     suppressed_why: list[str] = field(default_factory=list)
     """Why each of ``suppressed`` is (same order): 'fewer than 11 patients' or its reason."""
     undecided: str = ""
-    """'2 blocking checks could not be decided: ...' (named first, beside the failures)."""
+    """'2 blocking checks could not be decided:' (named first, beside the failures)."""
+    undecided_items: list[str] = field(default_factory=list)
+    """Each of them with why and what would decide it (the first UNDECIDED_LISTED)."""
     waived: list[ResultRow] = field(default_factory=list)
+    info: list[ResultRow] = field(default_factory=list)
+    """Failed info rules: findings, never warnings."""
 
     def suppressed_listing(self, limit: int | None = None) -> str:
         """``race: A, race: B (fewer than 11 patients); ... (suppressed so that ...)``."""
@@ -180,7 +184,9 @@ def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> Result
     observed = "" if secret else _observed_text(r)
     message = r.message
     reason = r.reason or ""
-    if secret and r.attribute is not None and r.group is not None:
+    if r.value_withheld is not None:
+        observed = ""  # the publish step's own words: status kept, value withheld for privacy
+    elif secret and r.attribute is not None and r.group is not None:
         message = suppressed_result_message(
             fmt.group_label(r.group),
             report.suppression_reasons().get(group_key(r.attribute, r.group)),
@@ -303,7 +309,8 @@ def build_summary(report: Report) -> Summary:
     rows = [(r, result_row(report, r, hidden)) for r in ordered]
     live = [(r, row) for r, row in rows if r.waiver is None]
     blocking = [row for r, row in live if r.status == "fail" and r.severity == "block"]
-    warnings = [row for r, row in live if r.status == "fail" and r.severity != "block"]
+    warnings = [row for r, row in live if r.status == "fail" and r.severity == "warn"]
+    info = [row for r, row in live if r.status == "fail" and r.severity == "info"]
     inconclusive = [row for r, row in rows if r.status == "inconclusive"]
     not_evaluable = [row for r, row in rows if r.status == "not_evaluable"]
     at_risk: dict[GroupKey, GroupAtRisk] = {}
@@ -334,8 +341,10 @@ def build_summary(report: Report) -> Summary:
         suppressed=[name for name, _ in suppressed],
         suppressed_why=[why for _, why in suppressed],
         counts=report.counts.model_dump(),
-        undecided=verdict.undecided_text(),
+        undecided=verdict.undecided_head(),
+        undecided_items=verdict.undecided_items(UNDECIDED_LISTED),
         waived=[row for r, row in rows if r.waiver is not None],
+        info=info,
     )
 
 
@@ -391,6 +400,8 @@ def not_evaluable_text(report: Report) -> str:
     return " ".join(parts)
 
 
+UNDECIDED_LISTED = 5
+"""Undecided blocking checks named in summaries (all are in the policy results)."""
 WITHHELD_WHY = "label metrics withheld"
 """Said of a label-withheld group whose reason the report does not give."""
 GOVERNANCE_SIGNATORIES = 3
@@ -417,9 +428,15 @@ def governance_extra(
         {r.subject for r in s.blocking if r.group},
         key=lambda x: [r.subject for r in s.blocking].index(x),
     )
+    if s.undecided:
+        weigh.append(
+            "Approving means accepting the blocking checks the audit could not decide "
+            "(named with the verdict), or deciding them first: more evidence, or a waiver "
+            "that records the committee's decision."
+        )
     if s.blocking:
         weigh.append(
-            f"Approving means accepting {_plural(len(s.blocking), 'blocking failure')}"
+            f"Approving means accepting {_plural(len(s.blocking), 'failed blocking result')}"
             + (f" affecting {_listing(blocking_groups, 6)}" if blocking_groups else "")
             + ". The committee would need to name the mitigation (for example a different "
             "threshold, retraining, or restricted use) and how the affected groups will be "
@@ -433,15 +450,14 @@ def governance_extra(
     if s.inconclusive:
         weigh.append(
             f"{_plural(len(s.inconclusive), 'result')} "
-            f"{'is' if len(s.inconclusive) == 1 else 'are'} inconclusive: the estimate is outside "
-            "the requirement but its 95% interval reaches it, so the audit cannot tell "
-            "whether the group truly falls short. More patients, or monitoring after "
-            "release, would settle this."
+            f"{'is' if len(s.inconclusive) == 1 else 'are'} inconclusive: the 95% interval "
+            "straddles the requirement, so the audit cannot tell whether the group truly "
+            "meets it. More patients, or monitoring after release, would settle this."
         )
     if s.suppressed:
         weigh.append(
-            "The model's performance is unknown for the suppressed groups, which the audit "
-            f"names but cannot assess: {s.suppressed_listing(8)}."
+            "The rules judged every group, but the figures of these groups are withheld for "
+            f"privacy and named only: {s.suppressed_listing(8)}."
         )
     if withheld:
         weigh.append(

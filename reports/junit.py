@@ -20,7 +20,7 @@ from pathlib import Path
 from auditor.verdict import counts_undecided
 from reports import format as fmt
 from reports.findings import ResultRow, counts_text, headline_text, hidden_keys, result_row
-from reports.model import PolicyResult, Report
+from reports.model import GroupKey, PolicyResult, Report, group_key
 
 
 def case_names(results: Sequence[PolicyResult]) -> list[str]:
@@ -55,6 +55,14 @@ def case_names(results: Sequence[PolicyResult]) -> list[str]:
     return out
 
 
+def _withheld(result: PolicyResult, hidden: set[GroupKey]) -> bool:
+    if result.value_withheld is not None:
+        return True
+    if result.attribute is None or result.group is None:
+        return False
+    return group_key(result.attribute, result.group) in hidden
+
+
 def _failure_type(result: PolicyResult) -> str | None:
     """blocking / warn / undecided for a result that fails the CI step, else None."""
     if result.waiver is not None:
@@ -66,11 +74,14 @@ def _failure_type(result: PolicyResult) -> str | None:
     return None
 
 
-def _detail(row: ResultRow) -> str:
+def _detail(row: ResultRow, *, withheld: bool = False) -> str:
+    """Title, finding, reason and source; for a group whose figures are withheld the
+    source is left out (its numbers, years and item numbers would stand next to the
+    group's name; report.html cites it)."""
     parts = [row.rule_title, row.finding or row.message]
     if row.reason and row.reason != row.message:
         parts.append(row.reason)
-    if row.source:
+    if row.source and not withheld:
         parts.append(f"Source: {row.source}")
     return "\n".join(p for p in parts if p)
 
@@ -92,7 +103,7 @@ def junit_xml(report: Report) -> str:
             kind = _failure_type(result)
             if kind is not None:
                 failure = ET.SubElement(case, "failure", message=message, type=kind)
-                failure.text = _detail(row)
+                failure.text = _detail(row, withheld=_withheld(result, hidden))
                 counts["failures"] += 1
             elif result.waiver is not None:
                 w = result.waiver

@@ -543,7 +543,11 @@ def test_baseline_regression_rule(fast_spec: Path, example_dir: Path, tmp_path: 
         "audit", fast_spec, "--out", tmp_path / "nb", "--policy", path, "--formats", "json"
     )
     assert no_baseline.returncode == 0, no_baseline.stderr
-    assert "not evaluable" in no_baseline.stdout
+    # issue 12: without a baseline the regression rule is not applicable (not evaluable,
+    # never an undecided blocking check); the CLI line counts by the verdict summary
+    assert "0 blocking checks undecided" in no_baseline.stdout
+    nb = json.loads((tmp_path / "nb" / "report.json").read_text())
+    assert {r["status"] for r in nb["policy_results"]} == {"not_evaluable"}
     report = json.loads(base_report := (tmp_path / "v1" / "report.json").read_text())
     # A baseline that was better everywhere: the current release regressed in every group.
     for entry in [report["overall"], *report["groups"]]:

@@ -87,6 +87,11 @@ def test_clinical_default_gates_a_worse_release_against_the_baseline(tmp_path: P
     _, alone = _audit(tmp_path, worse, "v3")
     reg = [r for r in alone["policy_results"] if r["check"] == "regression"]
     assert reg and all(r["status"] == "not_evaluable" and r["undecided"] is None for r in reg)
+    from auditor.audit import load_report
+    from auditor.verdict import counts_undecided
+
+    published = load_report(tmp_path / "v3" / "out" / "report.json")
+    assert not any(counts_undecided(r) for r in published.policy_results if r.check == "regression")
     assert NOTE_BASELINE_UNUSED not in alone["notes"]
 
 

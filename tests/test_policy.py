@@ -139,7 +139,7 @@ def test_clinical_default_on_the_hand_made_report_warns_but_does_not_block():
     assert judgement.verdict == "warn"
     assert judgement.counts.blocking_failures == 0
     failed = {
-        (r.rule_id, r.group)
+        (r.rule_id, r.group if not isinstance(r.group, list) else tuple(r.group))
         for r in judgement.results
         if r.status != "pass" and r.status != "not_evaluable"
     }

@@ -215,3 +215,25 @@ def test_waivers_from_the_spec_are_in_the_report_and_its_hash(tmp_path: Path) ->
     spec2 = write_spec(tmp_path, "spec2.yaml", **common)
     again = cli("audit", spec2, "--out", tmp_path / "out2")
     assert again.returncode == 1
+
+
+def test_withheld_group_below_the_rule_minimum_says_so_without_its_size() -> None:
+    report = make_report([group("race", "Asian", 60, {"sensitivity": (0.9, 0.85, 0.95)})])
+    doc = policy_doc(
+        rule(
+            "sens",
+            {"kind": "metric", "metric": "sensitivity", "min": 0.7, "bound_on": "interval"},
+            selector={"min_n": 100},
+        )
+    )
+    j = judge(report, [load_policy_text(yaml.safe_dump(doc))])
+    judged = report.model_copy(update={"policy_results": j.results})
+    privacy = {group_key("race", "Asian"): Privacy("suppressed", SUPPRESSED_COMPLEMENTARY)}
+    (shown,) = publish(judged, PublishPlan(privacy=privacy)).policy_results
+    assert shown.status == "not_evaluable"
+    assert shown.reason == (
+        f"{SUPPRESSED_COMPLEMENTARY}; fewer patients than this rule's minimum (its selector's "
+        "min_n)"
+    )
+    assert "60" not in shown.message
+    assert "more patients in the group" in verdict_summary([shown]).undecided_text()

@@ -155,9 +155,11 @@ def render(ctx: ViewContext) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("What blocks this model")
-        undecided = verdict_summary(results).undecided_text()
+        verdict = verdict_summary(results)
+        undecided = verdict.undecided_head()
         if undecided:
-            st.warning(undecided)
+            items = "\n".join(f"- {item}" for item in verdict.undecided_items(10))
+            st.warning(f"{undecided}\n\n{items}")
         if blocking:
             _results_list(report, blocking)
         elif not undecided:
