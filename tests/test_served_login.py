@@ -85,7 +85,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture()
 def provider() -> Iterator[dict[str, Any]]:
     """The OIDC provider on a free port, with the approver as a predefined user."""
-    binary = shutil.which("oidc-provider-mock")
+    binary = shutil.which(
+        "oidc-provider-mock",
+        path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     _need("oidc-provider-mock", binary is not None)
     assert binary is not None
     port = _free_port()
