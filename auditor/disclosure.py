@@ -250,10 +250,14 @@ class _Solver:
         lp.a_matrix_.value_ = matrix.data.astype(float)
         h: Any = getattr(_LOCAL, "highs", None)
         if h is None:
-            # the core class: the Python wrapper prints a banner on stdout when created
-            from highspy import _core
+            # the core class: the Python wrapper prints a banner on stdout when created;
+            # the public class is the fallback should a release move the core one
+            try:
+                from highspy import _core
 
-            h = _core._Highs()
+                h = _core._Highs()
+            except (ImportError, AttributeError):
+                h = highspy.Highs()
             h.setOptionValue("output_flag", False)
             _LOCAL.highs = h
         h.passModel(lp)
