@@ -24,6 +24,7 @@ EXIT_INTERNAL_ERROR = 3
 FORMATS_ALL = ("json", "html", "pdf", "md", "junit")
 FORMAT_UNKNOWN = "--formats: unknown format '{name}'; expected a comma-separated list of {choices}"
 THRESHOLD_RANGE = "--threshold: {value} is not a probability strictly between 0 and 1"
+SEED_RANGE = "{value} is not a seed: expected a whole number from 0 to {limit}"
 
 EPILOG_AUDIT = """examples:
   auditor audit spec.yaml --out audit
@@ -65,6 +66,18 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    from auditor.spec import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(SEED_RANGE.format(value=repr(text), limit=MAX_SEED))
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for the reports")
     p.add_argument(
@@ -92,7 +105,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default=",".join(FORMATS_ALL),
         help="comma-separated subset of json,html,pdf,md,junit (default: all)",
     )
-    p.add_argument("--seed", type=int, help="random seed (overrides the spec)")
+    p.add_argument("--seed", type=_seed, help="random seed (overrides the spec)")
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -201,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, spec_path: Path) -> int:
-    from auditor.audit import build_report, load_report, prepare, with_overrides
+    from auditor.audit import build_report, prepare, read_report, with_overrides
     from auditor.output import check_output_dir, publish, staging_dir
     from auditor.spec_loader import load_spec, validate_spec
     from reports import render
@@ -219,14 +232,14 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
     if args.baseline is not None:
         inputs.append(args.baseline)
     check_output_dir(args.out, force=args.force, inputs=inputs)
-    baseline = load_report(args.baseline) if args.baseline else None
+    baseline, baseline_sha = read_report(args.baseline) if args.baseline else (None, None)
     policies = _policies(spec, spec_path, from_cli=bool(args.policy))
     prepared = prepare(spec, progress=progress)
     report = build_report(
         prepared,
         policies=policies,
         baseline=baseline,
-        baseline_sha256=_baseline_sha(args.baseline),
+        baseline_sha256=baseline_sha,
         progress=progress,
     )
     progress(f"rendering {', '.join(formats)}")
@@ -269,14 +282,6 @@ def _policies(spec, spec_path: Path, *, from_cli: bool):  # type: ignore[no-unty
             raise
         where = "--policy" if from_cli else f"{spec_path}: $.policy"
         raise PolicyError(f"{where}: {exc.message}") from None
-
-
-def _baseline_sha(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    from auditor.hashing import sha256_path
-
-    return sha256_path(path / "report.json" if path.is_dir() else path)
 
 
 def _policy_ref(ref: str) -> str:
@@ -420,7 +425,54 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
     print(f"warning: {message}", file=sys.stderr)
 
 
+class _QuietPipe:
+    """stdout that, once its reader has gone (``auditor ... | head -1``), drops the rest.
+
+    The command still runs to its end and returns its usual exit status; the
+    descriptor is pointed at ``/dev/null`` so Python's final flush cannot fail either.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def _silence(self) -> None:
+        self.closed_by_reader = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.closed_by_reader:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if not isinstance(sys.stdout, _QuietPipe) and hasattr(sys.stdout, "fileno"):
+        try:
+            sys.stdout.fileno()
+            sys.stdout = _QuietPipe(sys.stdout)  # type: ignore[assignment]
+        except (OSError, ValueError):  # captured output in tests: nothing to protect
+            pass
     argv = list(sys.argv[1:] if argv is None else argv)
     debug_flag = "--debug" in argv
     if debug_flag and (argv[0] if argv else "") not in ("audit", "demo"):
@@ -450,6 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no report was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # a write outside print(): the reader has gone, say nothing
+        if isinstance(sys.stdout, _QuietPipe):
+            sys.stdout._silence()
+        return EXIT_PASS
     except Exception as exc:  # a bug, not bad input: say so, keep the traceback for --debug
         if debug:
             traceback.print_exc()

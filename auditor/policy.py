@@ -35,6 +35,8 @@ from jsonschema.exceptions import ValidationError
 import policies as packs
 from auditor.disparities import FAIRNESS
 from auditor.errors import PolicyError
+from auditor.hashing import read_regular_file
+from auditor.safe_yaml import load_yaml
 from auditor.metrics import METRICS
 from reports.model import PolicyInfo, Severity
 
@@ -315,13 +317,10 @@ def _resolve(ref: str | Path, base_dir: Path | None) -> _Source:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     display = str(path)
-    if not path.is_file():
+    if not path.exists():
         hint = PACK_HINT.format(name=path.stem) if path.stem in packs.pack_names() else ""
         raise PolicyError(POLICY_NOT_FOUND.format(file=display, hint=hint))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(POLICY_UNREADABLE.format(file=display, error=exc.strerror)) from exc
+    data = read_regular_file(path, error=PolicyError, file=display)  # hashed and parsed once
     return _Source(
         key=str(path.resolve()),
         display=display,
@@ -348,7 +347,7 @@ def _parse(src: _Source) -> Any:
                 )
             ) from exc
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, source=src.display)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -24,7 +24,8 @@ from jsonschema.exceptions import ValidationError
 
 from auditor.data import DATA_NOT_FOUND, check_columns, read_columns
 from auditor.errors import DataError, ModelError, SpecError
-from auditor.hashing import sha256_bytes
+from auditor.hashing import read_regular_file, sha256_bytes
+from auditor.safe_yaml import CappedSafeLoader, load_yaml
 from auditor.schema import spec_schema
 from auditor.scorers import MODEL_NOT_FOUND, model_format
 from auditor.spec import (
@@ -92,8 +93,8 @@ _PACK_SUFFIXES = (".yaml", ".yml", ".json")
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
-class _SpecYamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (only true/false) and duplicate keys as errors.
+class _SpecYamlLoader(CappedSafeLoader):
+    """Capped SafeLoader with YAML 1.2 booleans (only true/false) and duplicate keys as errors.
 
     YAML 1.1 reads ``positive: yes`` or ``race: NO`` as booleans, which would never
     match the strings in the data; a duplicate key silently drops the first value.
@@ -291,7 +292,7 @@ def _parse_text(text: str, path: Path, file: str) -> Any:
                 )
             ) from exc
     try:
-        return yaml.load(text, Loader=_SpecYamlLoader)
+        return load_yaml(text, source=file, loader=_SpecYamlLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else ("?", "?")
@@ -396,12 +397,9 @@ def load_spec(path: str | Path) -> AuditSpec:
     file = display_path(path)
     if path.is_dir():
         raise SpecError(SPEC_NOT_A_FILE.format(file=file))
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise SpecError(SPEC_NOT_FOUND.format(file=file)) from exc
-    except OSError as exc:
-        raise SpecError(SPEC_UNREADABLE.format(file=file, reason=exc.strerror or exc)) from exc
+    if not path.exists():
+        raise SpecError(SPEC_NOT_FOUND.format(file=file))
+    content = read_regular_file(path, error=SpecError, file=file)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
