@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -202,7 +202,7 @@ def read_columns(path: Path) -> list[str]:
                 raise _parquet_error(path, exc) from exc
             names = [n for n in names if not n.startswith("__index_level")]
         else:
-            raw: BinaryIO = gzip.GzipFile(fileobj=handle) if _gzipped(path) else handle
+            raw: Any = gzip.GzipFile(fileobj=handle) if _gzipped(path) else handle
             try:
                 header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline="")), None)
             except (csv.Error, UnicodeDecodeError, OSError, EOFError) as exc:

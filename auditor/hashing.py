@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from auditor.errors import AuditorError, AuditInputError
+from auditor.errors import AuditInputError, AuditorError
 
 _CHUNK = 1 << 20
 

@@ -36,8 +36,8 @@ import policies as packs
 from auditor.disparities import FAIRNESS
 from auditor.errors import PolicyError
 from auditor.hashing import read_regular_file
-from auditor.safe_yaml import load_yaml
 from auditor.metrics import METRICS
+from auditor.safe_yaml import load_yaml
 from reports.model import PolicyInfo, Severity
 
 __all__ = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from importlib import metadata
@@ -158,7 +159,8 @@ def as_float_scores(values: Any, source: str) -> np.ndarray:
     except (ValueError, TypeError) as exc:  # ragged nested sequences
         raise ModelError(SCORES_NOT_NUMERIC.format(source=source, dtype="mixed")) from exc
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise ModelError(SCORES_NOT_NUMERIC.format(source=source, dtype=array.dtype))
+        kind = {"U": "text", "S": "bytes", "O": "object"}.get(array.dtype.kind, str(array.dtype))
+        raise ModelError(SCORES_NOT_NUMERIC.format(source=source, dtype=kind))
     return array.astype(np.float64, copy=False)
 
 
@@ -475,7 +477,7 @@ def model_format(path: Path) -> str:
 
 
 def _load_skops(content: bytes, trusted_types: Sequence[str], file: str) -> Any:
-    """skops.io.loads of the hashed bytes, trusting only skops' defaults plus the reviewer's list."""
+    """skops.io.loads of the hashed bytes, trusting skops' defaults plus the reviewer's list."""
     import skops.io
 
     try:
@@ -508,7 +510,8 @@ def _version(*distributions: str) -> str | None:
 def estimator_runtimes(estimator: Any) -> dict[str, str]:
     """Versions of the gradient-boosting libraries inside ``estimator`` (pipelines included)."""
     found: dict[str, str] = {}
-    stack, seen = [estimator], set()
+    stack: list[Any] = [estimator]
+    seen: set[int] = set()
     while stack:
         obj = stack.pop()
         if id(obj) in seen or len(seen) > 200:
@@ -516,8 +519,11 @@ def estimator_runtimes(estimator: Any) -> dict[str, str]:
         seen.add(id(obj))
         root = type(obj).__module__.split(".")[0]
         if root in RUNTIME_PACKAGES:
-            version = _version(RUNTIME_PACKAGES[root])
-            if version:
+            # the version of the module that is loaded (its distribution may be named
+            # differently, e.g. xgboost-cpu)
+            module = sys.modules.get(root)
+            version = getattr(module, "__version__", None) or _version(RUNTIME_PACKAGES[root])
+            if isinstance(version, str):
                 found[RUNTIME_PACKAGES[root]] = version
         for name in ("steps", "estimators_", "calibrated_classifiers_"):
             children = getattr(obj, name, None)
@@ -607,12 +613,12 @@ def _load_mlflow(spec: AuditSpec, path: Path, copy: Path, actual_sha: str) -> Sc
     except Exception:
         raw = None
     runtime = {"mlflow": _version("mlflow", "mlflow-skinny") or "unknown"}
-    scorer: EstimatorScorer | MlflowPyfuncScorer
+    pyfunc: EstimatorScorer | MlflowPyfuncScorer
     if raw is not None and callable(getattr(raw, "predict_proba", None)):
-        scorer = EstimatorScorer(raw, spec.features, **common)
+        pyfunc = EstimatorScorer(raw, spec.features, **common)
         runtime |= estimator_runtimes(raw)
     else:
-        scorer = MlflowPyfuncScorer(
+        pyfunc = MlflowPyfuncScorer(
             loaded,
             features=spec.features,
             positive=spec.label.positive,
@@ -620,8 +626,8 @@ def _load_mlflow(spec: AuditSpec, path: Path, copy: Path, actual_sha: str) -> Sc
             path=path,
             sha256=actual_sha,
         )
-    scorer.runtime = dict(sorted(runtime.items()))
-    return scorer
+    pyfunc.runtime = dict(sorted(runtime.items()))
+    return pyfunc
 
 
 def _spec_name(spec: AuditSpec) -> str:
@@ -686,9 +692,9 @@ def load_scorer(spec: AuditSpec) -> Scorer:
             estimator = joblib.load(io.BytesIO(content))
         except Exception as exc:
             raise ModelError(PICKLE_UNREADABLE.format(file=file, reason=exc)) from exc
-    scorer = EstimatorScorer(estimator, spec.features, kind=kind, **common)
-    scorer.runtime = estimator_runtimes(estimator)
-    return scorer
+    loaded = EstimatorScorer(estimator, spec.features, kind=kind, **common)
+    loaded.runtime = estimator_runtimes(estimator)
+    return loaded
 
 
 def _load_mlflow_folder(spec: AuditSpec, path: Path) -> Scorer:
@@ -714,5 +720,5 @@ def _load_mlflow_folder(spec: AuditSpec, path: Path) -> Scorer:
     except BaseException:
         private.cleanup()
         raise
-    scorer._private_copy = private  # type: ignore[union-attr]
+    scorer._private_copy = private  # type: ignore[attr-defined]
     return scorer
