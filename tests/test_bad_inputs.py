@@ -275,7 +275,7 @@ def test_the_docs_table_is_what_the_runs_print(
 def _fifo_rows(tmp_path: Path) -> list[tuple[str, str]]:
     rows = []
     for what in ("data", "spec", "model"):
-        code, err = _fifo_run(tmp_path / f"fifo-{what}", what)
+        _, err = _fifo_run(tmp_path / f"fifo-{what}", what)
         rows.append((f"{what} path is a named pipe (FIFO)", err))
     return rows
 
@@ -309,7 +309,7 @@ def _fifo_run(folder: Path, what: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("what", ["data", "spec", "model"])
 def test_a_fifo_is_refused_without_hanging(tmp_path: Path, what: str) -> None:
-    code, err = _fifo_run(tmp_path / "run", what)
+    _, err = _fifo_run(tmp_path / "run", what)
     assert "is a named pipe (FIFO), not a regular file; refusing to read it" in err
 
 

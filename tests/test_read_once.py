@@ -13,11 +13,9 @@ import json
 import os
 import pickle
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,7 +107,6 @@ def test_a_skops_and_an_onnx_file_load_from_the_hashed_bytes(
     pytest.importorskip("onnxruntime")
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
-
     from sklearn.linear_model import LogisticRegression
 
     numeric = ["age", "lactate"]
