@@ -23,7 +23,8 @@ from alembic.runtime.migration import MigrationContext
 from auditor.errors import RegistryError
 from auditor.registry import Registry, chain, commands, db, records, service
 from auditor.registry.models import APPEND_ONLY_TABLES, Base
-from reports.model import Report
+from auditor.judge import count_results
+from reports.model import PolicyResult, Report
 
 MODEL = "sepsis-risk"
 FORK = multiprocessing.get_context("fork")
@@ -116,6 +117,20 @@ def make_report(
             "spec": {"name": name},
         },
     }
+    if verdict != "pass":  # the verdict follows from the report's own results (re-judged)
+        result = {
+            "policy": "clinical-default",
+            "rule_id": "auroc-floor",
+            "severity": "block" if verdict == "fail" else "warn",
+            "status": "fail",
+            "check": "metric",
+            "metric": "auroc",
+            "attribute": "race",
+            "group": "Black",
+            "message": "AUROC below the floor",
+        }
+        data["policy_results"] = [result]
+        data["counts"] = count_results([PolicyResult.model_validate(result)]).model_dump()
     report = Report.model_validate(data)
     return report, report.to_json()
 
@@ -147,10 +162,12 @@ def tamper(url: str, *statements: str, **params: Any) -> None:
     """Edit the database around the registry, as someone with write access could."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            for table in APPEND_ONLY_TABLES:
-                for action in ("update", "delete"):
-                    conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+        if conn.dialect.name == "sqlite":  # drops every guard: append-only and chain-enforcing
+            names = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).scalars()
+            for name in list(names):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         else:  # disables triggers, the append-only guard and foreign keys alike
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for statement in statements:
@@ -937,7 +954,7 @@ def test_cli_record_history_signoff_and_verify(
     assert _cli("verify-log", "--registry", registry_url) == 1
     assert capsys.readouterr().out == (
         "log TAMPERED: audit 2 (entry 2) was altered in the audits table: verdict is 'pass' "
-        "there but 'fail' in the log\n"
+        f"there but 'fail' in the log\n{commands.MSG_TRUST_NONE}\n"
     )
 
 
