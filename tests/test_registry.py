@@ -21,9 +21,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from auditor.errors import RegistryError
-from auditor.registry import Registry, chain, commands, db, records, service
-from auditor.registry.models import APPEND_ONLY_TABLES, Base
 from auditor.judge import count_results
+from auditor.registry import Registry, chain, commands, db, records, service
+from auditor.registry.models import Base
 from reports.model import PolicyResult, Report
 
 MODEL = "sepsis-risk"

@@ -135,6 +135,11 @@ def add_registry_parsers(subparsers: Any) -> None:
         help="a head hash printed earlier, or a head statement file from `auditor log-head`; "
         "it must still be in the log",
     )
+    p.add_argument(
+        "--nothing-after-head",
+        action="store_true",
+        help="with --expect-head: it must also be the last entry (nothing written since)",
+    )
     _add_registry_option(p)
     _add_trust_option(p)
     p.set_defaults(handler=run_verify_log)
@@ -280,7 +285,9 @@ def _expected_head(value: str | None, registry: Registry) -> str | HeadStatement
 def run_verify_log(args: argparse.Namespace) -> int:
     with _open(args) as registry:
         expected = _expected_head(args.expect_head, registry)
-        result = registry.verify_log(expect_head=expected)
+        result = registry.verify_log(
+            expect_head=expected, nothing_after_head=args.nothing_after_head
+        )
     trust = (
         MSG_TRUST_CHECKED.format(count=result.trusted_keys)
         if result.trusted_keys

@@ -448,7 +448,10 @@ class Registry:
         return HeadStatement.from_dict(body)
 
     def verify_log(
-        self, *, expect_head: str | HeadStatement | None = None
+        self,
+        *,
+        expect_head: str | HeadStatement | None = None,
+        nothing_after_head: bool = False,
     ) -> VerifyResult:
         """Recompute the chain from the first entry and compare the typed tables with it.
 
@@ -457,10 +460,16 @@ class Registry:
         ``expect_head``: a head hash or :class:`HeadStatement` published earlier,
         which must still be in the log (catches a rewrite or truncation of the whole
         chain). With trusted keys, every sign-off's signature and every report's
-        signature must verify with one of them.
+        signature must verify with one of them. ``nothing_after_head``: the
+        published head must still be the last entry.
         """
         with db.read_connection(self.engine) as conn:
-            return verify(conn, expect_head=expect_head, trusted_keys=self.trusted_keys)
+            return verify(
+                conn,
+                expect_head=expect_head,
+                trusted_keys=self.trusted_keys,
+                nothing_after_head=nothing_after_head,
+            )
 
 
 def _append_entry(

@@ -54,6 +54,9 @@ MSG_STATED_HEAD_MISSING = (
     "the published head (entry {seq}, {sha}) is not in the log: the log was rewritten or "
     "truncated after it was published"
 )
+MSG_AFTER_HEAD = (
+    "{entry} was appended after the published head (entry {head}), which was to be the last"
+)
 MSG_SIGNOFF_UNSIGNED = (
     "{entry} carries no signature: with trusted keys configured every sign-off must be "
     "signed, so it was not written by a trusted signer"
@@ -94,6 +97,7 @@ def verify(
     *,
     expect_head: str | HeadStatement | None = None,
     trusted_keys: TrustedKeys | None = None,
+    nothing_after_head: bool = False,
 ) -> VerifyResult:
     """Recompute the chain from the first entry and compare the typed tables with it.
 
@@ -105,6 +109,8 @@ def verify(
     With ``trusted_keys``, every sign-off must carry a signature and every audit a
     report signature that verify with one of them (catches an entry appended by
     someone with write access to the database, without any published head).
+    ``nothing_after_head``: the published head must be the last entry (catches an
+    append when no keys are trusted, if a head is published after every write).
     """
     entries = [
         ChainEntry(r.seq, r.kind, r.payload, r.content_sha256, r.prev_sha256, r.entry_sha256)
@@ -128,6 +134,20 @@ def verify(
             )
     elif expect_head is not None and all(e.entry_sha256 != expect_head for e in entries):
         problems.append(ChainProblem(0, MSG_PUBLISHED_HEAD_MISSING.format(sha=expect_head)))
+    if nothing_after_head and expect_head is not None:
+        sha = expect_head.entry_sha256 if isinstance(expect_head, HeadStatement) else expect_head
+        position = next((i for i, e in enumerate(entries) if e.entry_sha256 == sha), None)
+        if position is not None and position + 1 < len(entries):
+            after = entries[position + 1]
+            problems.append(
+                ChainProblem(
+                    after.seq,
+                    MSG_AFTER_HEAD.format(
+                        entry=describe_entry(after.seq, after.kind, after.payload),
+                        head=entries[position].seq,
+                    ),
+                )
+            )
     problems += _table_problems(conn, entries)
     problems += _duplicate_reports(entries)
     if trusted_keys:
