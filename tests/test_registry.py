@@ -565,6 +565,8 @@ def test_verify_log_finds_an_entry_edited_with_its_content_hash_recomputed(
     result = populated.verify_log()
     assert result.problems == (
         f"{ENTRY_3} was altered: its entry hash does not match its content and link",
+        "audit 3 (entry 3): its log entry says verdict is 'pass' but the recorded report says "
+        "'fail'",
     )
 
 
@@ -666,8 +668,8 @@ def test_a_rewritten_chain_is_caught_by_a_published_head(
         rows = conn.execute(sa.text("SELECT seq, payload FROM log_entries ORDER BY seq")).all()
     engine.dispose()
     prev, statements, params = chain.GENESIS_SHA256, [], dict[str, str]()
-    for seq, payload in rows:  # the forger flips audit 3's verdict and rehashes everything
-        text = payload.replace('"verdict":"fail"', '"verdict":"pass"')
+    for seq, payload in rows:  # the forger changes who ran the audits and rehashes everything
+        text = payload.replace('"ran_by":"A. Analyst"', '"ran_by":"Dr Z"')
         content = chain.sha256_text(text)
         prev = chain.entry_hash(prev, content)
         statements.append(
@@ -678,7 +680,7 @@ def test_a_rewritten_chain_is_caught_by_a_published_head(
     for seq in range(1, len(rows) + 1):
         params[f"v{seq}"] = chain.GENESIS_SHA256 if seq == 1 else params[f"e{seq - 1}"]
     statements += [
-        "UPDATE audits SET verdict = 'pass' WHERE id = 3",
+        "UPDATE audits SET ran_by = 'Dr Z'",
         "UPDATE chain_head SET entry_sha256 = :e5",
     ]
     tamper(registry_url, *statements, **params)

@@ -41,6 +41,7 @@ from test_registry_security import (  # noqa: F401  (collected here, run against
     test_a_forged_audit_appended_is_caught_by_its_missing_report_signature,
     test_a_forged_signoff_appended_is_caught_by_its_missing_signature,
     test_a_rewritten_log_is_caught_by_a_signed_head_statement,
+    test_a_rewritten_verdict_is_caught_against_the_signed_report,
     test_a_signoff_signed_by_an_untrusted_key_or_with_a_copied_signature_is_caught,
     test_a_signoff_with_an_authenticated_identity_is_signed_and_verified,
     test_a_truncated_log_is_caught_only_by_a_published_head,

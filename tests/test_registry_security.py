@@ -253,8 +253,8 @@ def test_a_rewritten_log_is_caught_by_a_signed_head_statement(
         rows = conn.execute(sa.text("SELECT seq, payload FROM log_entries ORDER BY seq")).all()
     engine.dispose()
     prev, statements, params = chain.GENESIS_SHA256, [], dict[str, Any]()
-    for seq, payload in rows:  # flip audit 2's verdict, rehash everything, keep signatures
-        text = payload.replace('"verdict":"fail"', '"verdict":"pass"')
+    for seq, payload in rows:  # change who ran audits (unsigned facts), rehash everything
+        text = payload.replace('"ran_by":"A. Analyst"', '"ran_by":"Dr Z"')
         content = chain.sha256_text(text)
         link = chain.entry_hash(prev, content)
         statements.append(
@@ -264,11 +264,12 @@ def test_a_rewritten_log_is_caught_by_a_signed_head_statement(
         params |= {f"p{seq}": text, f"c{seq}": content, f"v{seq}": prev, f"e{seq}": link}
         prev = link
     statements += [
-        "UPDATE audits SET verdict = 'pass' WHERE id = 2",
+        "UPDATE audits SET ran_by = 'Dr Z'",
         f"UPDATE chain_head SET entry_sha256 = :e{len(rows)}",
     ]
     tamper(registry_url, *statements, **params)
-    assert signed.verify_log(expect_head=statement).problems == (
+    assert signed.verify_log().ok  # signatures hold: what changed is not signed ...
+    assert signed.verify_log(expect_head=statement).problems == (  # ... the statement tells
         verify.MSG_STATED_HEAD_MISSING.format(seq=3, sha=statement.entry_sha256),
     )
 
@@ -589,3 +590,59 @@ def test_migration_0002_turns_the_guards_on_for_a_populated_registry(
         run_sql(registry_url, INSERT_ENTRY, **forged)
     with pytest.raises(sa.exc.DatabaseError, match="chain_head moves only"):
         run_sql(registry_url, "UPDATE chain_head SET seq = seq")
+
+
+def test_audit_signs_its_report_and_records_it_in_a_registry_that_trusts_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.load_helpers import make_cohort, write_cohort, write_spec
+
+    write_cohort(tmp_path, make_cohort(300))
+    spec = write_spec(tmp_path, bootstrap=0)
+    key = tmp_path / "analyst.key"
+    generate_key(key)
+    out = tmp_path / "audit"
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    monkeypatch.setenv("AUDITOR_TRUSTED_KEYS", str(tmp_path / "analyst.key.pub"))
+    argv = ["audit", str(spec), "--out", str(out), "--formats", "json,md", "--sign-key", str(key)]
+    code, stdout, err = _cli(capsys, *argv, "--record", "--registry", url)
+    assert code == 0, err
+    assert stdout.strip().endswith("recorded as audit 1")
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.json.sig", "summary.md"]
+    assert _cli(capsys, "verify-report", str(out))[0] == 0
+    code, stdout, _ = _cli(capsys, "verify-log", "--registry", url)
+    assert code == 0 and stdout.splitlines()[-1] == commands.MSG_TRUST_CHECKED.format(count=1)
+    code, _, err = _cli(capsys, *argv[:-2], "--formats", "md", "--force", "--sign-key", str(key))
+    assert (code, err.strip()) == (2, f"error: {cli.SIGN_NEEDS_JSON}")
+    code, _, err = _cli(capsys, *argv, "--force")  # --force replaces the signature too
+    assert code == 0, err
+
+
+def test_a_rewritten_verdict_is_caught_against_the_signed_report(
+    signed: Registry, registry_url: str
+) -> None:
+    engine = sa.create_engine(registry_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT seq, payload FROM log_entries ORDER BY seq")).all()
+    engine.dispose()
+    prev, statements, params = chain.GENESIS_SHA256, [], dict[str, Any]()
+    for seq, payload in rows:  # flip audit 2's verdict in the log, rehash everything
+        text = payload.replace('"verdict":"fail"', '"verdict":"pass"')
+        content = chain.sha256_text(text)
+        link = chain.entry_hash(prev, content)
+        statements.append(
+            f"UPDATE log_entries SET payload = :p{seq}, content_sha256 = :c{seq}, "
+            f"prev_sha256 = :v{seq}, entry_sha256 = :e{seq} WHERE seq = {seq}"
+        )
+        params |= {f"p{seq}": text, f"c{seq}": content, f"v{seq}": prev, f"e{seq}": link}
+        prev = link
+    statements += [
+        "UPDATE audits SET verdict = 'pass' WHERE id = 2",
+        f"UPDATE chain_head SET entry_sha256 = :e{len(rows)}",
+    ]
+    tamper(registry_url, *statements, **params)
+    assert signed.verify_log().problems == (
+        verify.MSG_FACTS_DIFFER.format(
+            row_id=2, seq=2, field="verdict", in_log="pass", in_report="fail"
+        ),
+    )

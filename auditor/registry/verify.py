@@ -71,6 +71,10 @@ MSG_DUPLICATE_REPORT = (
     "{entry} records the same report as entry {first}: a report is recorded once, so it was "
     "added outside the registry"
 )
+MSG_FACTS_DIFFER = (
+    "audit {row_id} (entry {seq}): its log entry says {field} is {in_log!r} but the recorded "
+    "report says {in_report!r}"
+)
 MSG_ROW_ALTERED = (
     "{what} {row_id} (entry {seq}) was altered in the {table} table: {field} is {in_table!r} "
     "there but {in_log!r} in the log"
@@ -121,8 +125,7 @@ def verify(
     problems += _tail_problems(entries, head)
     if isinstance(expect_head, HeadStatement):
         if not any(
-            e.seq == expect_head.seq and e.entry_sha256 == expect_head.entry_sha256
-            for e in entries
+            e.seq == expect_head.seq and e.entry_sha256 == expect_head.entry_sha256 for e in entries
         ):
             problems.append(
                 ChainProblem(
@@ -290,6 +293,8 @@ def _table_problems(conn: Connection, entries: Sequence[ChainEntry]) -> list[Cha
         problems += _field_problems("audit", row.id, seq, "audits", in_table, in_log)
         if current_report[row.id] != payload.get("report_sha256"):
             problems.append(ChainProblem(seq, MSG_REPORT_CHANGED.format(audit_id=row.id, seq=seq)))
+        else:
+            problems += _facts_problems(row.id, seq, row.report_json, payload)
     for audit_id, (seq, _) in logged["audit"].items():
         if audit_id not in seen:
             problems.append(
@@ -351,6 +356,39 @@ def _table_problems(conn: Connection, entries: Sequence[ChainEntry]) -> list[Cha
                 )
             )
     return problems
+
+
+_REPORT_FACTS = ("model_name", "model_version", "report_name", "verdict", "generated_at")
+
+
+def _facts_problems(
+    row_id: int, seq: int, report_json: str, payload: Mapping[str, Any]
+) -> list[ChainProblem]:
+    """The entry's facts must be those of the report it records (which a signature covers)."""
+    from auditor.errors import RegistryError
+    from auditor.registry.report_facts import audit_facts
+
+    try:
+        data = json.loads(report_json)
+        facts = audit_facts(data, report_json)
+    except (ValueError, RegistryError):
+        return []  # an unreadable stored report shows as a changed report or signature
+    for name in (*_REPORT_FACTS, "provenance_sha256"):
+        in_report = getattr(facts, name)
+        if payload.get(name) != in_report:
+            return [
+                ChainProblem(
+                    seq,
+                    MSG_FACTS_DIFFER.format(
+                        row_id=row_id,
+                        seq=seq,
+                        field=name,
+                        in_log=payload.get(name),
+                        in_report=in_report,
+                    ),
+                )
+            ]
+    return []
 
 
 def _field_problems(
