@@ -308,9 +308,7 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
         from auditor.signing import load_trusted_keys
 
         written = args.out / "report.json"
-        text = (
-            read_regular_file(written).decode("utf-8") if written.exists() else report.to_json()
-        )
+        text = read_regular_file(written).decode("utf-8") if written.exists() else report.to_json()
         with Registry(args.registry, trusted_keys=load_trusted_keys(args.trusted_keys)) as reg:
             entry = reg.record(
                 report,

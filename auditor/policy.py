@@ -37,7 +37,7 @@ from auditor.disparities import FAIRNESS
 from auditor.errors import PolicyError
 from auditor.hashing import read_regular_file
 from auditor.metrics import METRICS
-from auditor.safe_yaml import load_yaml
+from auditor.safe_yaml import load_json, load_yaml
 from reports.model import PolicyInfo, Severity
 
 __all__ = [
@@ -339,7 +339,7 @@ def _parse(src: _Source) -> Any:
         raise PolicyError(NOT_UTF8.format(file=src.display)) from exc
     if src.is_json:
         try:
-            return json.loads(text)
+            return load_json(text, source=src.display)
         except json.JSONDecodeError as exc:
             raise PolicyError(
                 JSON_SYNTAX.format(

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_YAML_DEPTH",
     "MAX_YAML_NODES",
     "CappedSafeLoader",
+    "load_json",
     "load_yaml",
 ]
 
@@ -38,6 +39,7 @@ YAML_TOO_LONG = "{source}: the YAML text has {size:,} characters; the limit is {
 YAML_TOO_DEEP = "{source}: line {line}: the YAML nests deeper than {limit} levels"
 YAML_TOO_MANY_ALIASES = "{source}: line {line}: the YAML uses more than {limit:,} aliases (*name)"
 YAML_RECURSIVE_ALIAS = "{source}: line {line}: the YAML alias refers to a node that contains it"
+JSON_TOO_DEEP = "{source}: the JSON nests deeper than {limit} levels"
 YAML_TOO_BIG = (
     "{source}: line {line}: the YAML expands to more than {limit:,} values once its aliases "
     "(*name) are followed"
@@ -109,3 +111,39 @@ def load_yaml(text: str, *, source: str, loader: type[CappedSafeLoader] = Capped
         return instance.get_single_data()
     finally:
         instance.dispose()
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def load_json(text: str, *, source: str) -> Any:
+    """``json.loads`` under the same size and depth caps as :func:`load_yaml`.
+
+    Syntax errors stay ``json.JSONDecodeError`` for the caller to place; a text
+    nested too deeply for the parser (RecursionError) is a cap, not a bug.
+    """
+    import json
+
+    if len(text) > MAX_YAML_CHARS:
+        raise InputLimitError(
+            YAML_TOO_LONG.format(source=source, size=len(text), limit=MAX_YAML_CHARS)
+        )
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+        deep = True
+    else:
+        deep = not _depth_ok(value, MAX_YAML_DEPTH)
+    if deep:
+        raise InputLimitError(JSON_TOO_DEEP.format(source=source, limit=MAX_YAML_DEPTH))
+    return value

@@ -135,9 +135,7 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(content, password=None)
     except (ValueError, TypeError) as exc:
-        raise SignatureError(
-            KEY_UNREADABLE.format(file=path, kind="private", reason=exc)
-        ) from exc
+        raise SignatureError(KEY_UNREADABLE.format(file=path, kind="private", reason=exc)) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise SignatureError(
             KEY_WRONG_TYPE.format(file=path, kind="private", found=type(key).__name__)

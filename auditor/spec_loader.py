@@ -25,7 +25,7 @@ from jsonschema.exceptions import ValidationError
 from auditor.data import DATA_NOT_FOUND, check_columns, read_columns
 from auditor.errors import DataError, ModelError, SpecError
 from auditor.hashing import read_regular_file, sha256_bytes
-from auditor.safe_yaml import CappedSafeLoader, load_yaml
+from auditor.safe_yaml import CappedSafeLoader, load_json, load_yaml
 from auditor.schema import spec_schema
 from auditor.scorers import MODEL_NOT_FOUND, model_format
 from auditor.spec import (
@@ -284,7 +284,7 @@ def _raise_problems(file: str, problems: list[tuple[str, str]]) -> None:
 def _parse_text(text: str, path: Path, file: str) -> Any:
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return load_json(text, source=file)
         except json.JSONDecodeError as exc:
             raise SpecError(
                 SPEC_JSON_ERROR.format(

@@ -76,6 +76,11 @@ def deeply_nested_yaml(d: Path) -> list[str]:
     return ["audit", "spec.yaml"]
 
 
+def deeply_nested_json(d: Path) -> list[str]:
+    _write(d, "spec.json", '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    return ["audit", "spec.json"]
+
+
 def bootstrap_too_large(d: Path) -> list[str]:
     _write(d, "spec.yaml", _spec_text(bootstrap=1_000_000_000_000))
     return ["audit", "spec.yaml"]
@@ -182,6 +187,7 @@ CASES: dict[str, tuple[Case, dict[str, str]]] = {
     "YAML alias bomb in `model_card`": (alias_bomb_in_model_card, {}),
     "YAML alias bomb in a policy `description`": (alias_bomb_in_policy, {}),
     f"YAML nested deeper than {MAX_YAML_DEPTH} levels": (deeply_nested_yaml, {}),
+    "JSON spec nested 100,000 levels deep": (deeply_nested_json, {}),
     "`bootstrap: 1000000000000`": (bootstrap_too_large, {}),
     "`seed: 4294967296` (2^32)": (seed_too_large, {}),
     "`--seed 4294967296`": (seed_option_too_large, {}),
@@ -274,9 +280,10 @@ def test_the_docs_table_is_what_the_runs_print(
 
 def _fifo_rows(tmp_path: Path) -> list[tuple[str, str]]:
     rows = []
-    for what in ("data", "spec", "model"):
+    for what in ("data", "spec", "model", "init"):
         _, err = _fifo_run(tmp_path / f"fifo-{what}", what)
-        rows.append((f"{what} path is a named pipe (FIFO)", err))
+        shown = "`auditor init` data" if what == "init" else what
+        rows.append((f"{shown} path is a named pipe (FIFO)", err))
     return rows
 
 
@@ -290,11 +297,14 @@ def _fifo_run(folder: Path, what: str) -> tuple[int, str]:
     elif what == "model":
         os.mkfifo(folder / "model.pkl")
         _write(folder, spec_name, _spec_text(model={"path": "model.pkl", "sha256": "0" * 64}))
+    elif what == "init":
+        os.mkfifo(folder / "pipe.csv")
     else:
         spec_name = "pipe.yaml"
         os.mkfifo(folder / spec_name)
+    argv = ["init", "pipe.csv"] if what == "init" else ["audit", spec_name, "--out", "out"]
     result = subprocess.run(
-        [sys.executable, "-m", "auditor", "audit", spec_name, "--out", "out"],
+        [sys.executable, "-m", "auditor", *argv],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -307,7 +317,7 @@ def _fifo_run(folder: Path, what: str) -> tuple[int, str]:
     return result.returncode, err
 
 
-@pytest.mark.parametrize("what", ["data", "spec", "model"])
+@pytest.mark.parametrize("what", ["data", "spec", "model", "init"])
 def test_a_fifo_is_refused_without_hanging(tmp_path: Path, what: str) -> None:
     _, err = _fifo_run(tmp_path / "run", what)
     assert "is a named pipe (FIFO), not a regular file; refusing to read it" in err
