@@ -619,7 +619,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditorError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc.message}", file=sys.stderr)
+        # messages quote names and values from the inputs: escape what a terminal would obey
+        from auditor.safe_text import escape_control
+
+        shown = "\n".join(escape_control(line) for line in exc.message.split("\n"))
+        print(f"error: {shown}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: no report was written", file=sys.stderr)

@@ -51,7 +51,7 @@ ENV_MAX_DATA_BYTES = "AUDITOR_MAX_DATA_BYTES"
 """Environment variable: most bytes a data file may hold once decompressed."""
 ENV_MAX_ROWS = "AUDITOR_MAX_ROWS"
 """Environment variable: most data rows a data file may hold."""
-DEFAULT_MAX_DATA_BYTES = 2 * 1024**3
+DEFAULT_MAX_DATA_BYTES = 1024**3
 DEFAULT_MAX_ROWS = 10_000_000
 COLUMNS_SHOWN = 30
 

@@ -19,8 +19,6 @@ _LINE_BREAKS = {"\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"
 
 
 def _escape(char: str) -> str:
-    if char == "\\":
-        return "\\\\"
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
     if char in named:
         return named[char]
@@ -31,14 +29,13 @@ def _escape(char: str) -> str:
 def escape_control(text: str) -> str:
     """``text`` with control, format (bidi) and line-separator characters escaped.
 
-    Backslashes are doubled so an escape shown cannot be confused with one typed.
+    Backslashes are left as they are: harmless to a terminal, and a value already
+    shown with ``repr`` is not escaped twice.
     """
-    if text.isprintable() and "\\" not in text:
+    if text.isprintable():
         return text
     return "".join(
-        _escape(c)
-        if c == "\\" or c in _BIDI or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
-        else c
+        _escape(c) if c in _BIDI or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
         for c in text
     )
 

@@ -376,3 +376,32 @@ def test_frames_are_unchanged_for_plain_inputs(tmp_path: Path) -> None:
     frame, digest = read_data_file(path)
     pd.testing.assert_frame_equal(frame, pd.read_csv(path))
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_documented_limits_are_the_constants() -> None:
+    from auditor import safe_yaml
+    from auditor.data import DEFAULT_MAX_DATA_BYTES, DEFAULT_MAX_ROWS
+
+    text = DOC.read_text()
+    for value in (
+        DEFAULT_MAX_DATA_BYTES,
+        DEFAULT_MAX_ROWS,
+        safe_yaml.MAX_YAML_CHARS,
+        safe_yaml.MAX_YAML_ALIASES,
+        safe_yaml.MAX_YAML_NODES,
+        MAX_BOOTSTRAP,
+        MAX_SEED,
+    ):
+        assert f"{value:,}" in text
+    assert f"| {safe_yaml.MAX_YAML_DEPTH} levels |" in text
+
+
+def test_error_messages_escape_control_characters_from_the_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    write_cohort(tmp_path, make_cohort(50))
+    _write(tmp_path, "spec.yaml", _spec_text(sensitive=["race\x1b[2J", "sex"]))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["validate-spec", "spec.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "race\\x1b[2J" in err
