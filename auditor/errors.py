@@ -57,9 +57,5 @@ class RegistryError(AuditInputError):
     """The audit registry cannot be opened or the request names an unknown entry."""
 
 
-class InputLimitError(AuditInputError):
-    """An input exceeds a safety limit (YAML aliases, depth or size, data rows or bytes)."""
-
-
 class SignatureError(AuditInputError):
     """A key cannot be read, or a signature is missing, malformed or from an untrusted key."""

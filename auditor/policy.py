@@ -339,7 +339,7 @@ def _parse(src: _Source) -> Any:
         raise PolicyError(NOT_UTF8.format(file=src.display)) from exc
     if src.is_json:
         try:
-            return load_json(text, source=src.display)
+            return load_json(text, source=src.display, error=PolicyError)
         except json.JSONDecodeError as exc:
             raise PolicyError(
                 JSON_SYNTAX.format(
@@ -347,7 +347,7 @@ def _parse(src: _Source) -> Any:
                 )
             ) from exc
     try:
-        return load_yaml(text, source=src.display)
+        return load_yaml(text, source=src.display, error=PolicyError)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

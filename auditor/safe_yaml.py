@@ -1,13 +1,13 @@
-"""YAML from people and uploads, parsed with caps so a small file cannot exhaust the machine.
+"""YAML with limits: one loader for specs, policies and the server configuration.
 
-``yaml.safe_load`` builds no objects, but it still follows aliases (a 1 kB "billion
-laughs" expands to 10^9 nodes when copied or serialised) and recurses once per level
-of nesting (a deep list ends in RecursionError). :func:`load_yaml` refuses a text
-longer than :data:`MAX_YAML_CHARS`, nesting deeper than :data:`MAX_YAML_DEPTH`, more
-than :data:`MAX_YAML_ALIASES` aliases, a recursive alias, and a document whose
-expanded size (every alias counted as a full copy of what it names) exceeds
-:data:`MAX_YAML_NODES`. Syntax errors are left to the caller (``yaml.YAMLError``,
-with their line and column); a cap raises :class:`InputLimitError`.
+``yaml.safe_load`` builds no objects but still lets a few hundred bytes of
+anchors and aliases ("billion laughs") expand into a structure that exhausts
+memory once anything walks it (schema validation, hashing, JSON). Every YAML
+text the tool reads, from the CLI or the dashboard, goes through
+:func:`load_yaml`, which refuses a text that is too large, too deep, uses too
+many aliases, or expands to too many nodes, before anything is constructed.
+Syntax errors are left to the caller (as ``yaml.YAMLError``) so each file type
+keeps its own message with the line and column.
 """
 
 from __future__ import annotations
@@ -18,102 +18,121 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from auditor.errors import InputLimitError
+from auditor.errors import AuditInputError, AuditorError
 
-__all__ = [
-    "MAX_YAML_ALIASES",
-    "MAX_YAML_CHARS",
-    "MAX_YAML_DEPTH",
-    "MAX_YAML_NODES",
-    "CappedSafeLoader",
-    "load_json",
-    "load_yaml",
-]
-
-MAX_YAML_CHARS = 2_000_000
+MAX_YAML_BYTES = 2 * 1024 * 1024
+"""Largest YAML text read (specs and policies are a few kilobytes)."""
 MAX_YAML_DEPTH = 64
-MAX_YAML_ALIASES = 1_000
+"""Deepest nesting of mappings and sequences."""
+MAX_YAML_ALIASES = 200
+"""Most ``*alias`` references in one text."""
 MAX_YAML_NODES = 200_000
+"""Most nodes once every alias is expanded (what a reader of the result would walk)."""
 
-YAML_TOO_LONG = "{source}: the YAML text has {size:,} characters; the limit is {limit:,}"
-YAML_TOO_DEEP = "{source}: line {line}: the YAML nests deeper than {limit} levels"
-YAML_TOO_MANY_ALIASES = "{source}: line {line}: the YAML uses more than {limit:,} aliases (*name)"
-YAML_RECURSIVE_ALIAS = "{source}: line {line}: the YAML alias refers to a node that contains it"
-JSON_TOO_DEEP = "{source}: the JSON nests deeper than {limit} levels"
-YAML_TOO_BIG = (
-    "{source}: line {line}: the YAML expands to more than {limit:,} values once its aliases "
-    "(*name) are followed"
+YAML_TOO_LARGE = "{source}: the YAML text is {size:,} bytes; at most {limit:,} are read"
+YAML_TOO_DEEP = "{source}: line {line}: YAML nested deeper than {limit} levels"
+YAML_TOO_MANY_ALIASES = "{source}: line {line}: more than {limit} YAML aliases (*name)"
+YAML_TOO_MANY_NODES = (
+    "{source}: YAML anchors and aliases expand to more than {limit:,} values; "
+    "write the values out instead"
 )
+YAML_RECURSIVE = "{source}: line {line}: a YAML alias refers to the value that contains it"
 
 
-class CappedSafeLoader(yaml.SafeLoader):
-    """SafeLoader whose composer counts depth, aliases and expanded size as it builds nodes."""
-
-    source = "YAML"
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
-        self._weights: dict[int, int] = {}
-
-    def _fail(self, template: str, limit: int = 0) -> InputLimitError:
-        mark = self.peek_event().start_mark if self.check_event() else None
-        line = mark.line + 1 if mark is not None else "?"
-        return InputLimitError(template.format(source=self.source, line=line, limit=limit))
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_YAML_ALIASES:
-                raise self._fail(YAML_TOO_MANY_ALIASES, MAX_YAML_ALIASES)
-            error = self._fail(YAML_RECURSIVE_ALIAS)
-            node = super().compose_node(parent, index)
-            if node is not None and id(node) not in self._weights:
-                raise error  # the anchor is still being composed: it contains this alias
-            return node
-        self._depth += 1
-        if self._depth > MAX_YAML_DEPTH:
-            raise self._fail(YAML_TOO_DEEP, MAX_YAML_DEPTH)
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        if node is not None:
-            self._weigh(node)
-        return node
-
-    def _weigh(self, node: Node) -> None:
-        weight = 1
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                weight += self._weights.get(id(key), 1) + self._weights.get(id(value), 1)
-        elif isinstance(node, SequenceNode):
-            weight += sum(self._weights.get(id(item), 1) for item in node.value)
-        if weight > MAX_YAML_NODES:
-            raise self._fail(YAML_TOO_BIG, MAX_YAML_NODES)
-        self._weights[id(node)] = weight
+class _LimitExceeded(Exception):
+    """Raised inside the composer; turned into the caller's error type by :func:`load_yaml`."""
 
 
-def load_yaml(text: str, *, source: str, loader: type[CappedSafeLoader] = CappedSafeLoader) -> Any:
-    """Parse one YAML document from ``text`` under the caps above.
+def _limited(loader: type[yaml.SafeLoader], source: str) -> type[yaml.SafeLoader]:
+    class Limited(loader):  # type: ignore[valid-type,misc]
+        _depth = 0
+        _aliases = 0
 
-    ``source`` names the text in messages (a file name, or "uploaded policy").
-    ``loader`` may be a subclass of :class:`CappedSafeLoader` with more rules.
+        def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+            line = self.peek_event().start_mark.line + 1
+            if self.check_event(AliasEvent):
+                self._aliases += 1
+                if self._aliases > MAX_YAML_ALIASES:
+                    raise _LimitExceeded(
+                        YAML_TOO_MANY_ALIASES.format(
+                            source=source, line=line, limit=MAX_YAML_ALIASES
+                        )
+                    )
+            self._depth += 1
+            try:
+                if self._depth > MAX_YAML_DEPTH:
+                    raise _LimitExceeded(
+                        YAML_TOO_DEEP.format(source=source, line=line, limit=MAX_YAML_DEPTH)
+                    )
+                return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            finally:
+                self._depth -= 1
+
+    return Limited
+
+
+def _expanded_size(root: Node, source: str) -> int:
+    """Nodes a reader would visit with every alias expanded; refuses cycles."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _LimitExceeded(
+                YAML_RECURSIVE.format(source=source, line=node.start_mark.line + 1)
+            )
+        active.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise _LimitExceeded(YAML_TOO_MANY_NODES.format(source=source, limit=MAX_YAML_NODES))
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def load_yaml(
+    text: str,
+    *,
+    source: str,
+    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+    error: type[AuditorError] = AuditInputError,
+) -> Any:
+    """Parse one YAML document within the limits above; ``source`` names it in messages.
+
+    A limit breached raises ``error`` (the caller's type: SpecError, PolicyError,
+    ...); a syntax error propagates as ``yaml.YAMLError`` for the caller to
+    word with its line and column. ``loader`` must be ``yaml.SafeLoader`` or a
+    subclass (the spec's YAML 1.2 booleans, duplicate-key checks).
     """
-    if len(text) > MAX_YAML_CHARS:
-        raise InputLimitError(
-            YAML_TOO_LONG.format(source=source, size=len(text), limit=MAX_YAML_CHARS)
-        )
-    capped = type("_Loader", (loader,), {"source": source})
-    instance = capped(text)
+    size = len(text.encode("utf-8"))
+    if size > MAX_YAML_BYTES:
+        raise error(YAML_TOO_LARGE.format(source=source, size=size, limit=MAX_YAML_BYTES))
+    instance = _limited(loader, source)(text)
     try:
-        return instance.get_single_data()
+        node = instance.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, source)
+        return instance.construct_document(node)
+    except _LimitExceeded as exc:
+        raise error(str(exc)) from None
     finally:
         instance.dispose()
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
+JSON_TOO_DEEP = "{source}: JSON nested deeper than {limit} levels"
+
+
+def _json_depth_ok(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -125,25 +144,21 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def load_json(text: str, *, source: str) -> Any:
-    """``json.loads`` under the same size and depth caps as :func:`load_yaml`.
+def load_json(text: str, *, source: str, error: type[AuditorError] = AuditInputError) -> Any:
+    """``json.loads`` within the size and depth limits of :func:`load_yaml`.
 
-    Syntax errors stay ``json.JSONDecodeError`` for the caller to place; a text
-    nested too deeply for the parser (RecursionError) is a cap, not a bug.
+    A syntax error propagates as ``json.JSONDecodeError`` for the caller to place;
+    a text nested too deeply for the parser (RecursionError) is a limit, not a bug.
     """
     import json
 
-    if len(text) > MAX_YAML_CHARS:
-        raise InputLimitError(
-            YAML_TOO_LONG.format(source=source, size=len(text), limit=MAX_YAML_CHARS)
-        )
+    size = len(text.encode("utf-8"))
+    if size > MAX_YAML_BYTES:
+        raise error(YAML_TOO_LARGE.format(source=source, size=size, limit=MAX_YAML_BYTES))
     try:
         value = json.loads(text)
     except RecursionError:
-        value = None
-        deep = True
-    else:
-        deep = not _depth_ok(value, MAX_YAML_DEPTH)
-    if deep:
-        raise InputLimitError(JSON_TOO_DEEP.format(source=source, limit=MAX_YAML_DEPTH))
+        raise error(JSON_TOO_DEEP.format(source=source, limit=MAX_YAML_DEPTH)) from None
+    if not _json_depth_ok(value, MAX_YAML_DEPTH):
+        raise error(JSON_TOO_DEEP.format(source=source, limit=MAX_YAML_DEPTH))
     return value

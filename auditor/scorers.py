@@ -560,7 +560,7 @@ def _load_mlflow(spec: AuditSpec, path: Path, copy: Path, actual_sha: str) -> Sc
     file = display_path(path)
     try:
         text = read_regular_file(copy / "MLmodel", error=ModelError, file=f"{file}/MLmodel")
-        meta = load_yaml(text.decode("utf-8"), source=f"{file}/MLmodel") or {}
+        meta = load_yaml(text.decode("utf-8"), source=f"{file}/MLmodel", error=ModelError) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ModelError(MLFLOW_UNREADABLE.format(file=file, reason=exc)) from exc
     flavors = (meta.get("flavors") or {}) if isinstance(meta, dict) else {}

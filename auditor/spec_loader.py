@@ -25,7 +25,7 @@ from jsonschema.exceptions import ValidationError
 from auditor.data import DATA_NOT_FOUND, check_columns, read_columns
 from auditor.errors import DataError, ModelError, SpecError
 from auditor.hashing import read_regular_file, sha256_bytes
-from auditor.safe_yaml import CappedSafeLoader, load_json, load_yaml
+from auditor.safe_yaml import load_json, load_yaml
 from auditor.schema import spec_schema
 from auditor.scorers import MODEL_NOT_FOUND, model_format
 from auditor.spec import (
@@ -93,8 +93,8 @@ _PACK_SUFFIXES = (".yaml", ".yml", ".json")
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
-class _SpecYamlLoader(CappedSafeLoader):
-    """Capped SafeLoader with YAML 1.2 booleans (only true/false) and duplicate keys as errors.
+class _SpecYamlLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans (only true/false) and duplicate keys as errors.
 
     YAML 1.1 reads ``positive: yes`` or ``race: NO`` as booleans, which would never
     match the strings in the data; a duplicate key silently drops the first value.
@@ -284,7 +284,7 @@ def _raise_problems(file: str, problems: list[tuple[str, str]]) -> None:
 def _parse_text(text: str, path: Path, file: str) -> Any:
     if path.suffix.lower() == ".json":
         try:
-            return load_json(text, source=file)
+            return load_json(text, source=file, error=SpecError)
         except json.JSONDecodeError as exc:
             raise SpecError(
                 SPEC_JSON_ERROR.format(
@@ -292,7 +292,7 @@ def _parse_text(text: str, path: Path, file: str) -> Any:
                 )
             ) from exc
     try:
-        return load_yaml(text, source=file, loader=_SpecYamlLoader)
+        return load_yaml(text, source=file, loader=_SpecYamlLoader, error=SpecError)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else ("?", "?")

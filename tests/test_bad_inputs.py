@@ -386,7 +386,7 @@ def test_the_documented_limits_are_the_constants() -> None:
     for value in (
         DEFAULT_MAX_DATA_BYTES,
         DEFAULT_MAX_ROWS,
-        safe_yaml.MAX_YAML_CHARS,
+        safe_yaml.MAX_YAML_BYTES,
         safe_yaml.MAX_YAML_ALIASES,
         safe_yaml.MAX_YAML_NODES,
         MAX_BOOTSTRAP,

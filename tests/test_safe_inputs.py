@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from auditor import safe_yaml
-from auditor.errors import DataError, InputLimitError
+from auditor.errors import AuditInputError, DataError
 from auditor.hashing import TOO_LARGE, read_regular_file
 from auditor.safe_text import escape_control, line_break_in
 from auditor.safe_yaml import load_json, load_yaml
@@ -23,16 +23,16 @@ def test_plain_yaml_loads_as_safe_load_does() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: " + "x" * (safe_yaml.MAX_YAML_CHARS + 1), "the YAML text has"),
-        ("a: &x [*x]\n", "line 1: the YAML alias refers to a node that contains it"),
-        ("a: &x 1\n" + "".join(f"b{i}: *x\n" for i in range(1001)), "more than 1,000 aliases"),
-        ("a: " + "[" * 65 + "]" * 65, "nests deeper than 64 levels"),
-        ("a: " + "{b: " * 65 + "1" + "}" * 65, "nests deeper than 64 levels"),
+        ("a: " + "x" * (safe_yaml.MAX_YAML_BYTES + 1), "the YAML text is"),
+        ("a: &x [*x]\n", "a YAML alias refers to the value that contains it"),
+        ("a: &x 1\n" + "".join(f"b{i}: *x\n" for i in range(201)), "more than 200 YAML aliases"),
+        ("a: " + "[" * 65 + "]" * 65, "YAML nested deeper than 64 levels"),
+        ("a: " + "{b: " * 65 + "1" + "}" * 65, "YAML nested deeper than 64 levels"),
     ],
 )
 def test_yaml_caps(text: str, message: str) -> None:
-    with pytest.raises(InputLimitError, match=message):
-        load_yaml(text, source="s.yaml")
+    with pytest.raises(AuditInputError, match=message):
+        load_yaml(text, source="s.yaml", error=AuditInputError)
 
 
 def test_yaml_syntax_errors_stay_yaml_errors_for_the_caller() -> None:
@@ -43,8 +43,8 @@ def test_yaml_syntax_errors_stay_yaml_errors_for_the_caller() -> None:
 def test_json_caps() -> None:
     assert load_json('{"a": [1, {"b": 2}]}', source="j") == {"a": [1, {"b": 2}]}
     for text in ("[" * 65 + "]" * 65, "[" * 100_000 + "]" * 100_000):
-        with pytest.raises(InputLimitError, match="nests deeper than 64 levels"):
-            load_json(text, source="j.json")
+        with pytest.raises(AuditInputError, match="JSON nested deeper than 64 levels"):
+            load_json(text, source="j.json", error=AuditInputError)
 
 
 def test_escape_control_shows_what_a_terminal_would_obey() -> None:
