@@ -204,7 +204,9 @@ def read_columns(path: Path) -> list[str]:
         else:
             raw: Any = gzip.GzipFile(fileobj=handle) if _gzipped(path) else handle
             try:
-                header = next(csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline="")), None)
+                header = next(
+                    csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")), None
+                )
             except (csv.Error, UnicodeDecodeError, OSError, EOFError) as exc:
                 raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
             if not header:
@@ -265,7 +267,7 @@ def _check_csv_rows(path: Path, text: str, max_rows: int) -> None:
 def _parse_csv(path: Path, data: bytes, max_rows: int) -> pd.DataFrame:
     file = display_path(path)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Excel) is not part of a name
     except UnicodeDecodeError as exc:
         raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
     _check_csv_rows(path, text, max_rows)

@@ -405,3 +405,14 @@ def test_error_messages_escape_control_characters_from_the_inputs(
     assert cli.main(["validate-spec", "spec.yaml"]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "race\\x1b[2J" in err
+
+
+def test_a_csv_with_a_byte_order_mark_reads_as_before(tmp_path: Path) -> None:
+    from auditor.data import read_columns, read_data_file
+
+    cohort = make_cohort(30)
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + cohort.to_csv(index=False).encode())
+    assert read_columns(path) == list(cohort.columns)
+    frame, _ = read_data_file(path)
+    pd.testing.assert_frame_equal(frame, cohort)
