@@ -10,11 +10,13 @@ so they are testable without Streamlit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
+from auditor.dashboard.display import plain
 from auditor.errors import RegistryError
 from auditor.metrics import METRICS
 from auditor.registry import KEY_METRICS, HistoryRow, Registry
@@ -30,6 +32,26 @@ LOG_TAMPERED = "The log was changed: {problem}"
 NO_ESTIMATES = "No estimates recorded for this metric and attribute."
 SUPPRESSED_NOTE = "Not charted in some releases because they had too few patients: {groups}."
 TREND_COLUMNS = ["release", "order", "group", "estimate", "ci_low", "ci_high"]
+SIGNING_AS = "Signing as {name} ({role}), identity {subject} at {issuer}, from your login."
+SIGNING_LOCAL = (
+    "Local mode: the name you type is recorded as a local, unauthenticated user. A served "
+    "dashboard records the signer's login instead."
+)
+SERVER_REGISTRY = "Registry: the one this server's operator configured."
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who may sign off on this page: a login's identity, or a local user who types a name."""
+
+    name: str = ""
+    role: str = ""
+    issuer: str | None = None
+    subject: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.subject is not None
 
 
 def metric_name(metric_id: str) -> str:
@@ -50,7 +72,7 @@ def audits_frame(rows: Sequence[HistoryRow]) -> pd.DataFrame:
                 "ran by": row.audit.ran_by,
                 "verdict": row.verdict,
                 "sign-off": row.signoff_status,
-                "signed by": f"{last.signed_by} ({last.role})" if last else "",
+                "signed by": f"{last.signer} ({last.role})" if last else "",
                 "comment": last.comment if last else "",
             }
         )
@@ -142,10 +164,22 @@ def trend_chart(frame: pd.DataFrame, metric: str, releases: Sequence[str]) -> al
     return alt.LayerChart(layer=[bars, line])
 
 
-def render_history_view(st: Any, registry: Registry, *, key: str = "history") -> None:
-    """Draw the History view: audits, verdicts, sign-off status, metric trends, sign-off form."""
+def render_history_view(
+    st: Any,
+    registry: Registry,
+    *,
+    key: str = "history",
+    signer: Signer | None = Signer(),
+    show_url: bool = True,
+) -> None:
+    """Draw the History view: audits, verdicts, sign-off status, metric trends, sign-off form.
+
+    ``signer`` None draws no form (the viewer may not sign); a signer without a
+    subject is a local user who types their name. ``show_url`` False (served) keeps
+    the server's database location off the page.
+    """
     st.subheader("History and sign-off")
-    st.caption(f"Registry: {registry.display_url}")
+    st.caption(f"Registry: {registry.display_url}" if show_url else SERVER_REGISTRY)
     models = registry.models()
     if not models:
         st.info(NO_AUDITS)
@@ -162,7 +196,7 @@ def render_history_view(st: Any, registry: Registry, *, key: str = "history") ->
     metrics = chosen or list(KEY_METRICS)
     rows = registry.history(model, metrics=metrics)
     area = st.container()  # drawn after the form, so a sign-off just given shows at once
-    if _signoff_form(st, registry, rows, key):
+    if signer is not None and _signoff_form(st, registry, rows, key, signer):
         rows = registry.history(model, metrics=metrics)
     _draw_history(area, rows, chosen, key)
     if st.button("Verify the log", key=f"{key}_verify"):
@@ -193,10 +227,12 @@ def _draw_history(area: Any, rows: Sequence[HistoryRow], chosen: Sequence[str], 
             area.altair_chart(trend_chart(frame, metric, releases), width="stretch")
     hidden = suppressed_groups(rows, attribute)
     if hidden:
-        area.caption(SUPPRESSED_NOTE.format(groups=", ".join(hidden)))
+        area.caption(plain(SUPPRESSED_NOTE.format(groups=", ".join(hidden))))
 
 
-def _signoff_form(st: Any, registry: Registry, rows: Sequence[HistoryRow], key: str) -> bool:
+def _signoff_form(
+    st: Any, registry: Registry, rows: Sequence[HistoryRow], key: str, signer: Signer
+) -> bool:
     """The sign-off form; True when a sign-off was just recorded."""
     by_id = {r.audit_id: r for r in rows}
     with st.form(f"{key}_signoff"):
@@ -209,14 +245,40 @@ def _signoff_form(st: Any, registry: Registry, rows: Sequence[HistoryRow], key: 
                 f"{a}: release {by_id[a].release}, {by_id[a].verdict}, {by_id[a].signoff_status}"
             ),
         )
-        by = st.text_input("Your name", key=f"{key}_signoff_by")
-        role = st.text_input("Your role", key=f"{key}_signoff_role")
+        if signer.authenticated:
+            st.caption(
+                plain(
+                    SIGNING_AS.format(
+                        name=signer.name,
+                        role=signer.role,
+                        subject=signer.subject,
+                        issuer=signer.issuer,
+                    )
+                )
+            )
+            by, role = signer.name, signer.role
+        else:
+            st.caption(SIGNING_LOCAL)
+            by = st.text_input("Your name", key=f"{key}_signoff_by")
+            role = st.text_input("Your role", key=f"{key}_signoff_role")
         decision = st.radio("Decision", DECISIONS, horizontal=True, key=f"{key}_signoff_decision")
-        comment = st.text_area("Comment (required to reject)", key=f"{key}_signoff_comment")
+        comment = st.text_area(
+            "Comment (required to reject) or conditions (required to approve an audit that did "
+            "not pass)",
+            key=f"{key}_signoff_comment",
+        )
         submitted = st.form_submit_button("Sign off")
     if submitted:
         try:
-            entry = registry.signoff(audit_id, by=by, role=role, decision=decision, comment=comment)
+            entry = registry.signoff(
+                audit_id,
+                by=by,
+                role=role,
+                decision=decision,
+                comment=comment,
+                issuer=signer.issuer if signer.authenticated else None,
+                subject=signer.subject,
+            )
         except RegistryError as exc:
             st.error(str(exc))
             return False
@@ -225,7 +287,7 @@ def _signoff_form(st: Any, registry: Registry, rows: Sequence[HistoryRow], key: 
             SIGNED.format(
                 audit_id=entry.audit_id,
                 decided=decided,
-                by=entry.signed_by,
+                by=entry.signer,
                 sha=entry.report_sha256[:16],
             )
         )

@@ -38,6 +38,7 @@ from auditor.errors import PolicyError
 from auditor.hashing import read_regular_file
 from auditor.metrics import METRICS
 from auditor.safe_yaml import load_json, load_yaml
+from auditor.server_config import inside
 from reports.model import PolicyInfo, Severity
 
 __all__ = [
@@ -71,6 +72,10 @@ NOT_UTF8 = "{file}: not UTF-8 text"
 UNKNOWN_PACK = "unknown policy pack {name!r}{hint}; shipped packs: {packs}"
 PACK_HINT = "; did you mean the shipped pack {name}?"
 DID_YOU_MEAN = "; did you mean {name}?"
+POLICY_NOT_ALLOWED = (
+    "{ref}: not a shipped policy pack or a policy file in the server's policy folder "
+    "(name it relative to that folder, without '..')"
+)
 YAML_SYNTAX = "{file}: line {line}, column {column}: not valid YAML: {problem}"
 JSON_SYNTAX = "{file}: line {line}, column {column}: not valid JSON: {problem}"
 NOT_A_MAPPING = (
@@ -282,6 +287,8 @@ class _Source:
     """Folder that relative ``extends`` paths resolve against (None for packs)."""
     path: Path | None
     is_json: bool
+    allowed_dirs: tuple[Path, ...] | None = None
+    """When set (a served dashboard), the only folders a policy file may come from."""
 
 
 def _looks_like_path(ref: str | Path) -> bool:
@@ -295,7 +302,17 @@ def _close(word: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def _resolve(ref: str | Path, base_dir: Path | None) -> _Source:
+def _within(ref: str | Path, folders: Sequence[Path]) -> Path:
+    """The policy file ``ref`` names inside ``folders``; one message whatever went wrong."""
+    found = inside(ref, folders, allow_absolute=True)
+    if found is None:
+        raise PolicyError(POLICY_NOT_ALLOWED.format(ref=ref))
+    return found
+
+
+def _resolve(
+    ref: str | Path, base_dir: Path | None, allowed_dirs: tuple[Path, ...] | None = None
+) -> _Source:
     if not _looks_like_path(ref):
         name = str(ref)
         resource = packs.pack_resource(name)
@@ -312,8 +329,13 @@ def _resolve(ref: str | Path, base_dir: Path | None) -> _Source:
             base_dir=None,
             path=None,
             is_json=False,
+            allowed_dirs=allowed_dirs,
         )
-    path = Path(ref)
+    if allowed_dirs is not None:
+        path = _within(ref, allowed_dirs)
+        base_dir = path.parent
+    else:
+        path = Path(ref)
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     display = str(path)
@@ -329,6 +351,7 @@ def _resolve(ref: str | Path, base_dir: Path | None) -> _Source:
         base_dir=path.parent,
         path=path,
         is_json=path.suffix.lower() == ".json",
+        allowed_dirs=allowed_dirs,
     )
 
 
@@ -642,7 +665,7 @@ def _load(src: _Source, chain: tuple[_Source, ...] = ()) -> Policy:
     parent_ref = doc.get("extends")
     if parent_ref is not None:
         try:
-            parent_src = _resolve(parent_ref, src.base_dir)
+            parent_src = _resolve(parent_ref, src.base_dir, src.allowed_dirs)
         except PolicyError as exc:
             raise PolicyError(EXTENDS_FAILED.format(file=src.display, error=exc.message)) from exc
         seen = (*chain, src)
@@ -672,18 +695,26 @@ def _load(src: _Source, chain: tuple[_Source, ...] = ()) -> Policy:
 # ------------------------------------------------------------------------------ API
 
 
-def load_policies(refs: Sequence[str | Path], *, base_dir: Path | None = None) -> list[Policy]:
+def load_policies(
+    refs: Sequence[str | Path],
+    *,
+    base_dir: Path | None = None,
+    allowed_dirs: Sequence[Path] | None = None,
+) -> list[Policy]:
     """Load, validate and resolve every policy named in ``refs``, in order.
 
     A ref is a shipped pack name (``"clinical-default"``) or a path to a YAML/JSON
     file; relative paths resolve against ``base_dir`` (the audit spec's folder)
-    or, without it, the working directory. Raises :class:`PolicyError` listing
+    or, without it, the working directory. With ``allowed_dirs`` (a served
+    dashboard) a file, and anything it extends, must lie inside one of those
+    folders and is named relative to it. Raises :class:`PolicyError` listing
     every problem of the first invalid file, or naming two policies with one id.
     """
     loaded: list[Policy] = []
     seen: dict[str, Policy] = {}
     for ref in refs:
-        policy = _load(_resolve(ref, base_dir))
+        allowed = tuple(allowed_dirs) if allowed_dirs is not None else None
+        policy = _load(_resolve(ref, base_dir, allowed))
         earlier = seen.get(policy.id)
         if earlier is not None:
             raise PolicyError(
@@ -708,12 +739,17 @@ def validate_policy_file(path: str | Path) -> Policy:
 
 
 def load_policy_text(
-    text: str, *, name: str = "policy.yaml", base_dir: Path | None = None
+    text: str,
+    *,
+    name: str = "policy.yaml",
+    base_dir: Path | None = None,
+    allowed_dirs: Sequence[Path] | None = None,
 ) -> Policy:
     """Validate a policy given as YAML/JSON text (e.g. from the dashboard's editor).
 
     ``name`` is how messages name the text; a relative ``extends`` path resolves
-    against ``base_dir`` (default: the working directory).
+    against ``base_dir`` (default: the working directory); with ``allowed_dirs``
+    ``extends`` may name only a shipped pack or a file inside those folders.
     """
     data = text.encode("utf-8")
     src = _Source(
@@ -724,6 +760,7 @@ def load_policy_text(
         base_dir=base_dir if base_dir is not None else Path(),
         path=None,
         is_json=name.lower().endswith(".json"),
+        allowed_dirs=tuple(allowed_dirs) if allowed_dirs is not None else None,
     )
     return _load(src)
 

@@ -6,7 +6,13 @@ for its health check, drives the system Chromium with Playwright (never
 server by its PID. The History view reads a temporary registry seeded with
 two recorded audits of the bundled example, so it has something to show.
 
-    python scripts/screenshots.py [--out docs/screenshots] [--no-history]
+Two more servers show what the first cannot: one whose full bootstrap is far too
+long to finish (``provisional.png``: the mark the page shows until the audit's own
+intervals are ready), and a served one behind a local OIDC provider
+(``oidc-provider-mock``): ``login.png`` before login, ``served-signoff.png`` for an
+approver signed in.
+
+    python scripts/screenshots.py [--out docs/screenshots] [--no-history] [--no-served]
 """
 
 from __future__ import annotations
@@ -141,6 +147,8 @@ def shoot(out: Path, port: int) -> list[Path]:
         # The first load after a server start can paint blank: load once, wait, then shoot.
         page.goto(base, wait_until="networkidle")
         page.get_by_text("Key metrics per group").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+        # The audit's own bootstrap replaces the interactive numbers by itself.
+        page.get_by_text("full intervals:").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
         settle(page)
         for label in VIEW_LABELS:
             extra = "&threshold=0.3" if label == "Compare" else ""
@@ -186,22 +194,17 @@ def shoot(out: Path, port: int) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--no-history", action="store_true", help="do not seed a registry")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="auditor-screenshots-") as tmp:
-        registry = Path(tmp) / "registry.db"
-        if not args.no_history:
-            print("seeding a temporary registry with two audits of the example…", flush=True)
-            seed_registry(registry)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        env["AUDITOR_REGISTRY"] = str(registry)
-        env.pop("AUDITOR_SPEC", None)
+class Server:
+    """``streamlit run streamlit_app.py`` on a free port of 127.0.0.1, stopped by its PID."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        env: dict[str, str],
+        extra: list[str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
         command = [
             sys.executable,
             "-m",
@@ -213,25 +216,188 @@ def main(argv: list[str] | None = None) -> int:
             "--server.address",
             "127.0.0.1",
             "--server.port",
-            str(port),
+            str(self.port),
             "--browser.gatherUsageStats",
             "false",
             "--server.fileWatcherType",
             "none",
+            *(extra or []),
         ]
-        log = (Path(tmp) / "streamlit.log").open("wb")
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        full_env = dict(os.environ)
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), full_env.get("PYTHONPATH")])
+        )
+        full_env.pop("AUDITOR_SPEC", None)
+        full_env.update(env)
+        self.log = (tmp / f"streamlit-{self.port}.log").open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        wait_for_health(self.port, self.process)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
         try:
-            wait_for_health(port, server)
-            written = shoot(args.out, port)
-        finally:
-            server.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def _browser(p: object) -> object:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("no system Chromium found (Debian: apt-get install chromium)")
+    return p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)  # type: ignore[attr-defined]
+
+
+def shoot_provisional(out: Path, tmp: Path) -> list[Path]:
+    """The page while the audit's own bootstrap is still running: the PROVISIONAL mark."""
+    from playwright.sync_api import sync_playwright
+
+    server = Server(tmp, {"AUDITOR_DASHBOARD_FULL_BOOTSTRAP": "1000000"})
+    try:
+        with sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)  # type: ignore[attr-defined]
+            page.goto(server.url, wait_until="networkidle")
+            page.get_by_text("Key metrics per group").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+            page.get_by_text("PROVISIONAL").wait_for(timeout=VIEW_TIMEOUT_MS)
+            page.wait_for_timeout(1500)
+            path = out / "provisional.png"
+            page.screenshot(path=str(path))
+            browser.close()  # type: ignore[attr-defined]
+    finally:
+        server.stop()
+    return [path]
+
+
+def shoot_served(out: Path, tmp: Path) -> list[Path]:
+    """A served dashboard behind a local OIDC provider: the login, then an approver's sign-off."""
+    import json
+
+    import yaml
+    from playwright.sync_api import sync_playwright
+
+    binary = shutil.which("oidc-provider-mock")
+    if binary is None:
+        raise RuntimeError("oidc-provider-mock is not installed (pip install oidc-provider-mock)")
+    idp_port = free_port()
+    claims = {"sub": "cmio-7f3a", "name": "Dr A. Chen", "email": "a.chen@hospital.example"}
+    idp = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(idp_port), "--user-claims", json.dumps(claims)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = None
+    try:
+        metadata = f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            log.close()
+                with urllib.request.urlopen(metadata, timeout=2) as response:
+                    issuer = json.loads(response.read())["issuer"]
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        registry = tmp / "served-registry.db"
+        seed_registry(registry)
+        uploads = tmp / "uploads"
+        uploads.mkdir()
+        config = tmp / "server.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "mode": "served",
+                    "roles": {"approver": [{"subject": "cmio-7f3a", "issuer": issuer}]},
+                    "registry": str(registry),
+                    "uploads": {"folder": str(uploads)},
+                }
+            )
+        )
+        port = free_port()
+        secrets = tmp / "secrets.toml"
+        secrets.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+            'cookie_secret = "screenshots-only-cookie-secret-0123456789abcdef"\n'
+            'client_id = "clinical-fairness-auditor"\n'
+            'client_secret = "screenshots"\n'
+            f'server_metadata_url = "{metadata}"\n'
+        )
+        server = Server(
+            tmp,
+            {"AUDITOR_SERVER_CONFIG": str(config)},
+            ["--secrets.files", str(secrets)],
+            port=port,
+        )
+        base = f"http://127.0.0.1:{port}/"
+        written = []
+        with sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)  # type: ignore[attr-defined]
+            page.goto(base, wait_until="networkidle")
+            page.get_by_text("Log in with your organisation").wait_for(timeout=VIEW_TIMEOUT_MS)
+            page.wait_for_timeout(800)
+            path = out / "login.png"
+            page.screenshot(path=str(path))
+            written.append(path)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("button", name="cmio-7f3a").click()
+            page.get_by_text("Signed in as Dr A. Chen").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+            page.get_by_text("full intervals:").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+            page.goto(f"{base}?view=History", wait_until="networkidle")
+            page.get_by_text("Signing as Dr A. Chen").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+            settle(page)
+            page.get_by_text("Sign off an audit").scroll_into_view_if_needed()
+            page.mouse.wheel(0, 300)
+            page.wait_for_timeout(800)
+            path = out / "served-signoff.png"
+            page.screenshot(path=str(path))
+            written.append(path)
+            browser.close()  # type: ignore[attr-defined]
+        return written
+    finally:
+        if server is not None:
+            server.stop()
+        idp.terminate()
+        idp.wait(timeout=15)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--no-history", action="store_true", help="do not seed a registry")
+    parser.add_argument(
+        "--no-served", action="store_true", help="skip the login and provisional screenshots"
+    )
+    parser.add_argument(
+        "--served-only", action="store_true", help="only the login and provisional screenshots"
+    )
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="auditor-screenshots-") as tmp:
+        if not args.served_only:
+            registry = Path(tmp) / "registry.db"
+            if not args.no_history:
+                print("seeding a temporary registry with two audits of the example…", flush=True)
+                seed_registry(registry)
+            server = Server(Path(tmp), {"AUDITOR_REGISTRY": str(registry)})
+            try:
+                written += shoot(args.out, server.port)
+            finally:
+                server.stop()
+        if not args.no_served:
+            written += shoot_provisional(args.out, Path(tmp))
+            written += shoot_served(args.out, Path(tmp))
     for path in written:
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0

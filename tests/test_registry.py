@@ -1074,8 +1074,18 @@ def test_dashboard_history_view_shows_history_and_signs_off(populated: Registry)
     app.radio(key="history_signoff_decision").set_value("approve")
     next(b for b in app.button if b.label == "Sign off").click()
     app.run()
+    verdict = populated.history(populated.models()[0])[-1].verdict
+    assert verdict == "fail"  # approving it needs written conditions
+    assert [e.value for e in app.error] == [
+        service.MSG_APPROVE_NEEDS_CONDITIONS.format(audit_id=3, verdict=verdict)
+    ]
+    app.text_area(key="history_signoff_comment").input("Only with a second reader.")
+    next(b for b in app.button if b.label == "Sign off").click()
+    app.run()
     assert not app.exception
-    assert app.success[0].value.startswith("Audit 3 approved by Dr C;")
+    assert app.success[0].value.startswith("Audit 3 approved by Dr C (local, not authenticated);")
+    entry = populated.signoffs(3)[-1]
+    assert entry.authenticated is False and entry.signer_subject is None
     assert app.dataframe[0].value["sign-off"].tolist() == ["approved", "rejected", "approved"]
     next(b for b in app.button if b.label == "Verify the log").click()
     app.run()

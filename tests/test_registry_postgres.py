@@ -50,7 +50,7 @@ from test_registry_security import (  # noqa: F401  (collected here, run against
     test_cli_log_head_and_verify_log_with_a_statement,
     test_cli_signature_round_trip_and_a_forged_report_refused,
     test_identities_are_one_line_and_text_is_printed_escaped,
-    test_migration_0002_turns_the_guards_on_for_a_populated_registry,
+    test_migration_0003_turns_the_guards_on_for_a_populated_registry,
     test_record_refuses_an_edited_verdict_and_unsigned_or_untrusted_reports,
     test_the_chain_head_moves_only_by_an_append,
     test_the_database_refuses_an_append_that_does_not_follow_the_head,

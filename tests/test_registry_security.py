@@ -571,20 +571,20 @@ def test_keygen_refuses_to_overwrite_a_key(tmp_path: Path) -> None:
     assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
 
 
-def test_migration_0002_turns_the_guards_on_for_a_populated_registry(
+def test_migration_0003_turns_the_guards_on_for_a_populated_registry(
     signed: Registry, registry_url: str
 ) -> None:
     from auditor.registry import db
 
     seq, prev = head(registry_url)
     forged = chen_signoff(registry_url, seq + 2, prev)
-    db.downgrade(signed.engine, "0001")
-    assert db.current_revision(signed.engine) == "0001"
-    run_sql(registry_url, INSERT_ENTRY, **forged)  # revision 0001 let any INSERT through
+    db.downgrade(signed.engine, "0002")
+    assert db.current_revision(signed.engine) == "0002"
+    run_sql(registry_url, INSERT_ENTRY, **forged)  # before revision 0003 any INSERT went through
     run_sql(registry_url, "UPDATE chain_head SET seq = seq")
     tamper(registry_url, f"DELETE FROM log_entries WHERE seq = {seq + 2}")
     db.upgrade(signed.engine)
-    assert db.current_revision(signed.engine) == db.head_revision() == "0002"
+    assert db.current_revision(signed.engine) == db.head_revision() == "0003"
     assert signed.verify_log().ok
     with pytest.raises(sa.exc.DatabaseError, match="must follow the chain head"):
         run_sql(registry_url, INSERT_ENTRY, **forged)

@@ -8,24 +8,35 @@ tab runs, so an expensive view (mitigation, export) costs nothing elsewhere.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import streamlit as st
 
-from auditor.dashboard import display, policy_editor, state
-from auditor.dashboard.inputs import Source, choose_source
-from auditor.errors import AuditorError
+from auditor.dashboard import access, display, policy_editor, state, uploads
+from auditor.dashboard.inputs import Session, Source, choose_source
+from auditor.dashboard.trust import Trust, trust_for
+from auditor.errors import AuditorError, DataError, ModelError, PolicyError
+from auditor.server_config import ServerConfig
 from reports.model import Report
 
 PAGE_TITLE = "Clinical fairness audit"
 INTERACTIVE_NOTE = (
-    "Interactive mode ({intervals}): a rule judged on an interval may read differently from "
-    "the audit of record. Press “Compute full intervals” in the sidebar for the audit's own "
-    "bootstrap."
+    "Interactive mode ({intervals}) while the audit's own bootstrap ({n:,} replicates) runs "
+    "in the background; the page switches to it by itself when it is ready."
 )
+PROVISIONAL = (
+    "PROVISIONAL — computed without the full intervals, so it is not the audit of record. "
+    "Undecided until they are ready: {rules}."
+)
+FULL_RUNNING = "Full intervals ({n:,} bootstrap replicates) are being computed in the background…"
+UPLOADS_KEY = "_uploads"
+TRUST_KEY = "_trust"
+VIEWER_KEY = "_viewer"
 SETTINGS_KEY = "settings"
 VIEW_KEY = "view"
 THRESHOLD_KEY = "threshold"
@@ -57,6 +68,10 @@ class ViewContext:
     references: dict[str, str]
     full_intervals: bool
     settings: dict[str, Any]
+    viewer: access.Viewer | None = None
+    config: ServerConfig | None = None
+    provisional: tuple[str, ...] = ()
+    """Rules whose result on screen waits for the full intervals (empty: final)."""
 
 
 def _views() -> list[tuple[str, ModuleType]]:
@@ -113,32 +128,23 @@ def settings_for(identity: str) -> dict[str, Any]:
     return current
 
 
-def _sidebar_controls(live: state.LiveAudit, settings: dict[str, Any]) -> tuple[float, bool]:
-    """Threshold slider and the full-intervals button; returns (threshold, full)."""
-    spec = live.spec
+def _threshold_slider(live: state.LiveAudit) -> float:
+    """The decision threshold; moving it re-measures from the cached statistics."""
     st.sidebar.divider()
     st.sidebar.subheader("Decision threshold")
-    threshold = st.sidebar.slider(
-        "Score ≥ threshold predicts positive",
-        min_value=0.01,
-        max_value=0.99,
-        value=float(spec.thresholds[0]),
-        step=0.01,
-        key=THRESHOLD_KEY,
-        bind="query-params",
-        help="Moving it re-measures every group from the cached statistics; nothing is reloaded.",
+    return float(
+        st.sidebar.slider(
+            "Score ≥ threshold predicts positive",
+            min_value=0.01,
+            max_value=0.99,
+            value=float(live.spec.thresholds[0]),
+            step=0.01,
+            key=THRESHOLD_KEY,
+            bind="query-params",
+            help="Moving it re-measures every group from the cached statistics; nothing is "
+            "reloaded.",
+        )
     )
-    refs = tuple(sorted(settings["references"].items()))
-    current = (round(threshold, 6), refs)
-    full = settings.get("full_for") == current
-    n_full = state.full_bootstrap(spec.bootstrap)
-    if not full and st.sidebar.button(
-        f"Compute full intervals ({n_full:,} bootstrap replicates)",
-        help="The interactive path uses fewer replicates so the slider answers at once.",
-    ):
-        settings["full_for"] = current
-        full = True
-    return threshold, full
 
 
 def _timing_caption(timed: state.Timed, full: bool) -> str:
@@ -153,7 +159,7 @@ def _timing_caption(timed: state.Timed, full: bool) -> str:
     )
 
 
-def _apply_override(report: Report) -> Report:
+def apply_override(report: Report) -> Report:
     """Re-judge against the policy the user chose or edited in the Policy view."""
     override = st.session_state.get(OVERRIDE_KEY)
     if not override or not override.get("policies"):
@@ -164,15 +170,22 @@ def _apply_override(report: Report) -> Report:
     return judged if judged is not None else report
 
 
-def _banner(report: Report, source: Source) -> None:
+def _banner(report: Report, source: Source, provisional: tuple[str, ...]) -> None:
     words = display.verdict_words(report)
     {"fail": st.error, "warn": st.warning}.get(report.verdict, st.success)(words)
+    if provisional:
+        st.warning(
+            display.plain(PROVISIONAL.format(rules="; ".join(provisional))),
+            icon=":material/hourglass_top:",
+        )
     model = report.model
     who = " ".join(x for x in (model.name, model.version and f"v{model.version}") if x)
     policies = ", ".join(p.id for p in report.policies) or "no policy"
     st.caption(
-        f"{source.label} · model {who or model.kind} · threshold {report.threshold:g} · "
-        f"policy {policies} · generated {report.provenance.generated_at}"
+        display.plain(
+            f"{source.label} · model {who or model.kind} · threshold {report.threshold:g} · "
+            f"policy {policies} · generated {report.provenance.generated_at}"
+        )
     )
 
 
@@ -180,14 +193,138 @@ def _render_view(render: Callable[[ViewContext], None], ctx: ViewContext) -> Non
     try:
         render(ctx)
     except AuditorError as exc:
-        st.error(str(exc))
+        st.error(state.message(exc))
+
+
+def _session(cfg: ServerConfig, viewer: access.Viewer) -> Session:
+    """This session's upload folder (made once, removed when the session ends) and trust."""
+    held = st.session_state.get(UPLOADS_KEY)
+    if not isinstance(held, uploads.SessionUploads) or held.limits != cfg.uploads:
+        if isinstance(held, uploads.SessionUploads):
+            held.close()
+        held = uploads.SessionUploads(cfg.uploads)
+        st.session_state[UPLOADS_KEY] = held
+    held.last_seen = time.monotonic()
+    ctx = _script_context()
+    if ctx is not None:
+        uploads.register(ctx, held)
+        _reaper()
+    st.session_state[TRUST_KEY] = trust_for(cfg, held.folder)
+    st.session_state[VIEWER_KEY] = viewer
+    if cfg.served:
+        st.session_state[state.HIDE_KEY] = held.hide
+    return Session(cfg, viewer, held)
+
+
+def _script_context() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+@st.cache_resource(show_spinner=False)
+def _reaper() -> Any:
+    """Once per server process: the thread that removes ended sessions' upload folders."""
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return None
+    grace = float(st.get_option("server.disconnectedSessionTTL") or 120)
+    return uploads.start_reaper(runtime.get_instance().is_active_session, grace_seconds=grace)
+
+
+@st.cache_resource(show_spinner=False)
+def _startup_sweep(folder: str) -> int:
+    """Once per server process: remove session folders left by processes that ended."""
+    return len(uploads.remove_stale(Path(folder) if folder else None))
+
+
+REFUSED_UPLOAD = {
+    ModelError: "model_upload",
+    DataError: "data_upload",
+    PolicyError: "policy_upload",
+}
+"""Which upload to delete when the audit built from uploads is refused for it."""
+
+
+def _load_live(source: Source, session: Session) -> state.LiveAudit | None:
+    """Load the audit; an upload the loaders refuse (a model, data, policy) is not kept."""
+    try:
+        return state.load_live(source.path, session_trust())
+    except AuditorError as exc:
+        st.error(state.message(exc))
+        if source.path.is_relative_to(session.uploads.folder):
+            for kind, key in REFUSED_UPLOAD.items():
+                if isinstance(exc, kind):
+                    session.uploads.discard(key)
+        return None
+
+
+def session_uploads() -> uploads.SessionUploads:
+    """This session's upload folder (made by the page before any view draws)."""
+    held = st.session_state.get(UPLOADS_KEY)
+    if not isinstance(held, uploads.SessionUploads):
+        held = uploads.SessionUploads(access.config().uploads)
+        st.session_state[UPLOADS_KEY] = held
+    return held
+
+
+def session_trust() -> Trust:
+    """The trust decisions of this session (local mode: the CLI's)."""
+    trust = st.session_state.get(TRUST_KEY)
+    return trust if isinstance(trust, Trust) else Trust()
+
+
+def _measure(
+    live: state.LiveAudit, settings: dict[str, Any], threshold: float
+) -> tuple[state.Timed | None, bool]:
+    """The full-interval report when ready, else the quick one; (timed, full)."""
+    refs = settings["references"]
+    full = state.guarded(state.full_measurement, live, threshold=threshold, references=refs)
+    if full is not None:
+        return full, True
+    quick = state.guarded(
+        state.measured,
+        live,
+        threshold=threshold,
+        references=refs,
+        bootstrap=state.quick_bootstrap(),
+    )
+    if quick is not None:
+        st.sidebar.caption(FULL_RUNNING.format(n=state.full_bootstrap(live.spec.bootstrap)))
+        _await_full(live, threshold, refs)
+    return quick, False
+
+
+@st.fragment(run_every=1.0)
+def _await_full(live: state.LiveAudit, threshold: float, references: dict[str, str]) -> None:
+    """Polls the background job; swaps the page to the full intervals once they are ready."""
+    try:
+        ready = state.full_measurement(live, threshold=threshold, references=references)
+    except AuditorError:
+        ready = None
+    if ready is not None:
+        st.rerun(scope="app")
 
 
 def main() -> None:
     st.set_page_config(page_title=PAGE_TITLE, page_icon="⚖️", layout="wide")
     st.sidebar.title(PAGE_TITLE)
     top = st.container()
-    source = choose_source()
+    try:
+        cfg = access.config()
+    except AuditorError as exc:
+        top.title(PAGE_TITLE)
+        st.error(str(exc))
+        return
+    _startup_sweep(str(cfg.uploads.folder or ""))
+    viewer = access.admit(cfg)
+    if viewer is None:
+        top.title(PAGE_TITLE)
+        return
+    session = _session(cfg, viewer)
+    source = choose_source(session)
     if source is None:
         top.title(PAGE_TITLE)
         return
@@ -203,34 +340,19 @@ def main() -> None:
         threshold = measured.threshold
         st.sidebar.info("Read-only: a past audit, shown as it was run.")
     else:
-        live = state.guarded(state.load_live, source.path)
+        live = _load_live(source, session)
         if live is None:
             return
-        threshold, full = _sidebar_controls(live, settings)
-        n_boot = state.full_bootstrap(live.spec.bootstrap) if full else state.quick_bootstrap()
-        spinner = f"Computing {n_boot:,} bootstrap replicates…" if full else None
-        if spinner:
-            with st.spinner(spinner):
-                timed = state.guarded(
-                    state.measured,
-                    live,
-                    threshold=threshold,
-                    references=settings["references"],
-                    bootstrap=n_boot,
-                )
-        else:
-            timed = state.guarded(
-                state.measured,
-                live,
-                threshold=threshold,
-                references=settings["references"],
-                bootstrap=n_boot,
-            )
+        threshold = _threshold_slider(live)
+        timed, full = _measure(live, settings, threshold)
         if timed is None:
             return
         measured = timed.report
         st.sidebar.caption(_timing_caption(timed, full))
-    report = _apply_override(measured)
+    report = apply_override(measured)
+    provisional: tuple[str, ...] = ()
+    if timed is not None and not full:
+        provisional = tuple(display.provisional_rules(report, bootstrap=timed.bootstrap))
     ctx = ViewContext(
         report=report,
         measured=measured,
@@ -241,16 +363,23 @@ def main() -> None:
         references=dict(settings["references"]),
         full_intervals=full,
         settings=settings,
+        viewer=viewer,
+        config=cfg,
+        provisional=provisional,
     )
-    st.title(report.name)
-    _banner(report, source)
-    if timed is not None and not full:
+    st.title(display.plain(report.name))
+    _banner(report, source, provisional)
+    if timed is not None and not full and live is not None:
         intervals = (
             "no bootstrap: only proportions have intervals"
             if timed.bootstrap == 0
             else f"{timed.bootstrap:,} bootstrap replicates"
         )
-        st.caption(INTERACTIVE_NOTE.format(intervals=intervals))
+        st.caption(
+            INTERACTIVE_NOTE.format(
+                intervals=intervals, n=state.full_bootstrap(live.spec.bootstrap)
+            )
+        )
     tabs = st.tabs(list(VIEW_LABELS), key=VIEW_KEY, on_change="rerun", bind="query-params")
     for tab, (_label, module) in zip(tabs, _views(), strict=True):
         if tab.open:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from auditor.compare import Comparison, RuleChange, compare_reports
 from auditor.dashboard import display, state
-from auditor.dashboard.inputs import max_upload_mb, store_upload
+from auditor.dashboard.inputs import max_upload_mb
 from reports.model import Report
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def _record(ctx: ViewContext) -> Report | None:
 
 
 def _pick(ctx: ViewContext, title: str, default: str, key: str) -> tuple[Report | None, str]:
-    options = [RECORD, ON_SCREEN, UPLOAD]
+    may_upload = ctx.viewer is None or ctx.viewer.can("auditor")
+    options = [RECORD, ON_SCREEN, UPLOAD] if may_upload else [RECORD, ON_SCREEN]
     choice = st.radio(title, options, index=options.index(default), key=key)
     if choice == RECORD:
         return _record(ctx), f"{ctx.report.name} (threshold {_spec_threshold(ctx):g})"
@@ -44,7 +45,12 @@ def _pick(ctx: ViewContext, title: str, default: str, key: str) -> tuple[Report 
     upload = st.file_uploader(f"report.json (up to {max_upload_mb()} MB)", key=f"{key}_upload")
     if upload is None:
         return None, ""
-    path = store_upload(upload.name, upload.getvalue())
+    from auditor.dashboard.app import session_uploads
+
+    kept = session_uploads()
+    path = state.guarded(kept.store, f"{key}_upload", upload.name, upload.getvalue())
+    if path is None:
+        return None, ""
     return state.guarded(state.load_report_file, path), upload.name
 
 
@@ -89,10 +95,11 @@ def _changes(
             if (ch.attribute, ch.group) in hidden
             else ch.message
         )
-        st.markdown(
-            f"- [{ch.severity}] {ch.policy}/{ch.rule_id} — {ch.attribute} = {ch.group}: "
+        line = (
+            f"[{ch.severity}] {ch.policy}/{ch.rule_id} — {ch.attribute} = {ch.group}: "
             f"{message} ({ch.before or '—'} → {ch.after or '—'})"
         )
+        st.markdown(f"- {display.plain(line)}")
 
 
 def render(ctx: ViewContext) -> None:
@@ -120,7 +127,7 @@ def render(ctx: ViewContext) -> None:
     cols[1].metric("B verdict", after.verdict.upper(), help=after_name)
     cols[2].metric("New failures", len(comparison.new_failures))
     cols[3].metric("Resolved failures", len(comparison.resolved_failures))
-    st.caption(f"A: {before_name} · B: {after_name}")
+    st.caption(display.plain(f"A: {before_name} · B: {after_name}"))
     only = st.toggle(
         "Only changes beyond the earlier audit's 95% interval", value=False, key="compare_only"
     )
@@ -149,4 +156,4 @@ def render(ctx: ViewContext) -> None:
         ("Groups only in B", comparison.groups_only_after),
     ):
         if groups:
-            st.caption(f"{title}: {', '.join(groups)}")
+            st.caption(display.plain(f"{title}: {', '.join(groups)}"))

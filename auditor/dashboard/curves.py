@@ -115,5 +115,9 @@ def render(ctx: ViewContext) -> None:
     missing = _without_curve(ctx, view, drawn)
     if missing:
         st.caption(
-            "No curve (suppressed, or outcome-based measures withheld): " + ", ".join(missing) + "."
+            display.plain(
+                "No curve (suppressed, or outcome-based measures withheld): "
+                + ", ".join(missing)
+                + "."
+            )
         )

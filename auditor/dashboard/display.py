@@ -8,6 +8,7 @@ they are hidden to protect another group.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,40 @@ KEY_METRICS = (
     "oe_ratio",
 )
 """Metrics shown per group on the Overview, when the report holds them."""
+
+
+MARKDOWN_ACTIVE = "\\`*_{}[]()<>!|~$:&"
+"""Characters markdown (and Streamlit's extensions) can turn into links, images or markup."""
+AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|www)(?=\\?[:.])")
+"""Where GitHub-flavoured markdown starts a link by itself (it ignores escapes there)."""
+WORD_JOINER = "\u2060"
+"""Invisible; placed after ``http`` or ``www`` it stops the automatic link."""
+LINE_START_ACTIVE = "#+-=>"
+"""Characters that start a heading, list or quote when they open a line."""
+
+
+def _plain_line(line: str) -> str:
+    out = []
+    lead = True
+    digits = False
+    for c in line:
+        starts = lead and (c in LINE_START_ACTIVE or (digits and c in ".)"))
+        out.append("\\" + c if c in MARKDOWN_ACTIVE or starts else c)
+        if lead and not c.isspace():
+            digits = c.isdigit() and (digits or not any(x.strip() for x in out[:-1]))
+            lead = digits
+    return "".join(out)
+
+
+def plain(text: Any) -> str:
+    """Untrusted text (group names, audit names, model-card fields) for a markdown element.
+
+    Every character markdown could act on is escaped, so ``![x](https://...)`` reads
+    as those characters: no image or link is fetched by the viewer's browser, and
+    ``http\\://`` is not turned into a link either.
+    """
+    lines = str(text).replace("\r", " ").split("\n")
+    return AUTOLINK.sub("\\1" + WORD_JOINER, "\n".join(_plain_line(line) for line in lines))
 
 
 def name(value: Any) -> str:
@@ -312,3 +347,24 @@ def verdict_words(report: Report) -> str:
             f"{'s' if n != 1 else ''} need a reviewer's attention."
         )
     return "PASS — every rule that could be evaluated passed."
+
+
+def provisional_rules(report: Report, *, bootstrap: int) -> list[str]:
+    """Rules whose result on screen depends on intervals the interactive path did not compute.
+
+    A rule judged on its interval (``bound_on: interval``) passes whenever its
+    estimate is within bounds, whatever the interval; outside, it needs the
+    interval to tell fail from inconclusive. Without bootstrap such a result
+    has no interval at all; with fewer replicates than the record, its interval
+    is not the record's. Either way the verdict cannot be final until they run.
+    """
+    names: list[str] = []
+    for r in report.policy_results:
+        if r.bound is None or r.bound.on != "interval" or r.status not in ("fail", "inconclusive"):
+            continue
+        missing = r.ci_low is None or r.ci_high is None
+        if missing or bootstrap > 0:
+            title = r.rule_title or r.rule_id
+            if title not in names:
+                names.append(title)
+    return names

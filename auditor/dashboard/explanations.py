@@ -99,7 +99,7 @@ def _shap(report: Report) -> None:
             "in that group's predictions than overall."
         )
     if withheld:
-        st.caption(f"Not explained: {listing_by_reason(withheld)}.")
+        st.caption(display.plain(f"Not explained: {listing_by_reason(withheld)}."))
     differing = [d for d in ex.differing_features if display.name(d.get("attribute")) == view]
     if differing:
         st.markdown("**Features whose importance differs most between groups**")
@@ -132,9 +132,11 @@ def _proxies(report: Report) -> None:
     st.subheader("Proxies for sensitive attributes")
     if ex.sensitive_inputs:
         st.warning(
-            "The model reads these sensitive attributes directly: "
-            + ", ".join(ex.sensitive_inputs)
-            + "."
+            display.plain(
+                "The model reads these sensitive attributes directly: "
+                + ", ".join(ex.sensitive_inputs)
+                + "."
+            )
         )
     if not ex.proxies:
         st.info("No proxy analysis in this report.")
@@ -158,7 +160,7 @@ def _proxies(report: Report) -> None:
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     for flag in ex.flags:
-        st.markdown(f"- {flag}")
+        st.markdown(f"- {display.plain(flag)}")
 
 
 def _representation(report: Report) -> None:
@@ -228,7 +230,7 @@ def _missingness(report: Report) -> None:
             width="stretch",
         )
     for note in checks.notes:
-        st.markdown(f"- {note}")
+        st.markdown(f"- {display.plain(note)}")
 
 
 def _order(order: list[str]):  # type: ignore[no-untyped-def]

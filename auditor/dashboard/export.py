@@ -1,7 +1,9 @@
 """Export: the report on screen as PDF, HTML, JSON, Markdown and JUnit, via ``reports.render``.
 
 The files are rendered into a private temporary folder by the same renderers
-as the CLI, once per report content, and offered as downloads.
+as the CLI, once per report content, and offered as downloads. A file for the
+committee is the audit of record: while the page shows interactive intervals,
+export waits for the full bootstrap and renders that, never the provisional page.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from auditor.dashboard import state
+from auditor.dashboard import display, state
 from auditor.hashing import sha256_bytes
 from reports.model import Report
 
@@ -47,20 +49,48 @@ def _render(report_json: str, digest: str) -> dict[str, bytes]:
         return {Path(p).name: Path(p).read_bytes() for p in written.values()}
 
 
+WAITING = (
+    "Waiting for the full intervals ({n:,} bootstrap replicates): exports are the audit of record…"
+)
+AWAITED = (
+    "The page was still showing interactive intervals; these files carry the audit's full "
+    "bootstrap ({n:,} replicates), as the audit of record."
+)
+
+
+def record_report(ctx: ViewContext) -> Report | None:
+    """What the files hold: the report on screen, with the full intervals (waited for)."""
+    if ctx.live is None or ctx.full_intervals:
+        return ctx.report
+    from auditor.dashboard.app import apply_override
+
+    n = state.full_bootstrap(ctx.live.spec.bootstrap)
+    with st.spinner(WAITING.format(n=n)):
+        full = state.guarded(
+            state.full_measurement,
+            ctx.live,
+            threshold=ctx.threshold,
+            references=ctx.references,
+            wait=True,
+        )
+    if full is None:
+        return None
+    st.info(AWAITED.format(n=n))
+    return apply_override(full.report)
+
+
 def render(ctx: ViewContext) -> None:
-    report = ctx.report
+    recorded = record_report(ctx)
+    if recorded is None:
+        return
+    report = recorded
     text = report.to_json()
     digest = sha256_bytes(text.encode("utf-8"))
     st.markdown(
-        f"The files describe exactly what is on screen: threshold **{report.threshold:g}**, "
-        f"policy **{', '.join(p.id for p in report.policies) or 'none'}**, verdict "
-        f"**{report.verdict}**."
+        f"The files describe what is on screen: threshold **{report.threshold:g}**, "
+        f"policy **{display.plain(', '.join(p.id for p in report.policies) or 'none')}**, "
+        f"verdict **{report.verdict}**."
     )
-    if ctx.timed is not None and not ctx.full_intervals:
-        st.info(
-            f"Intervals on screen use {ctx.timed.bootstrap:,} bootstrap replicates (interactive "
-            "mode). For the audit of record press “Compute full intervals” in the sidebar first."
-        )
     if st.session_state.get(RESULT_KEY, {}).get("digest") != digest:
         if not st.button("Prepare the files", type="primary"):
             return

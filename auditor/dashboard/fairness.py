@@ -100,8 +100,8 @@ def render(ctx: ViewContext) -> None:
             f"{ctx.timed.seconds:.2f} s from the cached statistics with "
             f"{ctx.timed.bootstrap:,} bootstrap replicates"
             + (
-                "; interactive mode — press “Compute full intervals” in the sidebar for the "
-                "audit's full bootstrap."
+                "; interactive mode — the audit's full bootstrap is computed in the background "
+                "and replaces these numbers when ready."
                 if not ctx.full_intervals
                 else "."
             )
@@ -154,9 +154,11 @@ def render(ctx: ViewContext) -> None:
         attribute = rows[0].attribute
         st.caption(
             "Left out: "
-            + listing_by_reason(
-                (text, display.hidden_text(report, attribute, excluded[text]))
-                for text in sorted(excluded)
+            + display.plain(
+                listing_by_reason(
+                    (text, display.hidden_text(report, attribute, excluded[text]))
+                    for text in sorted(excluded)
+                )
             )
             + "."
         )

@@ -1,15 +1,17 @@
 """Where the audit on screen comes from: the bundled example, a spec, uploads, or a report.json.
 
-Uploaded files are written to a private temporary folder named by their
-SHA-256, then go through exactly the loaders the CLI uses (``load_spec``,
-``prepare``, ``load_report``), so a bad file shows the CLI's own message.
+Uploaded files are kept in the session's private folder (:mod:`uploads`),
+then go through exactly the loaders the CLI uses (``load_spec``, ``prepare``,
+``load_report``), so a bad file shows the CLI's own message. In served mode
+the choices are the server's: specs only from its spec folders (named
+relative to them), uploads only for auditors, and trust (pickle hashes, skops
+types) only from the server configuration, never typed on the page.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +20,29 @@ from typing import Any, Literal
 import streamlit as st
 import yaml
 
-from auditor.dashboard.state import guarded
+from auditor.dashboard.access import Viewer
+from auditor.dashboard.display import plain
+from auditor.dashboard.state import guarded, message
+from auditor.dashboard.uploads import SessionUploads
+from auditor.errors import AuditorError
 from auditor.hashing import sha256_bytes
+from auditor.server_config import ServerConfig, inside
 
 ENV_SPEC = "AUDITOR_SPEC"
-UPLOAD_ROOT_NAME = "auditor-dashboard"
 
 SOURCE_EXAMPLE = "Bundled example"
 SOURCE_GIVEN = "Spec given at start"
 SOURCE_PATH = "Spec file on this machine"
 SOURCE_UPLOAD = "Upload data and model"
 SOURCE_REPORT = "Open a past report.json (read-only)"
+SOURCE_SERVER = "Audit spec on this server"
+SPEC_NOT_ALLOWED = (
+    "{name}: no audit spec of that name in the server's spec folders (name it relative to "
+    "the folder, without '..')"
+)
+SERVER_SPEC_HELP = (
+    "Type the spec's path inside the server's spec folder, e.g. cardiology/spec.yaml."
+)
 
 UPLOAD_NEEDS_DATA = "Upload the dataset (CSV or Parquet) to start."
 UPLOAD_NEEDS_MODEL = "Choose the score column or upload a model file."
@@ -62,7 +76,14 @@ def spec_from_start(argv: Sequence[str], environ: Mapping[str, str]) -> Path | N
     Streamlit passes what follows ``--`` as ``sys.argv[1:]``; the argument wins
     over the environment variable.
     """
-    args = [a for a in argv[1:] if a and not a.startswith("-")]
+    from auditor.server_config import ARG_SERVER_CONFIG
+
+    rest = list(argv[1:])
+    args = [
+        a
+        for i, a in enumerate(rest)
+        if a and not a.startswith("-") and (i == 0 or rest[i - 1] != ARG_SERVER_CONFIG)
+    ]
     if args:
         return Path(args[0]).expanduser()
     value = environ.get(ENV_SPEC, "").strip()
@@ -83,27 +104,6 @@ def max_upload_mb() -> int:
     """The upload limit in force (``server.maxUploadSize`` in .streamlit/config.toml)."""
     value = st.get_option("server.maxUploadSize")
     return int(value) if value else 200
-
-
-def upload_dir() -> Path:
-    root = Path(tempfile.gettempdir()) / UPLOAD_ROOT_NAME
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return root
-
-
-def store_upload(name: str, content: bytes) -> Path:
-    """Write uploaded bytes under a folder named by their hash, keeping the file's own name.
-
-    The name is kept so the loaders' messages (which name the file and its
-    type) read as they do for the CLI; the folder keeps two uploads apart.
-    """
-    safe = Path(name).name or "upload"
-    folder = upload_dir() / sha256_bytes(content)[:24]
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / safe
-    if not path.exists() or path.read_bytes() != content:
-        path.write_bytes(content)
-    return path
 
 
 def _typed(text: str) -> Any:
@@ -132,6 +132,7 @@ def upload_spec_text(
     policy: Path | str,
     sha256: str = "",
     trusted_types: Sequence[str] = (),
+    min_cell_size: int | None = None,
 ) -> str:
     """The audit spec (YAML) the upload form describes; loaded by ``load_spec`` like any other.
 
@@ -153,22 +154,84 @@ def upload_spec_text(
         spec["model"]["trusted_types"] = list(trusted_types)
     if len(sensitive) >= 2:
         spec["intersections"] = [list(sensitive[:2])]
+    if min_cell_size is not None:
+        spec["min_cell_size"] = min_cell_size
     return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
 
 
-def choose_source() -> Source | None:
+@dataclass(frozen=True)
+class Session:
+    """What the input picker needs to know about this session and its server."""
+
+    config: ServerConfig
+    viewer: Viewer
+    uploads: SessionUploads
+
+    @property
+    def served(self) -> bool:
+        return self.config.served
+
+
+def _limit_mb(session: Session) -> float:
+    """The per-file limit in force: Streamlit's, and the server's quota when served."""
+    limit = float(max_upload_mb())
+    return min(limit, session.config.uploads.max_file_mb) if session.served else limit
+
+
+def _keep(session: Session, key: str, upload: Any, *, rows: bool = False) -> Path | None:
+    """Keep an upload in the session folder, or show why not (and keep nothing)."""
+    try:
+        return session.uploads.store(key, upload.name, upload.getvalue(), rows=rows)
+    except AuditorError as exc:
+        session.uploads.discard(key)
+        st.error(message(exc))
+        return None
+
+
+def _options(session: Session, given: Path | None) -> list[str]:
+    if not session.served:
+        return ([SOURCE_GIVEN] if given else []) + [
+            SOURCE_EXAMPLE,
+            SOURCE_PATH,
+            SOURCE_UPLOAD,
+            SOURCE_REPORT,
+        ]
+    options = [SOURCE_GIVEN] if given else []
+    if session.config.bundled_example:
+        options.append(SOURCE_EXAMPLE)
+    if session.config.spec_roots:
+        options.append(SOURCE_SERVER)
+    if session.viewer.can("auditor"):
+        options += [SOURCE_UPLOAD, SOURCE_REPORT]
+    return options
+
+
+def _server_spec(session: Session) -> Source | None:
+    """A spec named relative to the server's spec folders: never an absolute path or '..'."""
+    text = st.sidebar.text_input(
+        "Spec path on this server", key="server_spec", help=SERVER_SPEC_HELP
+    ).strip()
+    if not text:
+        st.info(SERVER_SPEC_HELP)
+        return None
+    found = inside(text, session.config.spec_roots)
+    if found is None:
+        st.error(SPEC_NOT_ALLOWED.format(name=text))
+        return None
+    return Source("spec", found, f"spec {found.name}")
+
+
+def choose_source(session: Session) -> Source | None:
     """The sidebar's input picker; None while an upload is incomplete (the form says why)."""
     given = spec_from_start(sys.argv, os.environ)
-    options = ([SOURCE_GIVEN] if given else []) + [
-        SOURCE_EXAMPLE,
-        SOURCE_PATH,
-        SOURCE_UPLOAD,
-        SOURCE_REPORT,
-    ]
+    options = _options(session, given)
+    if not options:
+        st.info("This server offers no audit to your role yet.")
+        return None
     choice = st.sidebar.radio("Audit input", options, key="source")
-    limit = max_upload_mb()
+    limit = _limit_mb(session)
     if choice == SOURCE_GIVEN and given is not None:
-        st.sidebar.caption(f"Spec: `{given}`")
+        st.sidebar.caption(f"Spec: `{given.name if session.served else given}`")
         return Source("spec", given, f"spec {given.name}")
     if choice == SOURCE_EXAMPLE:
         st.sidebar.caption(
@@ -176,7 +239,9 @@ def choose_source() -> Source | None:
             "beneficiaries (NMES 1988), shipped with the tool."
         )
         return Source("spec", example_spec(), "bundled example")
-    if choice == SOURCE_PATH:
+    if choice == SOURCE_SERVER:
+        return _server_spec(session)
+    if choice == SOURCE_PATH and not session.served:
         text = st.sidebar.text_input("Path of an audit spec (YAML)", key="spec_path").strip()
         if not text:
             st.info("Type the path of an audit spec (the same file `auditor audit` reads).")
@@ -184,48 +249,98 @@ def choose_source() -> Source | None:
         return Source("spec", Path(text).expanduser(), f"spec {Path(text).name}")
     if choice == SOURCE_REPORT:
         upload = st.sidebar.file_uploader(
-            f"report.json of a past audit (up to {limit} MB)", key="report_upload"
+            f"report.json of a past audit (up to {limit:g} MB)", key="report_upload"
         )
         if upload is None:
+            session.uploads.discard("report_upload")
             st.info(
                 "Upload the report.json an earlier audit wrote (for example a CI artefact). "
                 "It is shown read-only: thresholds and reference groups are those it was run with; "
                 "you can still re-judge it against another policy."
             )
             return None
-        path = store_upload(upload.name, upload.getvalue())
+        path = _keep(session, "report_upload", upload)
+        if path is None:
+            return None
         return Source("report", path, f"report {upload.name} (read-only)")
-    return _upload_form(limit)
+    if choice == SOURCE_UPLOAD:
+        return _upload_form(session, limit)
+    return None
 
 
-def _upload_form(limit: int) -> Source | None:
+def _trust_fields(session: Session, model_file: Any) -> tuple[str, list[str]]:
+    """Pinned SHA-256 and trusted skops types: typed in local mode, the server's when served."""
+    if model_file is None:
+        return "", []
+    if session.served:
+        digest = sha256_bytes(model_file.getvalue())
+        allowed = digest if digest in session.config.pickle_sha256 else ""
+        st.caption(
+            "Trust comes from this server's configuration: pickle-family files load only when "
+            "their SHA-256 is on its allow-list; skops files may use only the types it lists."
+        )
+        return allowed, list(session.config.skops_trusted_types)
+    sha256 = st.text_input(
+        "Pinned SHA-256 of the model file",
+        key="up_sha256",
+        help="Required for .pkl/.joblib (checked before anything is unpickled); "
+        "verified for any format when given.",
+    )
+    trusted_text = st.text_input(
+        "skops types you trust beyond skops' defaults (comma-separated)",
+        key="up_trusted",
+        help="Only for .skops files whose types you have reviewed.",
+    )
+    return sha256, [t.strip() for t in trusted_text.split(",") if t.strip()]
+
+
+def _upload_form(session: Session, limit: float) -> Source | None:
     """Dataset, model and policy uploads, plus the few answers a spec needs."""
-    st.sidebar.caption(f"Each upload is limited to {limit} MB.")
+    quota = session.config.uploads
+    caption = f"Each upload is limited to {limit:g} MB."
+    if session.served:
+        caption += (
+            f" This session may keep {quota.max_files} files, {quota.max_session_mb:g} MB in "
+            f"all, and datasets of up to {quota.max_rows:,} rows; they are deleted when the "
+            "session ends."
+        )
+    st.sidebar.caption(caption)
     data_file = st.sidebar.file_uploader(
         "Dataset (CSV or Parquet)", key="data_upload", help="One row per patient."
     )
+    model_label = (
+        "Model (.skops or .onnx; pickle-family files only when the server allows their hash)"
+        if session.served
+        else "Model (.skops, .onnx, or .pkl/.joblib with its SHA-256 pinned)"
+    )
     model_file = st.sidebar.file_uploader(
-        "Model (.skops, .onnx, or .pkl/.joblib with its SHA-256 pinned)",
+        model_label,
         key="model_upload",
         help="Leave empty when the dataset holds a column of the model's scores.",
     )
     policy_file = st.sidebar.file_uploader(
         "Policy (YAML, optional; default clinical-default)", key="policy_upload"
     )
+    for key, file in (("data_upload", data_file), ("model_upload", model_file)):
+        if file is None:
+            session.uploads.discard(key)
+    if policy_file is None:
+        session.uploads.discard("policy_upload")
     if data_file is None:
         st.markdown(UPLOAD_STEPS)
-        st.info(UPLOAD_NEEDS_DATA + f" Uploads are limited to {limit} MB per file.")
+        st.info(UPLOAD_NEEDS_DATA + f" Uploads are limited to {limit:g} MB per file.")
         return None
-    data_path = store_upload(data_file.name, data_file.getvalue())
+    data_path = _keep(session, "data_upload", data_file, rows=True)
+    if data_path is None:
+        return None
     columns = guarded(_read_columns, data_path)
-    if columns is None:
-        return None
-    guess = guarded(_guess_columns, data_path)
-    if guess is None:
+    guess = guarded(_guess_columns, data_path) if columns is not None else None
+    if columns is None or guess is None:
+        session.uploads.discard("data_upload")  # a refused upload is not kept
         return None
     with st.sidebar.expander("What to audit", expanded=True):
         for note in guess.notes:
-            st.caption(f"Guessed: {note}.")
+            st.caption(plain(f"Guessed: {note}."))
         name = st.text_input("Audit name", value=f"{data_path.stem} model audit", key="up_name")
         label_column = st.selectbox(
             "Label (outcome) column",
@@ -247,21 +362,7 @@ def _upload_form(limit: int) -> Source | None:
         threshold = st.number_input(
             "Decision threshold", 0.01, 0.99, value=0.5, step=0.01, key="up_threshold"
         )
-        sha256 = ""
-        trusted: list[str] = []
-        if model_file is not None:
-            sha256 = st.text_input(
-                "Pinned SHA-256 of the model file",
-                key="up_sha256",
-                help="Required for .pkl/.joblib (checked before anything is unpickled); "
-                "verified for any format when given.",
-            )
-            trusted_text = st.text_input(
-                "skops types you trust beyond skops' defaults (comma-separated)",
-                key="up_trusted",
-                help="Only for .skops files whose types you have reviewed.",
-            )
-            trusted = [t.strip() for t in trusted_text.split(",") if t.strip()]
+        sha256, trusted = _trust_fields(session, model_file)
     problems = []
     if label_column is None:
         problems.append(UPLOAD_NEEDS_LABEL)
@@ -274,12 +375,15 @@ def _upload_form(limit: int) -> Source | None:
         for p in problems:
             st.info(p)
         return None
-    model_path = store_upload(model_file.name, model_file.getvalue()) if model_file else None
-    policy: Path | str = (
-        store_upload(policy_file.name, policy_file.getvalue())
-        if policy_file
-        else "clinical-default"
-    )
+    model_path = _keep(session, "model_upload", model_file) if model_file else None
+    if model_file is not None and model_path is None:
+        return None
+    policy: Path | str = "clinical-default"
+    if policy_file is not None:
+        kept = _keep(session, "policy_upload", policy_file)
+        if kept is None:
+            return None
+        policy = kept
     text = upload_spec_text(
         name=name or f"{data_path.stem} model audit",
         data=data_path,
@@ -292,8 +396,9 @@ def _upload_form(limit: int) -> Source | None:
         policy=policy,
         sha256=sha256,
         trusted_types=trusted,
+        min_cell_size=session.config.min_cell_size if session.served else None,
     )
-    spec_path = store_upload("uploaded-spec.yaml", text.encode("utf-8"))
+    spec_path = session.uploads.store("uploaded_spec", "uploaded-spec.yaml", text.encode("utf-8"))
     return Source("spec", spec_path, f"uploaded {data_file.name}")
 
 
@@ -309,7 +414,9 @@ def _guess_columns(path: Path) -> Any:
     from auditor.init_spec import init_spec
 
     out = path.with_name(path.name + ".init.yaml")
-    if out.exists():
-        out.unlink()
-    _, guess = init_spec(path, out=out)
+    out.unlink(missing_ok=True)
+    try:
+        _, guess = init_spec(path, out=out)
+    finally:
+        out.unlink(missing_ok=True)
     return guess

@@ -187,7 +187,8 @@ def render(ctx: ViewContext) -> None:
         return
     st.caption(
         f"Now: one threshold {result.threshold:g} for everyone (sidebar). What-if: "
-        f"{CONSTRAINT_WORDS[constraint]} across {view_label}. " + " ".join(result.notes)
+        f"{CONSTRAINT_WORDS[constraint]} across {display.plain(view_label)}. "
+        + display.plain(" ".join(result.notes))
     )
     st.subheader("Trade-off")
     cols = st.columns(len(result.gaps) + 2)

@@ -37,7 +37,10 @@ def _results_list(
     hidden = display.suppressed_keys(report)
     for rule in _by_rule(results):
         first = rule[0]
-        lines = [f"**{first.rule_title or first.rule_id}** · {first.severity} · {first.policy}"]
+        lines = [
+            f"**{display.plain(first.rule_title or first.rule_id)}** · {first.severity} · "
+            f"{display.plain(first.policy)}"
+        ]
         for r in rule:
             suppressed = (
                 r.attribute is not None
@@ -51,10 +54,11 @@ def _results_list(
                 if show_reason and r.reason and r.reason not in text:
                     text = f"{text} ({r.reason})"
             where = _where(r)
-            lines.append(f"- {text}" if where in text else f"- {where}: {text}")
+            line = text if where in text else f"{where}: {text}"
+            lines.append(f"- {display.plain(line)}")
         st.markdown("\n".join(lines))
         if first.rationale:
-            st.caption(f"Why this rule: {first.rationale}")
+            st.caption(f"Why this rule: {display.plain(first.rationale)}")
 
 
 def _counts(report: Report) -> None:
@@ -74,7 +78,7 @@ def _key_metrics(report: Report) -> None:
         groups = display.groups_of(report, view)
         if not groups:
             continue
-        st.markdown(f"**{view}**")
+        st.markdown(f"**{display.plain(view)}**")
         table = display.metrics_table(
             groups, metrics, min_cell_size=report.min_cell_size, overall=report.overall
         )
@@ -86,7 +90,8 @@ HIGHLIGHTS = ("intended_use", "out_of_scope_use", "limitations")
 
 
 def _field(key: str, value: Any) -> None:
-    st.markdown(f"**{str(key).replace('_', ' ').capitalize()}**  \n{_text(value)}")
+    title = display.plain(str(key).replace("_", " ").capitalize())
+    st.markdown(f"**{title}**  \n{display.plain(_text(value))}")
 
 
 def _model_card(card: dict[str, Any]) -> None:
@@ -175,7 +180,7 @@ def render(ctx: ViewContext) -> None:
     if report.notes:
         with st.expander(f"Caveats about these numbers ({len(report.notes)})", expanded=True):
             for note in report.notes:
-                st.markdown(f"- {note}")
+                st.markdown(f"- {display.plain(note)}")
     _key_metrics(report)
     with st.expander("Provenance: inputs, versions, seed"):
         _provenance(report)

@@ -71,9 +71,14 @@ def apply_choice(default_base: str | None = None) -> None:
             store["applied"] = OWN
             return
         if store["choice"] == EDIT:
+            from auditor.dashboard.app import session_trust
             from auditor.policy import load_policy_text
 
-            policy = load_policy_text(store["text"] or "", name=EDITOR_NAME)
+            policy = load_policy_text(
+                store["text"] or "",
+                name=EDITOR_NAME,
+                allowed_dirs=session_trust().allowed_policy_dirs,
+            )
             label = f"edited policy {policy.id}"
             chosen = [policy]
         else:
@@ -188,7 +193,7 @@ def _editor(ctx: ViewContext, store: dict[str, Any]) -> None:
                 f"{store['applied']}."
             )
             for line in store["errors"]:
-                st.error(line)
+                st.error(display.plain(line))
         else:
             st.success(f"Valid. The report is judged by the {store['applied']}.")
         st.download_button(
@@ -206,12 +211,13 @@ def render(ctx: ViewContext) -> None:
         "A policy is a list of rules (metric or disparity bounds, severity, rationale). "
         "Changing it re-judges the measured report at once; nothing is re-measured."
     )
-    choice = _chooser(ctx, store)
+    may_edit = ctx.viewer is None or ctx.viewer.can("auditor")
+    choice = _chooser(ctx, store) if may_edit else OWN
     if choice == EDIT:
         _editor(ctx, store)
     elif store["errors"]:
         for line in store["errors"]:
-            st.error(line)
+            st.error(display.plain(line))
     st.subheader("Policies applied")
     infos = pd.DataFrame(
         [

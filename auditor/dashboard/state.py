@@ -9,7 +9,9 @@ leading underscore and identified by that key instead.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,9 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from auditor.dashboard.trust import LOCAL_TRUST, Trust, enforce
 from auditor.errors import AuditorError
-from auditor.hashing import sha256_path
+from auditor.hashing import sha256_bytes, sha256_path
 from reports.model import DataChecks, Explanations, Report
 
 T = TypeVar("T")
@@ -30,12 +33,22 @@ QUICK_BOOTSTRAP_DEFAULT = 0
 BOOTSTRAP_ENV_INVALID = "{name}: expected a whole number of bootstrap replicates, got {value!r}"
 
 
+HIDE_KEY = "_hide_paths"
+"""Session state: a function that removes server paths from messages (served mode)."""
+
+
+def message(exc: AuditorError) -> str:
+    """The error's message as this session may read it (server paths removed when served)."""
+    hide = st.session_state.get(HIDE_KEY)
+    return hide(str(exc)) if callable(hide) else str(exc)
+
+
 def guarded(call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """Run a library call; a user-fixable error becomes ``st.error`` with the CLI's message."""
     try:
         return call(*args, **kwargs)
     except AuditorError as exc:
-        st.error(str(exc))
+        st.error(message(exc))
         return None
 
 
@@ -95,10 +108,10 @@ class Timed:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _spec(path: str, sha: str) -> Any:
+def _spec(path: str, sha: str, trust_key: str, _trust: Trust) -> Any:
     from auditor.spec_loader import load_spec, validate_spec
 
-    spec = load_spec(path)
+    spec = enforce(load_spec(path), _trust)  # before any file the spec names is opened
     validate_spec(spec)
     return spec
 
@@ -113,11 +126,13 @@ def _prepared(key: str, _spec: Any) -> Any:
 
 
 @st.cache_resource(show_spinner="Loading the policies…", max_entries=8)
-def _policies(key: str, _spec: Any) -> list[Any]:
+def _policies(key: str, trust_key: str, _spec: Any, _trust: Trust) -> list[Any]:
     from auditor.policy import load_policies
 
     base = _spec.source.parent if _spec.source is not None else None
-    return list(load_policies(_spec.policies, base_dir=base))
+    return list(
+        load_policies(_spec.policies, base_dir=base, allowed_dirs=_trust.allowed_policy_dirs)
+    )
 
 
 @st.cache_resource(show_spinner="Explaining the model (SHAP on a seeded sample)…", max_entries=4)
@@ -142,13 +157,16 @@ def input_key(spec: Any, spec_sha: str) -> str:
     return ":".join(parts)
 
 
-def load_live(spec_path: Path) -> LiveAudit:
-    """Validate the spec, then load, score, reduce, explain and check once per input."""
+def load_live(spec_path: Path, trust: Trust = LOCAL_TRUST) -> LiveAudit:
+    """Validate the spec (within the server's trust), then load, score, reduce, explain, check."""
     spec_sha = digest(spec_path) if spec_path.is_file() else "missing"
-    spec = _spec(str(spec_path), spec_sha)
-    key = input_key(spec, spec_sha)
+    spec = _spec(str(spec_path), spec_sha, trust.key, trust)
+    # The spec passed the trust check above; what the server changed in it (trusted types)
+    # is part of the inputs, the session's own folder is not (sessions share the work).
+    trusted = repr((spec.model.trusted_types, spec.model.sha256)).encode()
+    key = f"{input_key(spec, spec_sha)}:{sha256_bytes(trusted)[:16]}"
     prepared = _prepared(key, spec)
-    policies = _policies(key, spec)
+    policies = _policies(key, trust.key, spec, trust)
     return LiveAudit(
         key=key,
         spec=spec,
@@ -167,20 +185,7 @@ def _measured(
     bootstrap: int,
     _live: LiveAudit,
 ) -> Timed:
-    from auditor.audit import build_report
-
-    thresholds = [threshold, *[t for t in _live.spec.thresholds if t != threshold]]
-    start = time.perf_counter()
-    report = build_report(
-        _live.prepared,
-        policies=_live.policies,
-        thresholds=thresholds,
-        reference_groups=dict(references) or None,
-        bootstrap=bootstrap,
-        explanations=_live.explanations,
-        data_checks=_live.data_checks,
-    )
-    return Timed(report=report, seconds=time.perf_counter() - start, bootstrap=bootstrap)
+    return _timed_report(_live, threshold, references, bootstrap)
 
 
 def measured(
@@ -202,3 +207,99 @@ def load_report_file(path: Path) -> Report:
     """A past audit's report.json, read-only (parsed once per content)."""
     sha = digest(path) if path.is_file() else "missing"
     return _report_file(str(path), sha)
+
+
+# ------------------------------------------------------- full intervals in the background
+
+
+@st.cache_resource(show_spinner=False)
+def _executor() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-full-intervals")
+
+
+_JOBS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+"""Background jobs by (inputs, threshold, references, replicates), shared by every session."""
+_JOBS_LOCK = threading.Lock()
+MAX_JOBS = 64
+LAST_JOB_KEY = "_full_job"
+"""Session state: the job this session asked for last (a newer request cancels it if queued)."""
+
+
+def _full_job(
+    key: str,
+    threshold: float,
+    references: tuple[tuple[str, str], ...],
+    bootstrap: int,
+    live: LiveAudit,
+) -> Any:
+    """The background computation of the audit's own bootstrap at these settings.
+
+    A slider moved five times queues no five jobs: the job this session asked for
+    before is cancelled if it has not started (and started again if someone asks
+    for it later).
+    """
+    wanted = (key, threshold, references, bootstrap)
+    with _JOBS_LOCK:
+        job = _JOBS.get(wanted)
+        if job is None or job.cancelled():
+            job = start_full(live, threshold, references, bootstrap)
+            _JOBS[wanted] = job
+            while len(_JOBS) > MAX_JOBS:
+                _JOBS.popitem(last=False)
+        _JOBS.move_to_end(wanted)
+    previous = st.session_state.get(LAST_JOB_KEY)
+    if previous is not None and previous is not job:
+        previous.cancel()  # only a job still queued is cancelled
+    st.session_state[LAST_JOB_KEY] = job
+    return job
+
+
+def start_full(
+    live: LiveAudit, threshold: float, references: tuple[tuple[str, str], ...], bootstrap: int
+) -> Any:
+    """Submit the full-interval measurement; returns its Future."""
+    return _executor().submit(_timed_report, live, threshold, references, bootstrap)
+
+
+def _timed_report(
+    live: LiveAudit, threshold: float, references: tuple[tuple[str, str], ...], bootstrap: int
+) -> Timed:
+    from auditor.audit import build_report
+
+    thresholds = [threshold, *[t for t in live.spec.thresholds if t != threshold]]
+    start = time.perf_counter()
+    report = build_report(
+        live.prepared,
+        policies=live.policies,
+        thresholds=thresholds,
+        reference_groups=dict(references) or None,
+        bootstrap=bootstrap,
+        explanations=live.explanations,
+        data_checks=live.data_checks,
+    )
+    return Timed(report=report, seconds=time.perf_counter() - start, bootstrap=bootstrap)
+
+
+def full_measurement(
+    live: LiveAudit, *, threshold: float, references: dict[str, str], wait: bool = False
+) -> Timed | None:
+    """The audit of record at these settings: its full bootstrap, computed in the background.
+
+    Returns None while it is still running (unless ``wait``); a failure in the
+    background raises here, in the page's thread, like any library error.
+    """
+    refs = tuple(sorted(references.items()))
+    n = full_bootstrap(live.spec.bootstrap)
+    from concurrent.futures import CancelledError
+
+    for _ in range(3):  # a queued job another session cancelled is started again
+        job = _full_job(live.key, round(float(threshold), 6), refs, n, live)
+        if not wait and not job.done():
+            return None
+        try:
+            return job.result()  # type: ignore[no-any-return]
+        except CancelledError:
+            continue
+    return None

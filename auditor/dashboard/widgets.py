@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from auditor.dashboard.display import Table
+from auditor.dashboard.display import Table, plain
 
 ROW_PX = 35
 
@@ -27,4 +27,4 @@ def show_table(
     if table.notes:
         with st.expander(f"{notes_title} ({len(table.notes)})"):
             for line in table.notes:
-                st.markdown(f"- {line}")
+                st.markdown(f"- {plain(line)}")

@@ -13,7 +13,7 @@ test compares them with this metadata.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -87,6 +87,12 @@ class SignoffRow(Base):
     comment: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[str] = mapped_column(String(TIME_LEN))
     report_sha256: Mapped[str] = mapped_column(String(HASH_LEN))
+    signer_issuer: Mapped[str | None] = mapped_column(Text)
+    """OIDC issuer of the signer's login; null for a local, unauthenticated signer."""
+    signer_subject: Mapped[str | None] = mapped_column(Text)
+    """OIDC subject (the provider's stable id of the person); null when not authenticated."""
+    authenticated: Mapped[bool | None] = mapped_column(Boolean)
+    """True when the identity came from a login; false for a name typed by a local user."""
 
 
 class ChainHead(Base):
@@ -128,5 +134,8 @@ SIGNOFF_LOGGED_FIELDS = (
     "comment",
     "signed_at",
     "report_sha256",
+    "signer_issuer",
+    "signer_subject",
+    "authenticated",
 )
 """Columns of ``signoffs`` copied verbatim into the log payload (plus ``signoff_id``)."""

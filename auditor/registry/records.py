@@ -56,6 +56,21 @@ class SignoffEntry:
     comment: str
     signed_at: str
     report_sha256: str
+    signer_issuer: str | None = None
+    """OIDC issuer of the signer's login (None: not authenticated)."""
+    signer_subject: str | None = None
+    """OIDC subject of the signer (None: not authenticated)."""
+    authenticated: bool | None = None
+    """True: identity from a login; False: a name typed by a local user; None: recorded before."""
+
+    @property
+    def signer(self) -> str:
+        """Who signed, as a committee reads it: the name plus how it was established."""
+        if self.authenticated:
+            return f"{self.signed_by} [{self.signer_subject} at {self.signer_issuer}]"
+        if self.authenticated is False:
+            return f"{self.signed_by} (local, not authenticated)"
+        return self.signed_by
 
 
 @dataclass(frozen=True)

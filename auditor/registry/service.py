@@ -72,6 +72,12 @@ MSG_TOO_LONG = "{field} is longer than {limit} characters: {start!r}..."
 SHORT_TEXT_FIELDS = ("model_name", "model_version", "report_name", "ran_by", "signed_by", "role")
 MSG_BAD_DECISION = "decision must be 'approve' or 'reject', got {decision!r}"
 MSG_REJECT_NEEDS_COMMENT = "a rejection needs a comment saying why"
+MSG_APPROVE_NEEDS_CONDITIONS = (
+    "audit {audit_id}'s verdict is {verdict}: approving it needs written conditions (the comment)"
+)
+MSG_IDENTITY_INCOMPLETE = "an authenticated sign-off needs both the issuer and the subject"
+APPROVE_WITHOUT_CONDITIONS = ("pass", "warn")
+"""Verdicts an approval may carry without conditions; any other (fail, undecided) needs them."""
 MSG_UNKNOWN_AUDIT = (
     "audit {audit_id} is not in the registry at {url}; `auditor history MODEL` lists audit ids"
 )
@@ -264,16 +270,23 @@ class Registry:
         comment: str = "",
         signer: Ed25519PrivateKey | None = None,
         identity: SignerIdentity | None = None,
+        issuer: str | None = None,
+        subject: str | None = None,
     ) -> SignoffEntry:
         """Append a decision on ``audit_id``, naming the SHA-256 of the report decided on.
 
         Refuses an audit whose stored report no longer matches its log entry: a
-        signature must be on the evidence that was recorded. ``signer`` signs the
-        entry (its canonical payload, position included); ``identity`` is the
-        authenticated identity of the person (e.g. from the served dashboard's
-        OpenID Connect login), stored in the entry. With trusted keys configured,
-        a sign-off must be signed by one of them.
+        signature must be on the evidence that was recorded. ``issuer`` and
+        ``subject`` are the signer's OIDC identity when a login established it
+        (or take them from ``identity``, which also records the display name and
+        role the login gave); without them the entry says the signer was not
+        authenticated. Approving an audit that did not pass (fail, undecided) needs
+        conditions in ``comment``. ``signer`` signs the entry (its canonical
+        payload, position included); with trusted keys configured, a sign-off must
+        be signed by one of them.
         """
+        if identity is not None and issuer is None and subject is None:
+            issuer, subject = identity.issuer, identity.subject
         _require(by, "by")
         _require(role, "role")
         _one_line(by, "by")
@@ -281,6 +294,9 @@ class Registry:
         if identity is not None:
             for name in IDENTITY_FIELDS:
                 _one_line(getattr(identity, name), f"identity.{name}")
+        for name, value in (("issuer", issuer), ("subject", subject)):
+            if value is not None:
+                _one_line(value, name)
         if self.trusted_keys:
             if signer is None:
                 raise SignatureError(MSG_SIGNOFF_UNSIGNED)
@@ -292,12 +308,14 @@ class Registry:
             raise RegistryError(MSG_BAD_DECISION.format(decision=decision))
         if decision == "reject" and not comment.strip():
             raise RegistryError(MSG_REJECT_NEEDS_COMMENT)
+        if (issuer is None) != (subject is None) or (issuer is not None and not subject):
+            raise RegistryError(MSG_IDENTITY_INCOMPLETE)
         _check_lengths({"signed_by": by, "role": role})
         with db.write_connection(self.engine) as conn:
             seq, prev = self._lock_tail(conn)
             signed_at = _utc_now()
             audit = conn.execute(
-                select(AuditRow.report_json, LogEntry.payload)
+                select(AuditRow.report_json, AuditRow.verdict, LogEntry.payload)
                 .join(LogEntry, LogEntry.seq == AuditRow.log_seq)
                 .where(AuditRow.id == audit_id)
             ).one_or_none()
@@ -308,6 +326,14 @@ class Registry:
             report_sha = sha256_text(audit.report_json)
             if report_sha != json.loads(audit.payload).get("report_sha256"):
                 raise RegistryError(MSG_SIGN_CHANGED_REPORT.format(audit_id=audit_id))
+            if (
+                decision == "approve"
+                and audit.verdict not in APPROVE_WITHOUT_CONDITIONS
+                and not comment.strip()
+            ):
+                raise RegistryError(
+                    MSG_APPROVE_NEEDS_CONDITIONS.format(audit_id=audit_id, verdict=audit.verdict)
+                )
             signoff_id = (conn.scalar(select(func.max(SignoffRow.id))) or 0) + 1
             values: dict[str, Any] = {
                 "audit_id": audit_id,
@@ -317,6 +343,9 @@ class Registry:
                 "comment": comment,
                 "signed_at": signed_at,
                 "report_sha256": report_sha,
+                "signer_issuer": issuer,
+                "signer_subject": subject,
+                "authenticated": subject is not None,
             }
             payload: dict[str, Any] = {
                 "kind": "signoff",

@@ -1,7 +1,7 @@
 """The database itself enforces the chain: appends must follow the head, the head moves only so.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 
 Before this revision only UPDATE and DELETE were refused; anyone could INSERT an
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
