@@ -7,12 +7,14 @@ so a dashboard can re-measure at another threshold without reloading anything.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,14 @@ from pydantic import ValidationError
 
 from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
+from auditor.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
 from auditor.hashing import read_regular_file, sha256_bytes, sha256_path
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
 from auditor.policy import Policy, load_policies
+from auditor.publish import PublishPlan, publish
 from auditor.scorers import Scorer, load_scorer
-from auditor.spec import AuditSpec
+from auditor.spec import AuditSpec, Waiver
 from auditor.stats import SubgroupStats, reduce_frame
 from reports.model import (
     DataChecks,
@@ -37,7 +41,6 @@ from reports.model import (
     PolicyInfo,
     Provenance,
     Report,
-    group_key,
 )
 
 Progress = Callable[[str], None]
@@ -60,6 +63,15 @@ LIBRARIES = (
 REFERENCE_NOT_IN_DATA = (
     "{spec}: $.reference_groups.{attribute}: {group!r} is not a group of {attribute} in "
     "{data}; its groups are: {groups}"
+)
+NOTE_BASELINE_UNUSED = (
+    "A baseline report was given, but no policy rule compares with it (no regression "
+    "rule), so the baseline changed nothing in this verdict."
+)
+NOTE_WAIVER_EXPIRED_PREFIX = "Expired waiver ignored"
+NOTE_WAIVER_EXPIRED = (
+    NOTE_WAIVER_EXPIRED_PREFIX + ": rule {rule}, group {group}, expired on {expires}; "
+    "the results it covered count again."
 )
 REPORT_UNREADABLE = "{path}: not a report.json of this tool: {error}"
 REPORT_MISSING = "{path}: report not found (expected the report.json of an earlier audit)"
@@ -106,6 +118,14 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     scorer = load_scorer(spec)
     progress(f"scoring {len(data.frame):,} patients")
     scores = scorer.scores(data.frame)
+    check_evidence(
+        scores,
+        data.labels,
+        output=spec.model.output,
+        source=_score_source(spec),
+        label_column=spec.label.column,
+        positive=spec.label.positive,
+    )
     progress("reducing to subgroup statistics")
     stats = reduce_frame(data.sensitive, data.labels, scores)
     hashes: dict[str, Any] = {"data": data.sha256}
@@ -116,6 +136,13 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+
+
+def _score_source(spec: AuditSpec) -> str:
+    if spec.model.score_column is not None:
+        return f"score column {spec.model.score_column!r}"
+    name = spec.model.path.name if spec.model.path is not None else "the model"
+    return f"model {name}"
 
 
 def check_reference_groups(spec: AuditSpec, data: LoadedData) -> None:
@@ -201,8 +228,10 @@ def measure_prepared(
     seed: int | None = None,
 ) -> Measurement:
     spec = prepared.spec
+    labels_only = spec.model.output == OUTPUT_LABEL
     return measure(
         prepared.stats,
+        metrics=threshold_metrics() if labels_only else None,
         views=views_for(spec),
         thresholds=list(thresholds or spec.thresholds),
         reference_groups=reference_groups
@@ -216,12 +245,8 @@ def measure_prepared(
 
 
 def suppressed_groups(measurement: Measurement) -> dict[GroupKey, str | None]:
-    """Every group the measurement suppressed, by :func:`group_key`, with its reason."""
-    return {
-        group_key(g.attribute, g.group): g.suppression_reason
-        for g in measurement.groups
-        if g.suppressed
-    }
+    """Every group the measurement's plan suppresses, by :func:`group_key`, with its reason."""
+    return {key: p.reason for key, p in measurement.plan.privacy.items() if p.suppressed}
 
 
 def generated_at() -> str:
@@ -252,6 +277,7 @@ def _model_info(spec: AuditSpec, scorer: Scorer) -> ModelInfo:
         kind=scorer.kind,
         path=spec.model.path.name if spec.model.path else None,
         score_column=spec.model.score_column,
+        output=spec.model.output,
     )
 
 
@@ -338,29 +364,108 @@ def build_report(
         explanations=explanations,
         data_checks=data_checks,
         model_card=dict(spec.model_card),
-        notes=list(measurement.notes),
+        notes=[
+            *measurement.notes,
+            *([NOTE_LABEL_OUTPUT] if spec.model.output == OUTPUT_LABEL else []),
+        ],
         provenance=provenance,
     )
     progress("judging against the policies")
-    return rejudge(report, policies, baseline=baseline)
+    return _judge_and_publish(
+        report,
+        measurement.plan,
+        policies,
+        baseline,
+        waivers=spec.waivers,
+        undecided=spec.undecided,
+    )
 
 
-def rejudge(
-    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+def _judge_and_publish(
+    full: Report,
+    plan: PublishPlan | None,
+    policies: Sequence[Policy],
+    baseline: Report | None,
+    *,
+    waivers: Sequence[Waiver] | None = None,
+    undecided: str | None = None,
 ) -> Report:
-    """Judge a report (again) against policies: what the dashboard's policy editor calls."""
-    judgement = judge(report, policies, baseline=baseline)
-    sha256 = {**report.provenance.sha256, "policies": policy_hashes(policies)}
-    provenance = report.provenance.model_copy(update={"sha256": sha256})
-    return report.model_copy(
+    """Judge the unsuppressed report, then publish it under the plan (the one place
+    privacy is applied); the published report keeps the judged one in memory."""
+    spec = full.provenance.spec
+    if waivers is None:
+        waivers = spec_waivers(spec)
+    judgement = judge(
+        full,
+        policies,
+        baseline=baseline,
+        undecided=undecided or spec.get("undecided"),
+        waivers=waivers,
+        today=date.fromisoformat(full.provenance.generated_at[:10]),
+    )
+    sha256 = {**full.provenance.sha256, "policies": policy_hashes(policies)}
+    if waivers:
+        sha256["waivers"] = sha256_bytes(
+            json.dumps(
+                [dataclasses.asdict(w) for w in waivers], sort_keys=True, ensure_ascii=False
+            ).encode("utf-8")
+        )
+    provenance = full.provenance.model_copy(update={"sha256": sha256})
+    judged = full.model_copy(
         update={
             "policy_results": judgement.results,
             "counts": judgement.counts,
             "verdict": judgement.verdict,
             "policies": [_policy_info(p) for p in policies],
+            "waivers": judgement.waivers,
             "provenance": provenance,
         }
     )
+    if baseline is not None and not any(r.kind == "regression" for p in policies for r in p.rules):
+        judged.notes = [*judged.notes, NOTE_BASELINE_UNUSED]
+    expired = [w for w in judgement.waivers if w.status == "expired"]
+    if expired:
+        judged.notes = [
+            *[n for n in judged.notes if not n.startswith(NOTE_WAIVER_EXPIRED_PREFIX)],
+            *[
+                NOTE_WAIVER_EXPIRED.format(
+                    rule=w.rule, group=_group_text(w.group), expires=w.expires
+                )
+                for w in expired
+            ],
+        ]
+    if plan is None:
+        return judged
+    published = publish(judged, plan)
+    published._unpublished = (judged, plan)
+    return published
+
+
+def spec_waivers(raw_spec: dict[str, Any]) -> tuple[Waiver, ...]:
+    """The waivers of a spec as given (a report keeps its spec in its provenance)."""
+    from auditor.spec_loader import waiver_from
+
+    return tuple(waiver_from(w) for w in raw_spec.get("waivers") or ())
+
+
+def _group_text(group: Any) -> str:
+    return group if isinstance(group, str) else " × ".join(group)
+
+
+def rejudge(
+    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+) -> Report:
+    """Judge a report (again) against policies: what the dashboard's policy editor calls.
+
+    A report built in this process is judged again on its full, unsuppressed
+    measurement (held in memory) and published again; a report read from a file
+    has only its published numbers, so a rule on a withheld value is not evaluable.
+    """
+    unpublished = report._unpublished
+    if unpublished is not None:
+        full, plan = unpublished
+        return _judge_and_publish(full, plan, policies, baseline)
+    return _judge_and_publish(report, None, policies, baseline)
 
 
 def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:

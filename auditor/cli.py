@@ -23,6 +23,12 @@ from auditor.errors import EXIT_BAD_INPUT, EXIT_BLOCKING_FAILURE, EXIT_PASS, Aud
 EXIT_INTERNAL_ERROR = 3
 FORMATS_ALL = ("json", "html", "pdf", "md", "junit")
 FORMAT_UNKNOWN = "--formats: unknown format '{name}'; expected a comma-separated list of {choices}"
+WAIVER_EXPIRED_WARNING = (
+    "warning: the waiver of rule {rule} for group {group} expired on {expires}; it is "
+    "ignored and the results it covered count again."
+)
+UNDECIDED_LISTED = 5
+"""Undecided blocking checks named on the terminal (every one is in the reports)."""
 THRESHOLD_RANGE = "--threshold: {value} is not a probability strictly between 0 and 1"
 SEED_RANGE = "{value} is not a seed: expected a whole number from 0 to {limit}"
 SIGN_NEEDS_JSON = "--sign-key signs report.json: include json in --formats"
@@ -319,11 +325,22 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
                 source=str(written),
             )
         record_note = f"; recorded as audit {entry.audit_id}"
-    c = report.counts
+    from auditor.verdict import verdict_summary
+
+    summary = verdict_summary(report.policy_results)
     fails_gate = report.verdict == "fail" or (args.fail_on == "warn" and report.verdict == "warn")
+    for waiver in report.waivers:
+        if waiver.status == "expired":
+            print(
+                WAIVER_EXPIRED_WARNING.format(
+                    rule=waiver.rule, group=waiver.group, expires=waiver.expires
+                ),
+                file=sys.stderr,
+            )
+    if summary.undecided:
+        print(summary.undecided_text(limit=UNDECIDED_LISTED))
     print(
-        f"verdict: {report.verdict.upper()} — {c.passed} passed, {c.failed} failed, "
-        f"{c.inconclusive} inconclusive, {c.not_evaluable} not evaluable; "
+        f"verdict: {report.verdict.upper()} — {summary.counts_text()}; "
         f"reports in {args.out}/{record_note}"
     )
     return EXIT_BLOCKING_FAILURE if fails_gate else EXIT_PASS

@@ -90,10 +90,16 @@ def compare_metric(
     reference: Key | None,
     suppressed: Sequence[Key],
     name: Callable[[Key], GroupName],
+    *,
+    worst_excluded: Sequence[Key] = (),
 ) -> list[DisparityResult]:
-    """Difference and ratio vs the reference, then worst case, for one metric."""
-    shown = {k: g for k, g in groups.items() if g.value is not None}
-    unavailable = [k for k, g in groups.items() if g.value is None]
+    """Difference and ratio vs the reference, then worst case, for one metric.
+
+    ``worst_excluded`` groups are compared with the reference but left out of the
+    worst case (the statistical floor: too few patients to estimate reliably).
+    """
+    shown = {k: g for k, g in groups.items() if g.value is not None and k not in worst_excluded}
+    unavailable = [k for k, g in groups.items() if g.value is None or k in worst_excluded]
     excluded = [name(k) for k in [*suppressed, *unavailable]]
     out: list[DisparityResult] = []
     ref = groups.get(reference) if reference is not None else None

@@ -47,11 +47,12 @@ class SubgroupMetricFrame:
         self.measurement = measurement
         self.sensitive = list(sensitive)
         self.metrics = list(metrics)
-        ov = measurement.overall
+        shown = measurement.published()
+        ov = shown.overall
         self.overall = pd.Series(
             {m: _value(ov, m) for m in self.metrics}, dtype="float64", name="overall"
         )
-        rows = measurement.groups
+        rows = shown.groups
         keys = [tuple([g.group] if isinstance(g.group, str) else g.group) for g in rows]
         if len(self.sensitive) == 1:
             index: pd.Index = pd.Index([k[0] for k in keys], name=self.sensitive[0])
@@ -79,24 +80,35 @@ class SubgroupMetricFrame:
         """Largest value of each metric over the groups whose value is shown."""
         return self.by_group.max(axis=0)
 
+    def _compared(self, result: pd.Series) -> pd.Series:
+        """NaN where fewer than two groups have a value: one group is no comparison
+        (0.0 or 1.0 would read as perfect parity), as in the report."""
+        return result.where(self.by_group.notna().sum(axis=0) >= 2)
+
     def difference(self, method: Method = "between_groups") -> pd.Series:
-        """``group_max - group_min``, or the largest ``|group - overall|``."""
+        """``group_max - group_min``, or the largest ``|group - overall|``.
+
+        NaN for a metric that fewer than two groups have a value of.
+        """
         if method == "between_groups":
-            return self.group_max() - self.group_min()
+            return self._compared(self.group_max() - self.group_min())
         if method == "to_overall":
-            return (self.by_group - self.overall).abs().max(axis=0)
+            return self._compared((self.by_group - self.overall).abs().max(axis=0))
         raise AuditInputError(METHOD_INVALID.format(method=method))
 
     def ratio(self, method: Method = "between_groups") -> pd.Series:
-        """``group_min / group_max``, or the smallest group/overall ratio (inverted above 1)."""
+        """``group_min / group_max``, or the smallest group/overall ratio (inverted above 1).
+
+        NaN for a metric that fewer than two groups have a value of.
+        """
         if method == "between_groups":
             with np.errstate(invalid="ignore", divide="ignore"):
-                return self.group_min() / self.group_max()
+                return self._compared(self.group_min() / self.group_max())
         if method == "to_overall":
             with np.errstate(invalid="ignore", divide="ignore"):
                 r = self.by_group / self.overall
                 r = r.where(r <= 1, 1.0 / r)
-            return r.min(axis=0)
+            return self._compared(r.min(axis=0))
         raise AuditInputError(METHOD_INVALID.format(method=method))
 
     def __repr__(self) -> str:

@@ -7,18 +7,21 @@ report; it computes no metric itself and does no I/O. Each rule gives one
 worst-case, fairness-metric and proxy checks; per rule for documentation), with a
 status from a closed set:
 
-* ``pass`` / ``fail``: the value is inside / outside the bounds. With
-  ``bound_on: interval`` a value outside fails only when its whole 95% interval is
-  outside; when the interval still reaches the bound the result is
-  ``inconclusive`` (bounds are inclusive: an interval ending exactly on the bound
-  reaches it).
-* ``not_evaluable``: suppressed or too small a group, an undefined metric, no
-  baseline, no proxy analysis..., always with the reason.
+* ``pass`` / ``fail`` / ``inconclusive``, by the rule's ``bound_on`` (bounds are
+  inclusive: a value on the bound is allowed):
 
-The verdict is ``fail`` if a ``block`` rule fails, ``warn`` if a ``warn`` rule fails
-or a ``block``/``warn`` rule is inconclusive, else ``pass``; ``info`` rules never
-change it. Messages are one line a clinician can read, and never print a number
-of a suppressed group.
+  - ``estimate``: the estimate decides; inside the bounds passes, outside fails.
+  - ``interval``: the 95% interval decides; the whole interval inside passes, the
+    whole interval outside (beyond one bound) fails, an interval that reaches a
+    bound is ``inconclusive``, and so is an estimate without an interval.
+* ``not_evaluable``: too small a group for the rule's ``min_n``, an undefined metric,
+  no baseline, no proxy analysis..., always with the reason.
+
+The judge reads the unsuppressed report (privacy is applied afterwards, by
+:mod:`auditor.publish`). Blocking results that are inconclusive or not evaluable
+carry the policy's (or spec's) ``undecided`` action; results covered by an active
+waiver carry it. The verdict and counts come from :func:`auditor.verdict.verdict_summary`,
+the one way every face counts. Messages are one line a clinician can read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from auditor.metrics import COUNT_METRICS, METRICS
@@ -43,11 +47,13 @@ from auditor.policy import (
     Rule,
     Selector,
 )
+from auditor.spec import Waiver as SpecWaiver
 from auditor.suppression import (
     SUPPRESSED_SMALL,
     WITHHELD_BOTH,
     WITHHELD_POSITIVES,
 )
+from auditor.verdict import verdict_summary
 from reports.model import (
     Bound,
     DisparityResult,
@@ -60,6 +66,7 @@ from reports.model import (
     ResultCounts,
     Status,
     Verdict,
+    Waiver,
 )
 
 __all__ = ["Judgement", "compare", "count_results", "judge", "verdict_of"]
@@ -71,6 +78,10 @@ JOINT_FEATURE = "(all features)"
 NOT_EVALUABLE = "{subject}: {reason}; not evaluable."
 SMALL_GROUP = "{n:,} patients, fewer than this rule's minimum of {min_n:,}"
 NOT_MEASURED = "not measured in this report"
+NOT_MEASURED_LABEL_OUTPUT = (
+    "not measured: the model gives class labels (model.output: label), and this metric "
+    "needs probabilities"
+)
 UNDEFINED = "undefined"
 ATTRIBUTE_ABSENT = "attribute {attribute} is not in this audit"
 GROUP_ABSENT = "group {group} is not among the selected attributes' groups in this audit"
@@ -90,9 +101,15 @@ NO_SHARE = "its share of the cohort is not in this report"
 FAIL_ESTIMATE = "the estimate is {side} the {limit}"
 FAIL_INTERVAL = "the whole 95% interval is {side} the {limit}"
 INCONCLUSIVE = "the estimate is {side} the {limit} but the 95% interval reaches it"
-NO_INTERVAL = "no confidence interval was computed"
+INCONCLUSIVE_INSIDE = (
+    "the estimate is within the bounds but the 95% interval reaches beyond the {limit}"
+)
 NO_INTERVAL_OUTSIDE = (
     "the estimate is {side} the {limit}, but without a 95% interval the rule cannot tell "
+    "whether the whole interval is"
+)
+NO_INTERVAL_INSIDE = (
+    "the estimate is within the bounds, but without a 95% interval the rule cannot tell "
     "whether the whole interval is"
 )
 
@@ -102,10 +119,21 @@ MSG_INCONCLUSIVE = (
     "{subject} is {value}{ci}, {side} the {limit} {bound}, but the interval reaches it: "
     "inconclusive."
 )
+MSG_INCONCLUSIVE_INSIDE = (
+    "{subject} is {value}{ci}, within the bounds, but the interval reaches beyond the "
+    "{limit} {bound}: inconclusive."
+)
+MSG_NO_INTERVAL_INSIDE = (
+    "{subject} is {value}, within the bounds, but no 95% interval was computed: inconclusive."
+)
 MSG_REGRESSION_PASS = "{subject} is {value}{ci}; baseline {baseline}, allowed worsening {margin}."
 MSG_REGRESSION_FAIL = (
     "{subject} is {value}{ci}, worse than the baseline {baseline} by more than the allowed "
     "{margin}."
+)
+MSG_REGRESSION_INCONCLUSIVE_INSIDE = (
+    "{subject} is {value}{ci}; baseline {baseline}, allowed worsening {margin}, but the "
+    "interval reaches the limit {bound}: inconclusive."
 )
 MSG_REGRESSION_INCONCLUSIVE = (
     "{subject} is {value}{ci}, worse than the baseline {baseline} by more than the allowed "
@@ -144,55 +172,109 @@ class Judgement:
     results: list[PolicyResult]
     counts: ResultCounts
     verdict: Verdict
+    waivers: list[Waiver] = field(default_factory=list)
 
 
 def judge(
-    report: Report, policies: Sequence[Policy], *, baseline: Report | None = None
+    report: Report,
+    policies: Sequence[Policy],
+    *,
+    baseline: Report | None = None,
+    undecided: str | None = None,
+    waivers: Sequence[SpecWaiver] = (),
+    today: date | None = None,
 ) -> Judgement:
     """Judge ``report`` against ``policies`` (regression rules compare with ``baseline``).
 
     Returns one result per rule and selected group, in policy and rule order.
+    ``undecided`` (the spec's) overrides each policy's; ``waivers`` apply until their
+    expiry date (inclusive) as of ``today`` (default: the UTC date).
     """
     audit = _Audit.of(report, baseline)
     results: list[PolicyResult] = []
     for policy in policies:
+        action = undecided or policy.undecided
         for rule in policy.rules:
             ctx = _RuleContext(audit, policy, rule)
             produced = list(_EVALUATORS[rule.kind](ctx))
             if not produced:
                 produced = [ctx.not_evaluable(rule.title, NOTHING_SELECTED)]
+            if rule.severity == "block":
+                produced = [
+                    r.model_copy(update={"undecided": action})
+                    if r.status in ("inconclusive", "not_evaluable") and r.reason != NO_BASELINE
+                    else r
+                    for r in produced
+                ]
             results.extend(produced)
-    counts = count_results(results)
-    return Judgement(results=results, counts=counts, verdict=verdict_of(counts))
-
-
-def _makes_warning(result: PolicyResult) -> bool:
-    if result.severity == "info":
-        return False
-    if result.status == "inconclusive":
-        return True
-    return result.status == "fail" and result.severity == "warn"
-
-
-def count_results(results: Sequence[PolicyResult]) -> ResultCounts:
-    """Counts by status; ``warnings`` are the results that make the verdict at least warn."""
-    return ResultCounts(
-        passed=sum(r.status == "pass" for r in results),
-        failed=sum(r.status == "fail" for r in results),
-        inconclusive=sum(r.status == "inconclusive" for r in results),
-        not_evaluable=sum(r.status == "not_evaluable" for r in results),
-        blocking_failures=sum(r.status == "fail" and r.severity == "block" for r in results),
-        warnings=sum(_makes_warning(r) for r in results),
+    results, records = apply_waivers(results, waivers, today or datetime.now(UTC).date())
+    summary = verdict_summary(results)
+    return Judgement(
+        results=results,
+        counts=summary.counts(results),
+        verdict=summary.verdict,
+        waivers=records,
     )
 
 
-def verdict_of(counts: ResultCounts) -> Verdict:
-    """fail on a blocking failure, warn on a warning, else pass."""
-    if counts.blocking_failures:
-        return "fail"
-    if counts.warnings:
-        return "warn"
-    return "pass"
+def _waiver_matches(waiver: SpecWaiver, result: PolicyResult) -> bool:
+    rule = waiver.rule
+    if "/" in rule:
+        policy, _, rule = rule.partition("/")
+        if policy != result.policy:
+            return False
+    if rule != result.rule_id:
+        return False
+    if waiver.group is None:
+        return True
+    if result.group is None or result.attribute is None:
+        return False
+    if waiver.attribute is not None and not _same_group(waiver.attribute, _key(result.attribute)):
+        return False
+    return _same_group(waiver.group, _key(result.group))
+
+
+def apply_waivers(
+    results: Sequence[PolicyResult], waivers: Sequence[SpecWaiver], today: date
+) -> tuple[list[PolicyResult], list[Waiver]]:
+    """Mark every non-passing result an active waiver covers; expired waivers are
+    recorded (and ignored). A waived result keeps its status: it is never hidden."""
+    out = list(results)
+    records: list[Waiver] = []
+    for w in waivers:
+        expired = date.fromisoformat(w.expires) < today
+        record = Waiver(
+            rule=w.rule,
+            attribute=_name(w.attribute) if w.attribute is not None else None,
+            group="all" if w.group is None else _name(w.group),
+            reason=w.reason,
+            approved_by=w.approved_by,
+            expires=w.expires,
+            status="expired" if expired else "active",
+        )
+        covered = 0
+        for i, r in enumerate(out):
+            if r.status == "pass" or r.waiver is not None or not _waiver_matches(w, r):
+                continue
+            covered += 1
+            if not expired:
+                out[i] = r.model_copy(update={"waiver": record.model_copy()})
+        records.append(record.model_copy(update={"results": covered}))
+    return out, records
+
+
+def _name(values: tuple[str, ...]) -> GroupName:
+    return values[0] if len(values) == 1 else list(values)
+
+
+def count_results(results: Sequence[PolicyResult]) -> ResultCounts:
+    """The report's counts (:func:`auditor.verdict.verdict_summary`, the one way)."""
+    return verdict_summary(results).counts(results)
+
+
+def verdict_of(results: Sequence[PolicyResult]) -> Verdict:
+    """The verdict of these results (:func:`auditor.verdict.verdict_summary`)."""
+    return verdict_summary(results).verdict
 
 
 # ------------------------------------------------------------------------- the audit
@@ -396,6 +478,14 @@ class _Numbers:
 # --------------------------------------------------------------------- comparison
 
 
+def _side(x: float, bounds: Bounds) -> str | None:
+    if bounds.min is not None and x < bounds.min:
+        return "below"
+    if bounds.max is not None and x > bounds.max:
+        return "above"
+    return None
+
+
 def compare(
     estimate: float,
     ci_low: float | None,
@@ -403,33 +493,38 @@ def compare(
     bounds: Bounds,
     bound_on: str,
 ) -> tuple[Status, str | None, str | None]:
-    """(status, side, reason) of a value against inclusive bounds.
+    """(status, side, reason) of a value against inclusive bounds: the one definition.
 
-    With ``bound_on="interval"`` an estimate outside fails only when the whole
-    interval is outside; an interval that reaches the bound (even exactly) makes
-    the result inconclusive. Without an interval (e.g. the dashboard's interactive mode
-    with no bootstrap) an estimate outside is inconclusive, never a failure: the rule
-    asked for evidence the audit did not compute.
+    ``bound_on="estimate"``: the estimate decides. ``bound_on="interval"``: fail only
+    when the whole 95% interval is outside (beyond one bound), pass only when the whole
+    interval is inside, otherwise inconclusive; without an interval (e.g. the
+    dashboard's interactive mode, no bootstrap) the rule cannot decide: inconclusive.
+    ``side`` is where the estimate lies ("below"/"above"), or, for an estimate inside
+    an interval that reaches a bound, the side the interval reaches.
     """
-    side: str | None = None
-    if bounds.min is not None and estimate < bounds.min:
-        side = "below"
-    elif bounds.max is not None and estimate > bounds.max:
-        side = "above"
-    has_ci = ci_low is not None and ci_high is not None
-    note = NO_INTERVAL if bound_on == "interval" and not has_ci else None
-    if side is None:
-        return "pass", None, note
-    limit = "minimum" if side == "below" else "maximum"
+    side = _side(estimate, bounds)
     if bound_on != "interval":
+        if side is None:
+            return "pass", None, None
+        limit = "minimum" if side == "below" else "maximum"
         return "fail", side, FAIL_ESTIMATE.format(side=side, limit=limit)
-    if not has_ci:
+    if ci_low is None or ci_high is None:
+        if side is None:
+            return "inconclusive", None, NO_INTERVAL_INSIDE
+        limit = "minimum" if side == "below" else "maximum"
         return "inconclusive", side, NO_INTERVAL_OUTSIDE.format(side=side, limit=limit)
-    assert ci_low is not None and ci_high is not None
-    outside = ci_high < bounds.min if side == "below" else ci_low > bounds.max  # type: ignore[operator]
-    if outside:
-        return "fail", side, FAIL_INTERVAL.format(side=side, limit=limit)
-    return "inconclusive", side, INCONCLUSIVE.format(side=side, limit=limit)
+    low_side, high_side = _side(ci_low, bounds), _side(ci_high, bounds)
+    if low_side is None and high_side is None:
+        return "pass", None, None
+    if low_side == high_side:
+        limit = "minimum" if low_side == "below" else "maximum"
+        return "fail", low_side, FAIL_INTERVAL.format(side=low_side, limit=limit)
+    if side is not None:
+        limit = "minimum" if side == "below" else "maximum"
+        return "inconclusive", side, INCONCLUSIVE.format(side=side, limit=limit)
+    reach = "below" if low_side == "below" else "above"
+    limit = "minimum" if reach == "below" else "maximum"
+    return "inconclusive", reach, INCONCLUSIVE_INSIDE.format(limit=limit)
 
 
 def _finite(x: float | None) -> float | None:
@@ -489,9 +584,19 @@ class _RuleContext:
         status, side, reason = compare(value, lo, hi, bounds, bound_on)
         fmt = _Numbers([value, lo, hi], [bounds.min, bounds.max], count=count, percent=percent)
         ci = fmt.ci(lo, hi)
+        inside = _side(value, bounds) is None
         if status == "pass":
             message = MSG_PASS.format(
                 subject=subject, value=fmt(value), ci=ci, required=fmt.required(bounds)
+            )
+        elif inside and side is None:
+            message = MSG_NO_INTERVAL_INSIDE.format(subject=subject, value=fmt(value))
+        elif inside:
+            limit = "minimum" if side == "below" else "maximum"
+            bound = bounds.min if side == "below" else bounds.max
+            assert bound is not None
+            message = MSG_INCONCLUSIVE_INSIDE.format(
+                subject=subject, value=fmt(value), ci=ci, limit=limit, bound=fmt(bound)
             )
         else:
             limit = "minimum" if side == "below" else "maximum"
@@ -532,6 +637,8 @@ def _unavailable(ctx: _RuleContext, g: GroupResult, metric: str) -> str | None:
     if est is None:
         if g.label_metrics_withheld and g.suppression_reason:
             return g.suppression_reason
+        if ctx.audit.report.model.output == "label":
+            return NOT_MEASURED_LABEL_OUTPUT
         return NOT_MEASURED
     if _finite(est.estimate) is None:
         return est.reason or UNDEFINED
@@ -819,8 +926,15 @@ def _judge_regression(
         message = MSG_REGRESSION_FAIL.format(**common)
     else:
         limit = bounds.min if side == "below" else bounds.max
+        if limit is None:
+            limit = bounds.min if bounds.min is not None else bounds.max
         assert limit is not None
-        message = MSG_REGRESSION_INCONCLUSIVE.format(**common, bound=fmt(limit))
+        template = (
+            MSG_REGRESSION_INCONCLUSIVE_INSIDE
+            if _side(value, bounds) is None
+            else MSG_REGRESSION_INCONCLUSIVE
+        )
+        message = template.format(**common, bound=fmt(limit))
     return ctx.result(
         status,
         message,

@@ -1,12 +1,16 @@
 """Stage 3, measure: every registry metric for every group, with intervals,
-disparities, named fairness metrics, curves and small-cell suppression.
+disparities, named fairness metrics, curves and the small-cell suppression plan.
 
 Point estimates come from the exact distinct-score tables of
 :class:`auditor.stats.SubgroupStats`; proportions get Wilson intervals; the other
 metrics, the disparities and the fairness metrics get percentile intervals from one
-seeded bootstrap over the binned tables (:mod:`auditor.bootstrap`). Suppression
-(:mod:`auditor.suppression`) is decided from counts before anything is computed, so
-no suppressed number is ever produced.
+seeded bootstrap over the binned tables (:mod:`auditor.bootstrap`).
+
+Every number is computed for every group, suppressed or not, and held in memory:
+the judge decides on the full measurement. Suppression (:mod:`auditor.suppression`)
+is decided from counts; the measurement carries that plan, with the comparisons
+recomputed over the groups that may be shown, and :mod:`auditor.publish` applies it
+to what is written or shown.
 
 Re-measuring cached statistics at another threshold is cheap: merged group tables,
 their levels and every threshold-free metric are memoized on the statistics, so a
@@ -19,7 +23,7 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +47,7 @@ from auditor.metrics import (
     format_threshold,
     get_metric,
 )
+from auditor.publish import PublishPlan, published_group
 from auditor.stats import ScoreTable, SubgroupStats, bin_stats
 from auditor.suppression import (
     DEFAULT_MIN_CELL_SIZE,
@@ -62,6 +67,7 @@ from reports.model import (
     GroupName,
     GroupResult,
     RocCurve,
+    group_key,
 )
 
 OVERALL_ATTRIBUTE = "overall"
@@ -100,7 +106,19 @@ NOTE_WITHHELD = (
 )
 NOTE_REFERENCE_FALLBACK = (
     "{attribute}: the requested reference group {group} is suppressed; the largest "
-    "group, {fallback}, is the reference instead."
+    "group whose label metrics are shown, {fallback}, is the reference instead."
+)
+NOTE_REFERENCE_WITHHELD = (
+    "{attribute}: the requested reference group {group} has its label metrics withheld; "
+    "the largest group whose label metrics are shown, {fallback}, is the reference instead."
+)
+NOTE_REFERENCE_DEFAULT = (
+    "{attribute}: the reference group is {group}, the largest group whose label metrics "
+    "are shown (set reference_groups in the spec to choose another)."
+)
+NOTE_REFERENCE_DEFAULT_NO_LABELS = (
+    "{attribute}: the reference group is {group}, the largest group shown; no group has "
+    "its label metrics shown, so label-based disparities are not available."
 )
 NOTE_MIN_CELL = (
     "min_cell_size is {m}, below the usual {default}: groups this small may be identifiable."
@@ -116,7 +134,13 @@ View = tuple[str, ...]
 
 @dataclass
 class Measurement:
-    """Everything stage 3 produces from the statistics (reports.model types)."""
+    """Everything stage 3 produces from the statistics (reports.model types).
+
+    ``overall``, ``groups``, ``disparities`` and ``fairness_metrics`` are unsuppressed
+    (judge on these, never write them); ``plan`` says what may be shown. ``curves``
+    and ``attributes`` are drawn for the groups that may be shown only (no rule
+    judges a curve), ``attributes`` without their suppressed groups listed.
+    """
 
     overall: GroupResult
     groups: list[GroupResult]
@@ -131,6 +155,27 @@ class Measurement:
     bootstrap_bins: int | None = None
     """Number of score bins the bootstrap resampled (None when it did not run)."""
     seed: int = 0
+    plan: PublishPlan = field(default_factory=PublishPlan)
+    """What may be shown (:func:`auditor.publish.publish` applies it); the fields above
+    hold every group's numbers unsuppressed, for the judge."""
+
+    def privacy(self, attribute: GroupName, group: GroupName) -> Privacy | None:
+        """The privacy of one group (None: fully shown)."""
+        return self.plan.privacy.get(group_key(attribute, group))
+
+    def published(self) -> Measurement:
+        """The measurement as it may be shown (the notebook API reads this): the plan's
+        privacy applied to every group, the comparisons over the shown groups."""
+        return replace(
+            self,
+            overall=published_group(
+                self.overall, self.privacy(self.overall.attribute, self.overall.group)
+            ),
+            groups=[published_group(g, self.privacy(g.attribute, g.group)) for g in self.groups],
+            disparities=list(self.plan.disparities),
+            fairness_metrics=list(self.plan.fairness_metrics),
+            attributes=list(self.plan.attributes),
+        )
 
 
 def attribute_name(view: View) -> GroupName:
@@ -224,34 +269,22 @@ def _estimate(
 def _group_result(
     view: View,
     key: Key,
-    privacy: Privacy,
-    lv: Levels | None,
+    lv: Levels,
     n: int,
     metrics: Sequence[MetricDef],
     thresholds: list[float],
     reps: Mapping[tuple[str, float], np.ndarray] | None,
     bootstrap: int,
 ) -> GroupResult:
-    res = GroupResult(attribute=attribute_name(view), group=group_name(view, key))
-    if privacy.suppressed or lv is None:
-        res.suppressed = True
-        res.suppression_reason = privacy.reason
-        return res
-    res.n = n
-    if not privacy.labels_shown:
-        res.label_metrics_withheld = True
-        res.suppression_reason = privacy.reason
+    """Every metric of one group, unsuppressed (publish applies privacy)."""
+    res = GroupResult(attribute=attribute_name(view), group=group_name(view, key), n=n)
     t0 = thresholds[0]
-
-    def one(metric: MetricDef, t: float) -> Estimate:
-        if metric.label_dependent and not privacy.labels_shown:
-            return Estimate(reason=privacy.reason)
-        return _estimate(metric, lv, t, reps, bootstrap)
-
-    res.metrics = {m.id: one(m, t0) for m in metrics}
+    res.metrics = {m.id: _estimate(m, lv, t0, reps, bootstrap) for m in metrics}
     if len(thresholds) > 1:
         res.by_threshold = {
-            format_threshold(t): {m.id: one(m, t) for m in metrics if m.needs_threshold}
+            format_threshold(t): {
+                m.id: _estimate(m, lv, t, reps, bootstrap) for m in metrics if m.needs_threshold
+            }
             for t in thresholds
         }
     return res
@@ -303,25 +336,18 @@ def measure(
     plan = plan_suppression(counts, m)
 
     binned = bin_stats(stats, bins=int(bins), thresholds=ts) if bootstrap > 0 else None
+    resampled = [mt for mt in chosen if mt.id not in COUNT_METRICS]
     reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
     if binned is not None:
         for v in all_views:
-            wanted = {
-                k: [
-                    mt
-                    for mt in chosen
-                    if mt.id not in COUNT_METRICS and (p.labels_shown or not mt.label_dependent)
-                ]
-                for k, p in plan[v].items()
-                if not p.suppressed
-            }
+            wanted = {k: resampled for k in tables[v]}
             reps[v] = resample_view(
                 binned.groups(v), binned.edges, wanted, ts, int(bootstrap), seed=seed, view=v
             )
 
     # The numeric work, group by group in threads (numpy releases the GIL); the
     # results are memoized on each group's Levels and assembled below.
-    tasks = [(v, k) for v in all_views for k in tables[v] if not plan[v][k].suppressed]
+    tasks = [(v, k) for v in all_views for k in tables[v]]
     tasks.sort(key=lambda vk: -tables[vk[0]][vk[1]].scores.size)
 
     def work(task: tuple[View, Key]) -> tuple[Levels, tuple[list[float], list[float]]]:
@@ -330,20 +356,17 @@ def measure(
 
     done = dict(zip(tasks, _parallel(work, tasks)))
     results: dict[View, dict[Key, GroupResult]] = {}
-    levels: dict[View, dict[Key, Levels]] = {}
-    roc: dict[tuple[View, Key], tuple[list[float], list[float]]] = {}
+    shown_results: dict[View, dict[Key, GroupResult]] = {}
     for v in all_views:
         results[v] = {}
-        levels[v] = {}
+        shown_results[v] = {}
         for k, table in tables[v].items():
-            p = plan[v][k]
-            lv = None
-            if (v, k) in done:
-                lv, roc[(v, k)] = done[(v, k)]
-                levels[v][k] = lv
-            results[v][k] = _group_result(
-                v, k, p, lv, table.n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
+            lv = done[(v, k)][0]
+            full = _group_result(
+                v, k, lv, table.n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
             )
+            results[v][k] = full
+            shown_results[v][k] = published_group(full, plan[v][k])
 
     notes = [NOTE_EXACT.format(t=format_threshold(ts[0]))]
     notes.append(
@@ -356,13 +379,21 @@ def measure(
 
     disparities: list[DisparityResult] = []
     fairness: list[FairnessMetric] = []
+    shown_disparities: list[DisparityResult] = []
+    shown_fairness: list[FairnessMetric] = []
     attributes: list[AttributeInfo] = []
+    published_attributes: list[AttributeInfo] = []
     for v in view_list:
         attr = attribute_name(v)
+        name = lambda k, v=v: group_name(v, k)  # noqa: E731
         shown = [k for k, p in plan[v].items() if not p.suppressed]
         suppressed = [k for k, p in plan[v].items() if p.suppressed]
         withheld = [k for k, p in plan[v].items() if p.status == "label_withheld"]
-        reference = _choose_reference(v, reference_groups, tables[v], plan[v], shown, notes)
+        # The statistical floor (not privacy): a group below min_cell_size on its own
+        # counts is judged by its own interval, but left out of worst cases and fairness
+        # metrics, where its noise alone would decide the comparison.
+        floor = [k for k in tables[v] if _below_floor(tables[v][k], m)]
+        reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)
         if suppressed:
             notes.append(
                 NOTE_SUPPRESSED.format(
@@ -378,52 +409,57 @@ def measure(
                     groups=", ".join(_label(group_name(v, k)) for k in withheld),
                 )
             )
-        attributes.append(
-            AttributeInfo(
-                name=attr,
-                groups=[group_name(v, k) for k in tables[v]],
-                reference=group_name(v, reference) if reference is not None else None,
-                suppressed_groups=[group_name(v, k) for k in suppressed],
-            )
+        info = AttributeInfo(
+            name=attr,
+            groups=[group_name(v, k) for k in tables[v]],
+            reference=group_name(v, reference) if reference is not None else None,
         )
-        values = {
-            mt.id: {
-                k: _group_value(results[v][k], mt.id, reps.get(v, {}).get(k), ts[0]) for k in shown
+        attributes.append(info)
+        published_attributes.append(
+            info.model_copy(update={"suppressed_groups": [group_name(v, k) for k in suppressed]})
+        )
+        for source, keys, left_out, out_d, out_f in (
+            (results[v], list(tables[v]), [], disparities, fairness),
+            (shown_results[v], shown, suppressed, shown_disparities, shown_fairness),
+        ):
+            values = {
+                mt.id: {
+                    k: _group_value(source[k], mt.id, reps.get(v, {}).get(k), ts[0]) for k in keys
+                }
+                for mt in resampled
             }
-            for mt in chosen
-            if mt.id not in COUNT_METRICS
-        }
-        for mt in chosen:
-            if mt.id in COUNT_METRICS:
-                continue
-            disparities.extend(
-                compare_metric(
-                    mt.id,
-                    attr,
-                    values[mt.id],
-                    reference,
-                    suppressed,
-                    lambda k, v=v: group_name(v, k),  # type: ignore[misc]
+            unsuppressed = source is results[v]
+            for mt in resampled:
+                out_d.extend(
+                    compare_metric(
+                        mt.id,
+                        attr,
+                        values[mt.id],
+                        reference,
+                        left_out,
+                        name,
+                        worst_excluded=floor if unsuppressed else (),
+                    )
                 )
-            )
-        if all(x in values for x in ("selection_rate", "sensitivity", "fpr")):
-            fairness.extend(
-                fairness_metrics(
-                    attr,
-                    values,
-                    suppressed,
-                    lambda k, v=v: group_name(v, k),  # type: ignore[misc]
+            if all(x in values for x in ("selection_rate", "sensitivity", "fpr")):
+                aggregated = values
+                if unsuppressed:
+                    aggregated = {
+                        mid: {k: g for k, g in vals.items() if k not in floor}
+                        for mid, vals in values.items()
+                    }
+                out_f.extend(
+                    fairness_metrics(attr, aggregated, floor if unsuppressed else left_out, name)
                 )
-            )
     if fairness:
         notes.append(NOTE_FAIRNESS)
 
     curves = Curves()
     for v in all_views:
-        for k, lv in levels[v].items():
+        for k in tables[v]:
             if not plan[v][k].labels_shown:
                 continue
-            fpr, tpr = roc[(v, k)]
+            lv, (fpr, tpr) = done[(v, k)]
             auroc = results[v][k].metrics.get("auroc")
             curves.roc.append(
                 RocCurve(
@@ -445,6 +481,12 @@ def measure(
                 )
             )
 
+    privacy = {
+        group_key(attribute_name(v), group_name(v, k)): p
+        for v in all_views
+        for k, p in plan[v].items()
+        if p.status != "shown"
+    }
     return Measurement(
         overall=results[()][()],
         groups=[g for v in view_list for g in results[v].values()],
@@ -458,7 +500,18 @@ def measure(
         bootstrap=int(bootstrap),
         bootstrap_bins=binned.bins if binned is not None else None,
         seed=seed,
+        plan=PublishPlan(
+            privacy=privacy,
+            disparities=shown_disparities,
+            fairness_metrics=shown_fairness,
+            attributes=published_attributes,
+        ),
     )
+
+
+def _below_floor(table: ScoreTable, m: int) -> bool:
+    """Too few patients, or too few with or without the outcome, to estimate reliably."""
+    return table.n < m or table.n_positive < m or table.n_negative < m
 
 
 def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -472,11 +525,10 @@ def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 def _compute_group(
     table: ScoreTable, privacy: Privacy, metrics: Sequence[MetricDef], thresholds: list[float]
 ) -> tuple[Levels, tuple[list[float], list[float]]]:
-    """Fill the memo of one group's Levels; return them with the group's ROC points."""
+    """Fill the memo of one group's Levels; return them with the group's ROC points
+    (drawn only for a group whose label metrics may be shown)."""
     lv = Levels.exact(table)
     for mt in metrics:
-        if mt.label_dependent and not privacy.labels_shown:
-            continue
         for t in thresholds if mt.needs_threshold else thresholds[:1]:
             compute(mt, lv, t)
     if not privacy.labels_shown:
@@ -501,29 +553,40 @@ def _group_value(
 def _choose_reference(
     view: View,
     reference_groups: Mapping[Any, str | Sequence[str]] | None,
-    tables: Mapping[Key, object],
+    tables: Mapping[Key, ScoreTable],
     privacy: Mapping[Key, Privacy],
-    shown: Sequence[Key],
     notes: list[str],
 ) -> Key | None:
-    if not shown:
+    """The requested reference group, else the largest group whose label metrics are
+    shown (a reference whose metrics are withheld would leave every disparity null);
+    the report's notes say which and why."""
+    keys = list(tables)
+    labelled = [k for k in keys if privacy[k].labels_shown]
+    candidates = labelled or [k for k in keys if not privacy[k].suppressed]
+    if not candidates:
         return None
-    largest = max(shown, key=lambda k: (tables[k].n, -shown.index(k)))  # type: ignore[attr-defined]
+    largest = max(candidates, key=lambda k: (tables[k].n, -keys.index(k)))
+    attribute = _label(attribute_name(view))
     wanted = _reference_lookup(reference_groups, view)
     if wanted is None:
+        template = NOTE_REFERENCE_DEFAULT if labelled else NOTE_REFERENCE_DEFAULT_NO_LABELS
+        notes.append(template.format(attribute=attribute, group=_label(group_name(view, largest))))
         return largest
     if wanted not in tables:
         raise AuditInputError(
             REFERENCE_UNKNOWN.format(
                 group=_label(list(wanted) if len(wanted) > 1 else wanted[0]),
-                attribute=_label(attribute_name(view)),
+                attribute=attribute,
                 groups=", ".join(_label(group_name(view, k)) for k in tables),
             )
         )
-    if privacy[wanted].suppressed:
+    if not privacy[wanted].labels_shown and wanted != largest:
+        template = (
+            NOTE_REFERENCE_FALLBACK if privacy[wanted].suppressed else NOTE_REFERENCE_WITHHELD
+        )
         notes.append(
-            NOTE_REFERENCE_FALLBACK.format(
-                attribute=_label(attribute_name(view)),
+            template.format(
+                attribute=attribute,
                 group=_label(group_name(view, wanted)),
                 fallback=_label(group_name(view, largest)),
             )

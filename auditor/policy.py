@@ -206,6 +206,12 @@ Check = (
 )
 
 
+Undecided = Literal["warn", "block"]
+DEFAULT_UNDECIDED: Undecided = "warn"
+ALL_ATTRIBUTES = "all"
+"""``selector.attributes: all``: every attribute and every intersection of the audit."""
+
+
 @dataclass(frozen=True)
 class Selector:
     """Which groups a rule judges. Attribute and group names are tuples (one per attribute)."""
@@ -257,6 +263,9 @@ class Policy:
     """SHA-256 of each inherited policy's file, parallel to ``extends``."""
     path: Path | None = None
     """The file read, or ``None`` for a shipped pack."""
+    undecided: Undecided = DEFAULT_UNDECIDED
+    """What a blocking rule that is inconclusive or not evaluable does to the verdict:
+    ``warn`` (the verdict is at most WARN) or ``block`` (FAIL, exit 1)."""
 
     def info(self) -> PolicyInfo:
         """The summary a report and ``auditor policies`` show."""
@@ -627,11 +636,12 @@ def _selector(obj: Mapping[str, Any] | None) -> Selector:
         return Selector()
     attributes = obj.get("attributes")
     groups = obj.get("groups")
+    every = attributes == ALL_ATTRIBUTES
     return Selector(
-        attributes=None if attributes is None else tuple(_names(a) for a in attributes),
+        attributes=None if attributes is None or every else tuple(_names(a) for a in attributes),
         groups=None if groups is None else tuple(_names(g) for g in groups),
         include_overall=bool(obj.get("include_overall", False)),
-        include_intersections=bool(obj.get("include_intersections", False)),
+        include_intersections=every or bool(obj.get("include_intersections", False)),
         min_n=obj.get("min_n"),
     )
 
@@ -678,6 +688,9 @@ def _load(src: _Source, chain: tuple[_Source, ...] = ()) -> Policy:
         extends_sha = (parent.sha256, *parent.extends_sha256)
     if not rules:
         raise PolicyError(NO_RULES.format(file=src.display))
+    undecided = doc.get("undecided")
+    if undecided is None:
+        undecided = parent.undecided if parent_ref is not None else DEFAULT_UNDECIDED
     return Policy(
         id=doc["id"],
         title=doc["title"],
@@ -689,6 +702,7 @@ def _load(src: _Source, chain: tuple[_Source, ...] = ()) -> Policy:
         extends=extends,
         extends_sha256=extends_sha,
         path=src.path,
+        undecided=undecided,
     )
 
 

@@ -51,6 +51,9 @@ class ModelSpec:
     """Model name for reports and the registry (default: the spec's name)."""
     version: str | None = None
     """Model version/release for reports and the registry."""
+    output: str = "probability"
+    """``probability`` (every metric) or ``label`` (0/1 class predictions: threshold
+    metrics only)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,21 @@ class ExplainSpec:
     top_k: int = 5
     proxy_threshold: float = 0.3
     """Features whose proxy_strength (2*AUROC-1) reaches this are listed as proxies."""
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A committee-approved exception to one rule for one group (or all), until a date."""
+
+    rule: str
+    """Rule id, or ``policy_id/rule_id``."""
+    group: tuple[str, ...] | None
+    """Group values (one per attribute); ``None`` for ``all``."""
+    reason: str
+    approved_by: str
+    expires: str
+    """Last day it applies, ``YYYY-MM-DD``."""
+    attribute: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,9 @@ class AuditSpec:
     explain: ExplainSpec = field(default_factory=ExplainSpec)
     reference_shares: dict[str, dict[str, float]] = field(default_factory=dict)
     """Population shares per attribute and group (e.g. census) for representation checks."""
+    undecided: str | None = None
+    """Overrides the policies' ``undecided`` (``warn`` or ``block``) when set."""
+    waivers: tuple[Waiver, ...] = ()
     source: Path | None = None
     """The spec file itself (None when built in code)."""
     raw: dict[str, Any] = field(default_factory=dict)

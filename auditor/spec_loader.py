@@ -37,6 +37,7 @@ from auditor.spec import (
     ExplainSpec,
     LabelSpec,
     ModelSpec,
+    Waiver,
     display_path,
     group_label,
 )
@@ -340,6 +341,7 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
             trusted_types=tuple(model.get("trusted_types", ())),
             name=model.get("name"),
             version=model.get("version"),
+            output=model.get("output", "probability"),
         ),
         sensitive=tuple(raw["sensitive"]),
         features=tuple(features) if features is not None else None,
@@ -358,7 +360,27 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
             attr: {group_label(g): float(s) for g, s in shares.items()}
             for attr, shares in raw.get("reference_shares", {}).items()
         },
+        undecided=raw.get("undecided"),
+        waivers=tuple(waiver_from(w) for w in raw.get("waivers", ())),
         raw=copy.deepcopy(raw),
+    )
+
+
+def waiver_from(obj: dict[str, Any]) -> Waiver:
+    """One validated ``waivers`` entry of a spec."""
+    group = obj["group"]
+    attribute = obj.get("attribute")
+    return Waiver(
+        rule=obj["rule"],
+        group=None
+        if group == "all"
+        else tuple(map(str, [group] if isinstance(group, str) else group)),
+        reason=obj["reason"],
+        approved_by=obj["approved_by"],
+        expires=obj["expires"],
+        attribute=None
+        if attribute is None
+        else tuple([attribute] if isinstance(attribute, str) else attribute),
     )
 
 

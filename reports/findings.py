@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.verdict import verdict_summary
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -133,6 +134,13 @@ class Summary:
     counts: dict[str, int]
     suppressed_why: list[str] = field(default_factory=list)
     """Why each of ``suppressed`` is (same order): 'fewer than 11 patients' or its reason."""
+    undecided: str = ""
+    """'2 blocking checks could not be decided:' (named first, beside the failures)."""
+    undecided_items: list[str] = field(default_factory=list)
+    """Each of them with why and what would decide it (the first UNDECIDED_LISTED)."""
+    waived: list[ResultRow] = field(default_factory=list)
+    info: list[ResultRow] = field(default_factory=list)
+    """Failed info rules: findings, never warnings."""
 
     def suppressed_listing(self, limit: int | None = None) -> str:
         """``race: A, race: B (fewer than 11 patients); ... (suppressed so that ...)``."""
@@ -176,7 +184,9 @@ def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> Result
     observed = "" if secret else _observed_text(r)
     message = r.message
     reason = r.reason or ""
-    if secret and r.attribute is not None and r.group is not None:
+    if r.value_withheld is not None:
+        observed = ""  # the publish step's own words: status kept, value withheld for privacy
+    elif secret and r.attribute is not None and r.group is not None:
         message = suppressed_result_message(
             fmt.group_label(r.group),
             report.suppression_reasons().get(group_key(r.attribute, r.group)),
@@ -297,8 +307,10 @@ def build_summary(report: Report) -> Summary:
     hidden = hidden_keys(report)
     ordered = sorted_results(report)
     rows = [(r, result_row(report, r, hidden)) for r in ordered]
-    blocking = [row for r, row in rows if r.status == "fail" and r.severity == "block"]
-    warnings = [row for r, row in rows if r.status == "fail" and r.severity != "block"]
+    live = [(r, row) for r, row in rows if r.waiver is None]
+    blocking = [row for r, row in live if r.status == "fail" and r.severity == "block"]
+    warnings = [row for r, row in live if r.status == "fail" and r.severity == "warn"]
+    info = [row for r, row in live if r.status == "fail" and r.severity == "info"]
     inconclusive = [row for r, row in rows if r.status == "inconclusive"]
     not_evaluable = [row for r, row in rows if r.status == "not_evaluable"]
     at_risk: dict[GroupKey, GroupAtRisk] = {}
@@ -314,25 +326,13 @@ def build_summary(report: Report) -> Summary:
         entry.findings.append(Finding(r.severity, r.status, r.rule_id, finding_text(report, r)))
     risk = sorted(at_risk.values(), key=lambda g: g.worst)
     suppressed = suppressed_groups(report)
-    c = report.counts
     word = fmt.VERDICT_WORDS.get(report.verdict, report.verdict.upper())
-    if report.verdict == "fail":
-        headline = (
-            f"The model failed {_plural(c.blocking_failures, 'blocking rule')}"
-            f" in {_plural(len(risk), 'group')}."
-        )
-    elif report.verdict == "warn":
-        headline = (
-            f"{_plural(c.warnings, 'warning')} in {_plural(len(risk), 'group')} "
-            f"{'needs' if c.warnings == 1 else 'need'} attention."
-        )
-    else:
-        headline = "No rule failed and none was inconclusive."
+    verdict = verdict_summary(report.policy_results)
     return Summary(
         verdict=report.verdict,
         verdict_word=word,
         verdict_meaning=fmt.VERDICT_MEANING.get(report.verdict, ""),
-        headline=headline,
+        headline=headline_text(report),
         blocking=blocking,
         warnings=warnings,
         inconclusive=inconclusive,
@@ -340,8 +340,18 @@ def build_summary(report: Report) -> Summary:
         at_risk=risk,
         suppressed=[name for name, _ in suppressed],
         suppressed_why=[why for _, why in suppressed],
-        counts=c.model_dump(),
+        counts=report.counts.model_dump(),
+        undecided=verdict.undecided_head(),
+        undecided_items=verdict.undecided_items(UNDECIDED_LISTED),
+        waived=[row for r, row in rows if r.waiver is not None],
+        info=info,
     )
+
+
+def headline_text(report: Report) -> str:
+    """The verdict summary sentence every face prints (:mod:`auditor.verdict`)."""
+    text = verdict_summary(report.policy_results).counts_text()
+    return text[:1].upper() + text[1:] + "."
 
 
 def _plural(n: int, noun: str) -> str:
@@ -349,19 +359,26 @@ def _plural(n: int, noun: str) -> str:
 
 
 def counts_text(report: Report) -> str:
-    """``Of 81 policy results, 45 passed, 6 failed (4 blocking), ...``."""
-    c = report.counts
-    total = c.passed + c.failed + c.inconclusive + c.not_evaluable
+    """``Of 81 policy results, 45 passed, 6 failed, 3 were inconclusive and ...``: every
+    result by its status (the verdict's counts are :func:`headline_text`)."""
+    results = report.policy_results
+    total = len(results)
     if total == 0:
         return "No policy rule was evaluated."
-    failed = f"{c.failed} failed"
-    if c.failed:
-        failed += f" ({c.blocking_failures} blocking)"
-    return (
-        f"Of {_plural(total, 'policy result')}, {c.passed} passed, {failed}, "
-        f"{c.inconclusive} {'was' if c.inconclusive == 1 else 'were'} inconclusive and "
-        f"{c.not_evaluable} could not be evaluated."
+
+    def n(status: str) -> int:
+        return sum(r.status == status for r in results)
+
+    inconclusive = n("inconclusive")
+    text = (
+        f"Of {_plural(total, 'policy result')}, {n('pass')} passed, {n('fail')} failed, "
+        f"{inconclusive} {'was' if inconclusive == 1 else 'were'} inconclusive and "
+        f"{n('not_evaluable')} could not be evaluated"
     )
+    waived = sum(r.waiver is not None for r in results)
+    if waived:
+        text += f"; {waived} {'was' if waived == 1 else 'were'} waived"
+    return text + "."
 
 
 def _listing(items: Sequence[str], limit: int = LIST_LIMIT) -> str:
@@ -383,6 +400,8 @@ def not_evaluable_text(report: Report) -> str:
     return " ".join(parts)
 
 
+UNDECIDED_LISTED = 5
+"""Undecided blocking checks named in summaries (all are in the policy results)."""
 WITHHELD_WHY = "label metrics withheld"
 """Said of a label-withheld group whose reason the report does not give."""
 GOVERNANCE_SIGNATORIES = 3
@@ -409,9 +428,15 @@ def governance_extra(
         {r.subject for r in s.blocking if r.group},
         key=lambda x: [r.subject for r in s.blocking].index(x),
     )
+    if s.undecided:
+        weigh.append(
+            "Approving means accepting the blocking checks the audit could not decide "
+            "(named with the verdict), or deciding them first: more evidence, or a waiver "
+            "that records the committee's decision."
+        )
     if s.blocking:
         weigh.append(
-            f"Approving means accepting {_plural(len(s.blocking), 'blocking failure')}"
+            f"Approving means accepting {_plural(len(s.blocking), 'failed blocking result')}"
             + (f" affecting {_listing(blocking_groups, 6)}" if blocking_groups else "")
             + ". The committee would need to name the mitigation (for example a different "
             "threshold, retraining, or restricted use) and how the affected groups will be "
@@ -425,15 +450,14 @@ def governance_extra(
     if s.inconclusive:
         weigh.append(
             f"{_plural(len(s.inconclusive), 'result')} "
-            f"{'is' if len(s.inconclusive) == 1 else 'are'} inconclusive: the estimate is outside "
-            "the requirement but its 95% interval reaches it, so the audit cannot tell "
-            "whether the group truly falls short. More patients, or monitoring after "
-            "release, would settle this."
+            f"{'is' if len(s.inconclusive) == 1 else 'are'} inconclusive: the 95% interval "
+            "straddles the requirement, so the audit cannot tell whether the group truly "
+            "meets it. More patients, or monitoring after release, would settle this."
         )
     if s.suppressed:
         weigh.append(
-            "The model's performance is unknown for the suppressed groups, which the audit "
-            f"names but cannot assess: {s.suppressed_listing(8)}."
+            "The rules judged every group, but the figures of these groups are withheld for "
+            f"privacy and named only: {s.suppressed_listing(8)}."
         )
     if withheld:
         weigh.append(

@@ -1,9 +1,13 @@
 """junit.xml: one test case per policy result, so CI systems show rules natively.
 
-Blocking failures are ``<failure>``; warning failures, inconclusive results and
-info-level failures are ``<skipped message=...>`` (visible, not failing the build);
-results that could not be evaluated are ``<skipped>`` with their reason; passes are
-plain test cases. One ``<testsuite>`` per policy, named by the policy id.
+Failed blocking results are ``<failure type="blocking">``; failed warning results
+are ``<failure type="warn">`` (failures, never skipped: a CI system can tell them
+apart by the type); undecided blocking checks (inconclusive or not evaluable) are
+``<failure type="undecided">``; info findings, other inconclusive results, results
+that could not be evaluated and waived results are ``<skipped message=...>`` with
+their reason; passes are plain test cases. One ``<testsuite>`` per policy, named by
+the policy id. The first suite's ``summary`` property is the verdict summary every
+face prints (:mod:`auditor.verdict`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from auditor.verdict import counts_undecided
 from reports import format as fmt
-from reports.findings import ResultRow, counts_text, hidden_keys, result_row
-from reports.model import PolicyResult, Report
+from reports.findings import ResultRow, counts_text, headline_text, hidden_keys, result_row
+from reports.model import GroupKey, PolicyResult, Report, group_key
 
 
 def case_names(results: Sequence[PolicyResult]) -> list[str]:
@@ -50,11 +55,33 @@ def case_names(results: Sequence[PolicyResult]) -> list[str]:
     return out
 
 
-def _detail(row: ResultRow) -> str:
+def _withheld(result: PolicyResult, hidden: set[GroupKey]) -> bool:
+    if result.value_withheld is not None:
+        return True
+    if result.attribute is None or result.group is None:
+        return False
+    return group_key(result.attribute, result.group) in hidden
+
+
+def _failure_type(result: PolicyResult) -> str | None:
+    """blocking / warn / undecided for a result that fails the CI step, else None."""
+    if result.waiver is not None:
+        return None
+    if result.status == "fail" and result.severity in ("block", "warn"):
+        return "blocking" if result.severity == "block" else "warn"
+    if counts_undecided(result):
+        return "undecided"
+    return None
+
+
+def _detail(row: ResultRow, *, withheld: bool = False) -> str:
+    """Title, finding, reason and source; for a group whose figures are withheld the
+    source is left out (its numbers, years and item numbers would stand next to the
+    group's name; report.html cites it)."""
     parts = [row.rule_title, row.finding or row.message]
     if row.reason and row.reason != row.message:
         parts.append(row.reason)
-    if row.source:
+    if row.source and not withheld:
         parts.append(f"Source: {row.source}")
     return "\n".join(p for p in parts if p)
 
@@ -62,21 +89,31 @@ def _detail(row: ResultRow) -> str:
 def junit_xml(report: Report) -> str:
     hidden = hidden_keys(report)
     rows = [result_row(report, r, hidden) for r in report.policy_results]
-    suites: dict[str, list[tuple[ResultRow, str]]] = {}
-    for row, name in zip(rows, case_names(report.policy_results)):
-        suites.setdefault(row.policy, []).append((row, name))
+    suites: dict[str, list[tuple[ResultRow, str, PolicyResult]]] = {}
+    for row, name, result in zip(rows, case_names(report.policy_results), report.policy_results):
+        suites.setdefault(row.policy, []).append((row, name, result))
     root = ET.Element("testsuites", name=f"{report.provenance.tool}: {report.name}")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for policy, members in suites.items():
         suite = ET.SubElement(root, "testsuite", name=policy)
         counts = {"tests": len(members), "failures": 0, "skipped": 0}
-        for row, name in members:
+        for row, name, result in members:
             case = ET.SubElement(suite, "testcase", classname=policy, name=name, time="0")
             message = f"{row.status_label} ({row.severity_label}): {row.finding or row.message}"
-            if row.status == "fail" and row.severity == "block":
-                failure = ET.SubElement(case, "failure", message=message, type="blocking")
-                failure.text = _detail(row)
+            kind = _failure_type(result)
+            if kind is not None:
+                failure = ET.SubElement(case, "failure", message=message, type=kind)
+                failure.text = _detail(row, withheld=_withheld(result, hidden))
                 counts["failures"] += 1
+            elif result.waiver is not None:
+                w = result.waiver
+                ET.SubElement(
+                    case,
+                    "skipped",
+                    message=f"Waived: {w.reason} (approved by {w.approved_by}, until "
+                    f"{w.expires}); {message}",
+                )
+                counts["skipped"] += 1
             elif row.status in ("fail", "inconclusive"):
                 ET.SubElement(case, "skipped", message=message)
                 counts["skipped"] += 1
@@ -104,7 +141,8 @@ def junit_xml(report: Report) -> str:
         props = ET.Element("properties")
         for name, value in (
             ("verdict", report.verdict),
-            ("summary", counts_text(report)),
+            ("summary", headline_text(report)),
+            ("results", counts_text(report)),
             ("generated_at", report.provenance.generated_at),
             ("min_cell_size", str(report.min_cell_size)),
         ):

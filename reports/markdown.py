@@ -64,10 +64,14 @@ def summary_markdown(report: Report) -> str:
         "",
         f"**Verdict: {s.verdict_word}.** {md(s.headline)} {md(s.verdict_meaning)}",
         "",
-        md(counts_text(report)),
-        "",
     ]
-    flagged = s.blocking + s.warnings + s.inconclusive
+    if s.undecided:
+        lines += [f"**{md(s.undecided)}**", "", *(f"- {md(u)}" for u in s.undecided_items), ""]
+    lines += [md(counts_text(report)), ""]
+    if s.waived:
+        waived = "; ".join(f"{r.rule_id} [{r.subject}]" for r in s.waived)
+        lines += [md(f"Waived by the committee (reported, not counted): {waived}."), ""]
+    flagged = s.blocking + s.warnings + s.inconclusive + s.info
     if flagged:
         lines += ["### Failing and inconclusive rules", "", *_rule_rows(flagged), ""]
     else:

@@ -15,7 +15,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_serializer,
+    model_validator,
+)
 
 SCHEMA_VERSION = "1.0.0"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
@@ -216,6 +223,21 @@ class Bound(_Model):
     )
 
 
+class Waiver(_Model):
+    """A committee-approved exception to one rule for one group (or all), until a date."""
+
+    rule: str = Field(description="Rule id, or policy_id/rule_id.")
+    attribute: GroupName | None = Field(None, description="Attribute of the group, if given.")
+    group: GroupName = Field(description="The group, or 'all'.")
+    reason: str = Field(description="Why the committee accepts the result.")
+    approved_by: str = Field(description="Who approved the waiver.")
+    expires: str = Field(description="Last day the waiver applies (YYYY-MM-DD).")
+    status: Literal["active", "expired"] = Field(
+        "active", description="expired waivers are ignored (and reported with a warning)."
+    )
+    results: int = Field(0, description="Policy results this waiver covers in this audit.")
+
+
 class PolicyResult(_Model):
     """One rule judged on one group (or on the whole audit)."""
 
@@ -236,6 +258,19 @@ class PolicyResult(_Model):
     reason: str | None = Field(None, description="Why not evaluable / inconclusive.")
     rationale: str | None = Field(None, description="Why the rule exists.")
     source: str | None = Field(None, description="Regulation, guideline or paper it cites.")
+    value_withheld: str | None = Field(
+        None,
+        description="Why the observed value, interval and evidence are withheld for privacy; "
+        "the status was judged on the unsuppressed value.",
+    )
+    undecided: Literal["warn", "block"] | None = Field(
+        None,
+        description="For a blocking result that is inconclusive or not evaluable: whether it "
+        "makes the verdict warn or fail (the policy's or the spec's `undecided`).",
+    )
+    waiver: Waiver | None = Field(
+        None, description="The active waiver that covers this result (it then does not count)."
+    )
 
 
 class PolicyInfo(_Model):
@@ -254,11 +289,22 @@ class ResultCounts(_Model):
     """Counts of policy results by outcome."""
 
     passed: int = Field(0, description="Results with status pass.")
-    failed: int = Field(0, description="Results with status fail (any severity).")
+    failed: int = Field(0, description="Results with status fail (any severity), not waived.")
     inconclusive: int = Field(0, description="Results whose interval reaches the bound.")
     not_evaluable: int = Field(0, description="Results that could not be judged.")
-    blocking_failures: int = Field(0, description="Failed results of severity block.")
+    blocking_failures: int = Field(0, description="Failed results of severity block, not waived.")
     warnings: int = Field(0, description="Failed or inconclusive results of severity warn.")
+    rules_failed_blocking: int = Field(
+        0, description="Distinct blocking rules with at least one failed result."
+    )
+    rules_failed_warning: int = Field(
+        0, description="Distinct warning rules with at least one failed result."
+    )
+    info_findings: int = Field(0, description="Failed results of severity info (not warnings).")
+    undecided_blocking: int = Field(
+        0, description="Blocking results that are inconclusive or not evaluable (not waived)."
+    )
+    waived: int = Field(0, description="Results covered by an active waiver.")
 
 
 class FeatureImportance(_Model):
@@ -423,6 +469,11 @@ class ModelInfo(_Model):
     kind: str = Field(description="score_column, skops, onnx, mlflow, pickle, estimator.")
     path: str | None = Field(None, description="Model file or folder as given.")
     score_column: str | None = Field(None, description="Score column, when scores were given.")
+    output: Literal["probability", "label"] = Field(
+        "probability",
+        description="probability: every metric; label: class labels (0/1), threshold "
+        "metrics only (model.output in the spec).",
+    )
 
 
 class AttributeInfo(_Model):
@@ -475,8 +526,9 @@ class Report(_Model):
     schema_version: str = Field(SCHEMA_VERSION, description="Version of this report schema.")
     name: str = Field(description="Audit name from the spec.")
     verdict: Verdict = Field(
-        description="fail: a blocking rule failed; warn: a warning rule failed or is "
-        "inconclusive; else pass."
+        description="fail: a blocking rule failed (or a blocking check is undecided with "
+        "undecided: block); warn: a warning rule failed or is inconclusive, or a blocking "
+        "check is undecided; else pass. Waived results do not count."
     )
     counts: ResultCounts = Field(
         default_factory=ResultCounts, description="Policy results by outcome."
@@ -502,6 +554,9 @@ class Report(_Model):
     policy_results: list[PolicyResult] = Field(
         default_factory=list, description="One result per rule and group."
     )
+    waivers: list[Waiver] = Field(
+        default_factory=list, description="Waivers given in the spec, active or expired."
+    )
     explanations: Explanations = Field(description="SHAP importance and proxy features.")
     data_checks: DataChecks = Field(description="Representation and missingness.")
     model_card: dict[str, Any] = Field(
@@ -509,6 +564,9 @@ class Report(_Model):
     )
     notes: list[str] = Field(default_factory=list, description="Plain-language caveats.")
     provenance: Provenance = Field(description="Hashes, versions, seed, time and the spec.")
+    _unpublished: Any = PrivateAttr(default=None)
+    """In memory only (never serialized): the unsuppressed report and its publish plan,
+    so :func:`auditor.audit.rejudge` can judge again on the full measurement."""
 
     def attribute_order(self) -> list[tuple[GroupName, tuple[str, ...]]]:
         """Attributes and intersections in report order, each with its key (names tuple)."""
@@ -583,6 +641,8 @@ class Report(_Model):
             if key not in hidden:
                 continue
             result.observed = result.ci_low = result.ci_high = None
+            if result.value_withheld:
+                continue  # written by the publish step: the rule's own words, no data
             names = (*allowed, *key[0], *key[1])
             if _has_count(result.message, names) or _has_count(result.reason, names):
                 result.message = suppressed_result_message(

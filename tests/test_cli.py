@@ -16,8 +16,10 @@ from tests.conftest import write_spec
 from tests.test_metrics import PUBLIC_ORDER
 
 VERDICT_LINE = re.compile(
-    r"^verdict: (PASS|WARN|FAIL) — (\d+) passed, (\d+) failed, (\d+) inconclusive, "
-    r"(\d+) not evaluable; reports in .+/$"
+    r"^verdict: (PASS|WARN|FAIL) — (\d+) blocking rules? failed \((\d+) results?\); "
+    r"(\d+) warning rules? failed \((\d+) results?\); "
+    r"(\d+) info rules? flagged \((\d+) results?\); "
+    r"(\d+) blocking checks? undecided(?:; [^;]+)*; reports in .+/$"
 )
 REPORT_FILES = {
     "report.json",
@@ -117,11 +119,25 @@ def test_audit_writes_every_report_and_a_verdict_line(fast_spec: Path, tmp_path:
     assert report["verdict"] == match.group(1).lower()
     assert (result.returncode == 1) == (report["verdict"] == "fail")
     counts = report["counts"]
+    # issue 12: the verdict summary (rules and rule x group results by severity)
     assert [int(g) for g in match.groups()[1:]] == [
-        counts["passed"],
-        counts["failed"],
-        counts["inconclusive"],
-        counts["not_evaluable"],
+        counts["rules_failed_blocking"],
+        counts["blocking_failures"],
+        counts["rules_failed_warning"],
+        counts["warnings"]
+        - sum(
+            r["status"] == "inconclusive" and r["severity"] == "warn" and r["waiver"] is None
+            for r in report["policy_results"]
+        ),
+        len(
+            {
+                (r["policy"], r["rule_id"])
+                for r in report["policy_results"]
+                if r["status"] == "fail" and r["severity"] == "info"
+            }
+        ),
+        counts["info_findings"],
+        counts["undecided_blocking"],
     ]
     assert result.stderr == ""  # not a terminal: no progress output
 
@@ -527,7 +543,11 @@ def test_baseline_regression_rule(fast_spec: Path, example_dir: Path, tmp_path: 
         "audit", fast_spec, "--out", tmp_path / "nb", "--policy", path, "--formats", "json"
     )
     assert no_baseline.returncode == 0, no_baseline.stderr
-    assert "not evaluable" in no_baseline.stdout
+    # issue 12: without a baseline the regression rule is not applicable (not evaluable,
+    # never an undecided blocking check); the CLI line counts by the verdict summary
+    assert "0 blocking checks undecided" in no_baseline.stdout
+    nb = json.loads((tmp_path / "nb" / "report.json").read_text())
+    assert {r["status"] for r in nb["policy_results"]} == {"not_evaluable"}
     report = json.loads(base_report := (tmp_path / "v1" / "report.json").read_text())
     # A baseline that was better everywhere: the current release regressed in every group.
     for entry in [report["overall"], *report["groups"]]:

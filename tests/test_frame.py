@@ -177,3 +177,21 @@ def test_unknown_method():
     with pytest.raises(AuditInputError) as err:
         frame.difference("pairwise")  # type: ignore[arg-type]
     assert str(err.value) == METHOD_INVALID.format(method="pairwise")
+
+
+def test_difference_and_ratio_are_nan_with_fewer_than_two_groups():
+    """Issue 12: one group with a value is no comparison (was 0.0 and 1.0, 'parity')."""
+    df = data(400, 2)
+    df["site"] = ["big"] * 300 + ["mid"] * 90 + ["tiny"] * 10  # tiny and mid suppressed
+    frame = subgroup_metrics(
+        df,
+        label="outcome",
+        scores=df.risk.to_numpy(),
+        sensitive=["site"],
+        positive="yes",
+        metrics=["sensitivity", "selection_rate"],
+    )
+    assert frame.by_group["sensitivity"].notna().sum() == 1
+    for method in ("between_groups", "to_overall"):
+        assert frame.difference(method=method).isna().all()
+        assert frame.ratio(method=method).isna().all()

@@ -61,8 +61,11 @@ SENS_MIN = {"kind": "metric", "metric": "sensitivity", "min": 0.70, "bound_on": 
 @pytest.mark.parametrize(
     ("estimate", "lo", "hi", "bound_on", "expected"),
     [
-        (0.75, 0.60, 0.90, "interval", "pass"),
-        (0.70, 0.60, 0.80, "interval", "pass"),  # estimate exactly on the bound
+        # issue 12: pass only when the whole interval is inside (was: estimate inside)
+        (0.75, 0.60, 0.90, "interval", "inconclusive"),
+        (0.70, 0.60, 0.80, "interval", "inconclusive"),  # estimate exactly on the bound
+        (0.75, 0.70, 0.90, "interval", "pass"),  # interval ends on the bound: inside
+        (0.75, 0.60, 0.90, "estimate", "pass"),
         (0.65, 0.55, 0.70, "interval", "inconclusive"),  # interval touches the bound
         (0.65, 0.55, 0.69999, "interval", "fail"),  # whole interval below
         (0.65, 0.55, 0.75, "interval", "inconclusive"),
@@ -82,8 +85,9 @@ def test_compare_with_a_minimum(estimate, lo, hi, bound_on, expected):
     [
         (0.30, 0.25, 0.35, "inconclusive"),  # lower end exactly on the maximum
         (0.30, 0.2501, 0.35, "fail"),
-        (0.25, 0.20, 0.30, "pass"),
-        (0.20, 0.10, 0.30, "pass"),
+        (0.25, 0.20, 0.30, "inconclusive"),  # issue 12: the interval reaches above
+        (0.20, 0.10, 0.30, "inconclusive"),
+        (0.20, 0.10, 0.25, "pass"),
     ],
 )
 def test_compare_with_a_maximum(estimate, lo, hi, expected):
@@ -184,7 +188,12 @@ def test_metric_without_interval_in_interval_mode_is_inconclusive_not_failed():
         "whether the whole interval is",
     )
     inside = one(sens_report(0.8), rule("sens", SENS_MIN))
-    assert (inside.status, inside.reason) == ("pass", "no confidence interval was computed")
+    # issue 12: without an interval an estimate inside cannot pass an interval rule
+    assert (inside.status, inside.reason) == (
+        "inconclusive",
+        "the estimate is within the bounds, but without a 95% interval the rule cannot tell "
+        "whether the whole interval is",
+    )
 
 
 def test_count_metrics_are_whole_numbers():
@@ -322,7 +331,8 @@ GAP = {
 @pytest.mark.parametrize(
     ("value", "lo", "hi", "status"),
     [
-        (-0.05, -0.12, 0.02, "pass"),
+        (-0.05, -0.12, 0.02, "inconclusive"),  # issue 12: was pass (estimate inside)
+        (-0.05, -0.09, 0.02, "pass"),
         (-0.2, -0.3, -0.11, "fail"),
         (-0.15, -0.25, -0.10, "inconclusive"),
     ],
@@ -543,7 +553,7 @@ def test_regression_without_baseline_is_one_not_evaluable_result():
 @pytest.mark.parametrize(
     ("now", "status"),
     [
-        ((0.80, 0.75, 0.85), "pass"),
+        ((0.82, 0.79, 0.85), "pass"),  # issue 12: the whole interval above 0.79
         ((0.70, 0.66, 0.77), "fail"),
         ((0.74, 0.70, 0.79), "inconclusive"),
     ],
@@ -553,7 +563,7 @@ def test_regression_higher_is_better(now, status):
     assert r.status == status
     assert r.bound is not None and r.bound.min == pytest.approx(0.79)
     expected = {
-        "pass": "AUROC for race = Black is 0.80 (95% CI 0.75–0.85); baseline 0.81, "
+        "pass": "AUROC for race = Black is 0.82 (95% CI 0.79–0.85); baseline 0.81, "
         "allowed worsening 0.02.",
         "fail": "AUROC for race = Black is 0.70 (95% CI 0.66–0.77), worse than the baseline 0.81 "
         "by more than the allowed 0.02.",
@@ -837,7 +847,9 @@ def test_verdict_rules():
     assert verdict_of(("inconclusive", "block"))[0] == "warn"
     assert verdict_of(("inconclusive", "warn"))[0] == "warn"
     assert verdict_of(("fail", "info"), ("inconclusive", "info"))[0] == "pass"
-    assert verdict_of(("not_evaluable", "block"), ("pass", "warn"))[0] == "pass"
+    # issue 12: an undecided blocking check is never silent (was: pass)
+    assert verdict_of(("not_evaluable", "block"), ("pass", "warn"))[0] == "warn"
+    assert verdict_of(("not_evaluable", "warn"), ("pass", "block"))[0] == "pass"
     verdict, counts = verdict_of(
         ("pass", "block"),
         ("fail", "block"),
@@ -854,7 +866,12 @@ def test_verdict_rules():
         "inconclusive": 2,
         "not_evaluable": 1,
         "blocking_failures": 1,
-        "warnings": 2,
+        "warnings": 1,  # issue 12: the inconclusive blocking check is undecided, not a warning
+        "rules_failed_blocking": 1,
+        "rules_failed_warning": 1,
+        "info_findings": 1,
+        "undecided_blocking": 1,
+        "waived": 0,
     }
 
 

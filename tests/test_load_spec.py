@@ -20,7 +20,7 @@ from tests.load_helpers import make_cohort, write_cohort, write_spec
 ALLOWED_KEYS = (
     "bootstrap, bootstrap_bins, data, drop_missing_label, explain, features, intersections, "
     "label, min_cell_size, model, model_card, name, policy, reference_groups, "
-    "reference_shares, seed, sensitive, threshold"
+    "reference_shares, seed, sensitive, threshold, undecided, waivers"
 )
 
 
@@ -58,6 +58,7 @@ def test_schema_is_draft_2020_12_with_a_description_everywhere() -> None:
     assert _walk_properties(schema) == []
     assert set(schema["properties"]) == set(ALLOWED_KEYS.split(", "))
     assert set(schema["properties"]["model"]["properties"]) == {
+        "output",
         "score_column",
         "path",
         "sha256",

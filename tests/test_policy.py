@@ -139,7 +139,7 @@ def test_clinical_default_on_the_hand_made_report_warns_but_does_not_block():
     assert judgement.verdict == "warn"
     assert judgement.counts.blocking_failures == 0
     failed = {
-        (r.rule_id, r.group)
+        (r.rule_id, r.group if not isinstance(r.group, list) else tuple(r.group))
         for r in judgement.results
         if r.status != "pass" and r.status != "not_evaluable"
     }
@@ -278,7 +278,7 @@ def test_unknown_top_level_key_and_wrong_container_types(tmp_path):
     path = write_policy(tmp_path, "p.yaml", doc)
     assert error_of(path).splitlines() == [
         f"{path}: $.rule: unknown key 'rule' (did you mean rules?); expected one of: id, title, "
-        "version, description, extends, rules",
+        "version, description, extends, undecided, rules",
         f"{path}: $.rules[1]: 'not a rule' is not of type 'object'",
     ]
 

@@ -255,11 +255,20 @@ def test_junit_has_one_case_per_result_and_right_counts(
     report, files = rendered
     root = ET.parse(files["junit"]).getroot()
     results = report.policy_results
-    blocking = [r for r in results if r.status == "fail" and r.severity == "block"]
+    # issue 12: failed warn results and undecided blocking checks are failures too
+    # (type="warn" / "undecided"), never skipped
+    from auditor.verdict import counts_undecided
+
+    failing = [
+        r
+        for r in results
+        if r.waiver is None
+        and ((r.status == "fail" and r.severity in ("block", "warn")) or counts_undecided(r))
+    ]
     assert root.tag == "testsuites"
     assert int(root.get("tests", -1)) == len(results)
-    assert int(root.get("failures", -1)) == len(blocking)
-    assert int(root.get("skipped", -1)) == sum(r.status != "pass" for r in results) - len(blocking)
+    assert int(root.get("failures", -1)) == len(failing)
+    assert int(root.get("skipped", -1)) == sum(r.status != "pass" for r in results) - len(failing)
     assert int(root.get("errors", -1)) == 0
     cases = root.findall("./testsuite/testcase")
     assert [c.get("classname") for c in cases] == [r.policy for r in results]
@@ -268,8 +277,9 @@ def test_junit_has_one_case_per_result_and_right_counts(
         failure, skipped = case.find("failure"), case.find("skipped")
         if result.status == "pass":
             assert failure is None and skipped is None
-        elif result.status == "fail" and result.severity == "block":
+        elif result in failing:
             assert failure is not None and skipped is None
+            assert failure.get("type") in ("blocking", "warn", "undecided")
         else:
             assert failure is None and skipped is not None and skipped.get("message")
     for suite in root.findall("testsuite"):
@@ -589,7 +599,7 @@ def test_only_groups_below_the_minimum_are_said_to_have_fewer_than_11() -> None:
     )
     assert f"{WITHHELD_GROUP} × Female fewer than" not in _flat(html)
     weigh = " ".join(governance_extra(report, report_pdf_sha256=None, output_hashes={})["weigh"])
-    assert "unknown for the suppressed groups" in weigh
+    assert "figures of these groups are withheld for privacy" in weigh  # issue 12
     assert f"race × sex: {WITHHELD_GROUP} × Male (suppressed to protect a smaller group)" in weigh
     result = PolicyResult(
         policy="p",

@@ -153,10 +153,17 @@ def test_junit_counts_equal_the_policy_results_and_names_are_unique(
     report, files = example
     root = ET.parse(files["junit"]).getroot()
     results = report.policy_results
-    blocking = sum(r.status == "fail" and r.severity == "block" for r in results)
+    # issue 12: failed warn results and undecided blocking checks are failures too
+    from auditor.verdict import counts_undecided
+
+    failing = sum(
+        r.waiver is None
+        and ((r.status == "fail" and r.severity in ("block", "warn")) or counts_undecided(r))
+        for r in results
+    )
     assert int(root.get("tests", -1)) == len(results)
-    assert int(root.get("failures", -1)) == blocking
-    assert int(root.get("skipped", -1)) == sum(r.status != "pass" for r in results) - blocking
+    assert int(root.get("failures", -1)) == failing
+    assert int(root.get("skipped", -1)) == sum(r.status != "pass" for r in results) - failing
     cases = root.findall("./testsuite/testcase")
     assert len(cases) == len(results)
     keys = [(c.get("classname"), c.get("name")) for c in cases]

@@ -332,35 +332,29 @@ def disparity_table(rows: Sequence[DisparityResult]) -> pd.DataFrame:
 
 
 def verdict_words(report: Report) -> str:
-    """The verdict as a sentence a committee member can read aloud."""
-    c = report.counts
-    if report.verdict == "fail":
-        n = c.blocking_failures
-        return (
-            f"FAIL — {n} blocking rule{'s' if n != 1 else ''} failed. "
-            "The model should not be deployed as audited until these are resolved."
-        )
-    if report.verdict == "warn":
-        n = c.warnings
-        return (
-            f"PASS WITH WARNINGS — no blocking rule failed, but {n} warning"
-            f"{'s' if n != 1 else ''} need a reviewer's attention."
-        )
-    return "PASS — every rule that could be evaluated passed."
+    """The verdict as a sentence a committee member can read aloud: the verdict summary
+    every face prints (:mod:`auditor.verdict`), undecided blocking checks named."""
+    from auditor.verdict import verdict_summary
+    from reports.findings import headline_text
+
+    word = {"fail": "FAIL", "warn": "PASS WITH WARNINGS", "pass": "PASS"}[report.verdict]
+    text = f"{word} — {headline_text(report)}"
+    undecided = verdict_summary(report.policy_results).undecided_text(limit=3)
+    return f"{text} {undecided}" if undecided else text
 
 
 def provisional_rules(report: Report, *, bootstrap: int) -> list[str]:
     """Rules whose result on screen depends on intervals the interactive path did not compute.
 
-    A rule judged on its interval (``bound_on: interval``) passes whenever its
-    estimate is within bounds, whatever the interval; outside, it needs the
-    interval to tell fail from inconclusive. Without bootstrap such a result
-    has no interval at all; with fewer replicates than the record, its interval
+    A rule judged on its interval (``bound_on: interval``) passes only when the whole
+    interval is inside and fails only when the whole interval is outside, so every
+    result it decides needs the interval. Without bootstrap such a result has no
+    interval at all (inconclusive); with fewer replicates than the record, its interval
     is not the record's. Either way the verdict cannot be final until they run.
     """
     names: list[str] = []
     for r in report.policy_results:
-        if r.bound is None or r.bound.on != "interval" or r.status not in ("fail", "inconclusive"):
+        if r.bound is None or r.bound.on != "interval" or r.status == "not_evaluable":
             continue
         missing = r.ci_low is None or r.ci_high is None
         if missing or bootstrap > 0:

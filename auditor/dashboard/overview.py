@@ -9,6 +9,7 @@ import streamlit as st
 
 from auditor.dashboard import display
 from auditor.dashboard.widgets import show_table
+from auditor.verdict import verdict_summary
 from reports.model import PolicyResult, Report
 
 if TYPE_CHECKING:
@@ -143,16 +144,25 @@ def render(ctx: ViewContext) -> None:
     report = ctx.report
     _counts(report)
     results = report.policy_results
-    blocking = [r for r in results if r.status == "fail" and r.severity == "block"]
-    warnings = [r for r in results if r.status == "fail" and r.severity != "block"]
+    blocking = [
+        r for r in results if r.status == "fail" and r.severity == "block" and r.waiver is None
+    ]
+    warnings = [
+        r for r in results if r.status == "fail" and r.severity != "block" and r.waiver is None
+    ]
     unsure = [r for r in results if r.status == "inconclusive"]
     unjudged = [r for r in results if r.status == "not_evaluable"]
     left, right = st.columns([3, 2])
     with left:
         st.subheader("What blocks this model")
+        verdict = verdict_summary(results)
+        undecided = verdict.undecided_head()
+        if undecided:
+            items = "\n".join(f"- {item}" for item in verdict.undecided_items(10))
+            st.warning(f"{undecided}\n\n{items}")
         if blocking:
             _results_list(report, blocking)
-        else:
+        elif not undecided:
             st.success("No blocking rule failed.")
         if warnings:
             st.subheader("Warnings")

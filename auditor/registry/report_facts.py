@@ -102,7 +102,7 @@ def check_report(text: str, *, source: str) -> None:
                     source=source, field=field_name, found=found, expected=expected
                 )
             )
-    expected_verdict = verdict_of(counts)
+    expected_verdict = verdict_of(results)
     if data.get("verdict") != expected_verdict:
         raise RegistryError(
             MSG_VERDICT_EDITED.format(
