@@ -26,13 +26,15 @@ from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
 from auditor.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
 from auditor.hashing import read_regular_file, sha256_bytes, sha256_path
+from auditor.identifiers import refuse_identifier_like
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
 from auditor.policy import Policy, load_policies
 from auditor.publish import PublishPlan, publish
 from auditor.scorers import Scorer, load_scorer
-from auditor.spec import AuditSpec, Waiver
+from auditor.spec import AuditSpec, Waiver, display_path
 from auditor.stats import SubgroupStats, reduce_frame
+from auditor.suppression import INTERNAL_STAMP
 from reports.model import (
     DataChecks,
     Explanations,
@@ -113,6 +115,12 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics."""
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
+    refuse_identifier_like(
+        data.sensitive,
+        min_cell_size=spec.min_cell_size,
+        max_groups=spec.privacy.max_groups,
+        file=display_path(spec.data),
+    )
     check_reference_groups(spec, data)
     progress("loading model")
     scorer = load_scorer(spec)
@@ -241,6 +249,9 @@ def measure_prepared(
         bins=spec.bootstrap_bins,
         seed=spec.seed if seed is None else seed,
         min_cell_size=spec.min_cell_size,
+        complementary=spec.privacy.complementary,
+        rounding=spec.privacy.rounding,
+        grid=spec.thresholds,
     )
 
 
@@ -368,6 +379,7 @@ def build_report(
             *measurement.notes,
             *([NOTE_LABEL_OUTPUT] if spec.model.output == OUTPUT_LABEL else []),
         ],
+        privacy_notice=None if spec.privacy.complementary else INTERNAL_STAMP,
         provenance=provenance,
     )
     progress("judging against the policies")

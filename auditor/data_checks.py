@@ -44,6 +44,20 @@ DROPPED_NOTE = (
     "{dropped} of {total} rows had no label and were left out of the audit; their groups "
     "are not counted below."
 )
+DROPPED_FEW_NOTE = (
+    "Fewer than {m} rows had no label and were left out of the audit; the number of rows "
+    "read is withheld too, so that their number cannot be recovered by subtraction."
+)
+MISSING_WITHHELD = (
+    "missingness withheld: fewer than {m} patients of this group with or without a value"
+)
+MISSING_COMPLEMENTARY = (
+    "missingness withheld so that another group's count of missing values cannot be "
+    "recovered by subtraction (complementary suppression)"
+)
+LABEL_MISSINGNESS_MIN = 100
+"""Patients with and without the outcome needed for the outcome-missingness note, whose
+whole-percent rates then cannot give an exact count."""
 SUPPRESSED_NOTE = (
     "{attribute}: {count} group(s) with fewer than {min_cell_size} patients are shown "
     "without counts ({groups})."
@@ -65,8 +79,8 @@ HIDDEN_REASON = "suppressed"
 """Said of a suppressed group whose reason the caller did not give."""
 NO_MISSING_NOTE = "No feature has missing values."
 LABEL_MISSINGNESS_NOTE = (
-    "{feature} is missing for {positive:.1%} of patients with the outcome against "
-    "{negative:.1%} of those without: missingness that depends on the outcome can bias the "
+    "{feature} is missing for {positive:.0%} of patients with the outcome against "
+    "{negative:.0%} of those without: missingness that depends on the outcome can bias the "
     "model and its audit."
 )
 
@@ -115,7 +129,12 @@ def data_checks(
     missingness: list[MissingnessRow] = []
     disparities: list[dict[str, Any]] = []
     notes: list[str] = []
-    if rows_dropped_missing_label:
+    published_total: int | None = rows_total
+    published_dropped: int | None = rows_dropped_missing_label
+    if 0 < rows_dropped_missing_label < min_cell_size:
+        published_total = published_dropped = None
+        notes.append(DROPPED_FEW_NOTE.format(m=min_cell_size))
+    elif rows_dropped_missing_label:
         notes.append(DROPPED_NOTE.format(dropped=rows_dropped_missing_label, total=rows_total))
     for attribute in sensitive.columns:
         name = str(attribute)
@@ -153,11 +172,13 @@ def data_checks(
             note = _under_represented_note(representation[-1])
             if note is not None:
                 notes.append(note)
-            group_rates = missing[mask].mean(axis=0)
-            rates.append((group, group_rates))
+            group_counts = missing[mask].sum(axis=0)
+            rates.append((group, group_counts / count))
             missingness.extend(
-                MissingnessRow(attribute=name, group=group, feature=str(f), missing_rate=float(r))
-                for f, r in zip(features, group_rates)
+                MissingnessRow(
+                    attribute=name, group=group, feature=str(f), missing_rate=float(k) / count
+                )
+                for f, k in zip(features, group_counts.tolist())
             )
         if suppressed:
             notes.append(
@@ -168,6 +189,8 @@ def data_checks(
                     groups=", ".join(suppressed),
                 )
             )
+        missingness = _missing_cells(missingness, representation, name, min_cell_size)
+        rates = _rates(missingness, name)[0] if features else []
         attribute_gaps = _disparities(name, rates, features)
         disparities.extend(attribute_gaps)
         note = _missingness_note(attribute_gaps)
@@ -177,13 +200,49 @@ def data_checks(
         notes.append(NO_MISSING_NOTE)
     notes.extend(_label_missingness(missing, labels, features, min_cell_size))
     return DataChecks(
-        rows_total=rows_total,
-        rows_dropped_missing_label=rows_dropped_missing_label,
+        rows_total=published_total,
+        rows_dropped_missing_label=published_dropped,
         representation=representation,
         missingness=missingness,
         missingness_disparities=disparities,
         notes=notes,
     )
+
+
+def _missing_cells(
+    rows: list[MissingnessRow],
+    representation: Sequence[RepresentationRow],
+    attribute: str,
+    m: int,
+) -> list[MissingnessRow]:
+    """Counts are cells: a group's missing (and present) count of a feature is 0 or at
+    least ``m``, else its rate is withheld; the groups of an attribute add up to everyone,
+    so one withheld rate takes the next smallest count with it (at least two withheld,
+    adding up to ``m`` or more)."""
+    sizes = {r.group: r.n for r in representation if r.attribute == attribute and r.n}
+    out = [r for r in rows if r.attribute != attribute]
+    mine = [r for r in rows if r.attribute == attribute]
+    for feature in dict.fromkeys(r.feature for r in mine):
+        cells = [r for r in mine if r.feature == feature]
+        count = {r.group: round((r.missing_rate or 0.0) * sizes[r.group]) for r in cells}
+        withheld: dict[str, str] = {}
+        for r in cells:
+            k, n = count[r.group], sizes[r.group]
+            if 0 < k < m or 0 < n - k < m:
+                withheld[r.group] = MISSING_WITHHELD.format(m=m)
+        for part in (count, {g: sizes[g] - k for g, k in count.items()}):
+            while withheld:
+                hidden = [g for g in count if g in withheld]
+                rest = sorted((g for g in count if g not in withheld), key=lambda g: part[g])
+                small = sum(part[g] for g in hidden)
+                if (len(hidden) >= 2 and (small == 0 or small >= m)) or not rest:
+                    break
+                withheld[rest[0]] = MISSING_COMPLEMENTARY
+        for r in cells:
+            if r.group in withheld:
+                r = r.model_copy(update={"missing_rate": None, "reason": withheld[r.group]})
+            out.append(r)
+    return out
 
 
 def restrict_to_reportable(
@@ -265,10 +324,11 @@ def _rates(
             continue
         if m.feature not in features:
             features.append(m.feature)
-        rate = m.missing_rate if m.missing_rate is not None else 0.0
-        by_group.setdefault(m.group, {})[m.feature] = rate
+        if m.missing_rate is None:
+            continue
+        by_group.setdefault(m.group, {})[m.feature] = m.missing_rate
     rates = [
-        (group, np.array([values.get(f, 0.0) for f in features], dtype=np.float64))
+        (group, np.array([values.get(f, np.nan) for f in features], dtype=np.float64))
         for group, values in by_group.items()
     ]
     return rates, features
@@ -306,7 +366,10 @@ def _disparities(
     table = np.vstack([r for _, r in rates])
     rows: list[dict[str, Any]] = []
     for j, feature in enumerate(features):
-        high, low = int(table[:, j].argmax()), int(table[:, j].argmin())
+        column = table[:, j]
+        if np.isnan(column).sum() > len(column) - 2:
+            continue
+        high, low = int(np.nanargmax(column)), int(np.nanargmin(column))
         difference = float(table[high, j] - table[low, j])
         if difference <= 0:
             continue
@@ -332,7 +395,8 @@ def _label_missingness(
     if labels is None or missing.shape[1] == 0:
         return []
     outcome = np.asarray(labels).astype(bool)
-    if outcome.sum() < min_cell_size or (~outcome).sum() < min_cell_size:
+    floor = max(min_cell_size, LABEL_MISSINGNESS_MIN)
+    if outcome.sum() < floor or (~outcome).sum() < floor:
         return []
     positive = missing[outcome].mean(axis=0)
     negative = missing[~outcome].mean(axis=0)

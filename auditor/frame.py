@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import AuditInputError, DataError
+from auditor.identifiers import refuse_identifier_like
 from auditor.measure import Measurement, measure
 from auditor.metrics import METRICS, get_metric
 from auditor.stats import reduce_frame
@@ -201,6 +202,9 @@ def subgroup_metrics(
             raise DataError(SCORES_LENGTH.format(expected=len(data), got=s.size))
     ids = list(METRICS) if metrics is None else [get_metric(m).id for m in metrics]
     y = _labels(data, label, positive)
+    refuse_identifier_like(
+        {c: data[c] for c in sensitive}, min_cell_size=min_cell_size, file="data"
+    )
     stats = reduce_frame(data[list(sensitive)], y, s)
     result = measure(
         stats,

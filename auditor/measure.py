@@ -30,6 +30,7 @@ import numpy as np
 
 from auditor.bootstrap import resample_view
 from auditor.curves import calibration_points, roc_points
+from auditor.disclosure import grid_bands
 from auditor.disparities import GroupValue, compare_metric, fairness_metrics
 from auditor.errors import AuditInputError
 from auditor.intervals import (
@@ -51,6 +52,8 @@ from auditor.publish import PublishPlan, published_group
 from auditor.stats import ScoreTable, SubgroupStats, bin_stats
 from auditor.suppression import (
     DEFAULT_MIN_CELL_SIZE,
+    DEFAULT_ROUNDING,
+    THRESHOLD_OFF_GRID,
     Counts,
     Privacy,
     check_min_cell_size,
@@ -104,6 +107,11 @@ NOTE_WITHHELD = (
     "with or without the outcome to report label-based metrics safely, or withheld so "
     "that another group's event count cannot be recovered by subtraction)."
 )
+NOTE_EVENTS = (
+    "{reason} (withheld: n with and without the outcome, prevalence, O/E ratio, and the "
+    "outcome figures at each threshold)"
+)
+NOTE_FIGURES = "{attribute}: {groups}: {reason}."
 NOTE_REFERENCE_FALLBACK = (
     "{attribute}: the requested reference group {group} is suppressed; the largest "
     "group whose label metrics are shown, {fallback}, is the reference instead."
@@ -169,9 +177,14 @@ class Measurement:
         return replace(
             self,
             overall=published_group(
-                self.overall, self.privacy(self.overall.attribute, self.overall.group)
+                self.overall,
+                self.privacy(self.overall.attribute, self.overall.group),
+                self.plan.threshold,
             ),
-            groups=[published_group(g, self.privacy(g.attribute, g.group)) for g in self.groups],
+            groups=[
+                published_group(g, self.privacy(g.attribute, g.group), self.plan.threshold)
+                for g in self.groups
+            ],
             disparities=list(self.plan.disparities),
             fairness_metrics=list(self.plan.fairness_metrics),
             attributes=list(self.plan.attributes),
@@ -301,6 +314,9 @@ def measure(
     seed: int = 0,
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
     metrics: Sequence[str] | None = None,
+    complementary: bool = True,
+    rounding: int = DEFAULT_ROUNDING,
+    grid: Sequence[float] | None = None,
 ) -> Measurement:
     """Measure every group of every view.
 
@@ -316,6 +332,11 @@ def measure(
     seed : seed of every random draw.
     min_cell_size : small-cell suppression floor (default 11).
     metrics : metric ids to compute (default: the whole registry).
+    complementary : complementary suppression (default on; off marks the audit internal).
+    rounding : decimals of label metrics shown while the group's event count is withheld.
+    grid : the declared threshold grid, in priority order (default ``thresholds``): the
+        plan is made over it, and figures at a threshold off it are withheld, so the
+        figures of every threshold any face may show are planned together.
     """
     ts = _check_thresholds(thresholds)
     m = check_min_cell_size(min_cell_size)
@@ -329,11 +350,26 @@ def measure(
     all_views: list[View] = [(), *view_list]
 
     tables = dict(zip(all_views, _parallel(stats.groups, all_views)))
+    declared = _check_thresholds(list(grid)) if grid is not None else ts
+    ascending = sorted(declared)
     counts = {
-        v: {k: Counts(t.n, t.n_positive, t.n_negative) for k, t in tables[v].items()}
+        v: {
+            k: Counts(
+                t.n, t.n_positive, t.n_negative, grid_bands(t.scores, t.pos, t.neg, ascending)
+            )
+            for k, t in tables[v].items()
+        }
         for v in all_views
     }
-    plan = plan_suppression(counts, m)
+    plan = plan_suppression(
+        counts, m, thresholds=declared, complementary=complementary, rounding=rounding
+    )
+    off_grid = [t for t in ts if t not in declared]
+    if off_grid:
+        plan = {
+            v: {k: _off_grid(p, off_grid, declared, m) for k, p in groups.items()}
+            for v, groups in plan.items()
+        }
 
     binned = bin_stats(stats, bins=int(bins), thresholds=ts) if bootstrap > 0 else None
     resampled = [mt for mt in chosen if mt.id not in COUNT_METRICS]
@@ -352,7 +388,7 @@ def measure(
 
     def work(task: tuple[View, Key]) -> tuple[Levels, tuple[list[float], list[float]]]:
         v, k = task
-        return _compute_group(tables[v][k], plan[v][k], chosen, ts)
+        return _compute_group(tables[v][k], plan[v][k], chosen, ts, m)
 
     done = dict(zip(tasks, _parallel(work, tasks)))
     results: dict[View, dict[Key, GroupResult]] = {}
@@ -366,7 +402,7 @@ def measure(
                 v, k, lv, table.n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
             )
             results[v][k] = full
-            shown_results[v][k] = published_group(full, plan[v][k])
+            shown_results[v][k] = published_group(full, plan[v][k], ts[0])
 
     notes = [NOTE_EXACT.format(t=format_threshold(ts[0]))]
     notes.append(
@@ -409,6 +445,7 @@ def measure(
                     groups=", ".join(_label(group_name(v, k)) for k in withheld),
                 )
             )
+        notes.extend(_figure_notes(_label(attr), v, plan[v]))
         info = AttributeInfo(
             name=attr,
             groups=[group_name(v, k) for k in tables[v]],
@@ -457,7 +494,7 @@ def measure(
     curves = Curves()
     for v in all_views:
         for k in tables[v]:
-            if not plan[v][k].labels_shown:
+            if not plan[v][k].curves_shown:
                 continue
             lv, (fpr, tpr) = done[(v, k)]
             auroc = results[v][k].metrics.get("auroc")
@@ -485,7 +522,7 @@ def measure(
         group_key(attribute_name(v), group_name(v, k)): p
         for v in all_views
         for k, p in plan[v].items()
-        if p.status != "shown"
+        if not p.fully_shown
     }
     return Measurement(
         overall=results[()][()],
@@ -502,11 +539,39 @@ def measure(
         seed=seed,
         plan=PublishPlan(
             privacy=privacy,
+            threshold=ts[0],
             disparities=shown_disparities,
             fairness_metrics=shown_fairness,
             attributes=published_attributes,
         ),
     )
+
+
+def _figure_notes(attribute: str, view: View, privacy: Mapping[Key, Privacy]) -> list[str]:
+    """Which figures of shown groups are withheld, and why, one note per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for k, p in privacy.items():
+        if p.status != "shown":
+            continue
+        name = _label(group_name(view, k))
+        if p.events is not None:
+            by_reason.setdefault(NOTE_EVENTS.format(reason=p.events), []).append(name)
+        labels = [] if p.events is not None else list(p.label_thresholds.values())
+        for reason in dict.fromkeys([*p.thresholds.values(), *labels]):
+            by_reason.setdefault(reason, []).append(name)
+    return [
+        NOTE_FIGURES.format(attribute=attribute, groups=", ".join(groups), reason=reason)
+        for reason, groups in by_reason.items()
+    ]
+
+
+def _off_grid(p: Privacy, off: Sequence[float], grid: Sequence[float], m: int) -> Privacy:
+    """Withhold a group's figures at thresholds off the declared grid."""
+    if p.suppressed:
+        return p
+    listed = ", ".join(format_threshold(t) for t in grid)
+    extra = {t: THRESHOLD_OFF_GRID.format(t=format_threshold(t), grid=listed, m=m) for t in off}
+    return replace(p, thresholds={**p.thresholds, **extra})
 
 
 def _below_floor(table: ScoreTable, m: int) -> bool:
@@ -523,7 +588,11 @@ def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
 
 def _compute_group(
-    table: ScoreTable, privacy: Privacy, metrics: Sequence[MetricDef], thresholds: list[float]
+    table: ScoreTable,
+    privacy: Privacy,
+    metrics: Sequence[MetricDef],
+    thresholds: list[float],
+    min_cell_size: int,
 ) -> tuple[Levels, tuple[list[float], list[float]]]:
     """Fill the memo of one group's Levels; return them with the group's ROC points
     (drawn only for a group whose label metrics may be shown)."""
@@ -531,10 +600,10 @@ def _compute_group(
     for mt in metrics:
         for t in thresholds if mt.needs_threshold else thresholds[:1]:
             compute(mt, lv, t)
-    if not privacy.labels_shown:
+    if not privacy.curves_shown:
         return lv, ([], [])
     calibration_bins(lv)
-    return lv, roc_points(lv)
+    return lv, roc_points(lv, min_cell_size)
 
 
 def _group_value(

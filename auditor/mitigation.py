@@ -22,7 +22,7 @@ never given a number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -416,4 +416,118 @@ def what_if(
         overall_mitigated=_metrics(_as_counts(then_total), withheld=False),
         gaps=gaps,
         notes=notes,
+    )
+
+
+WHAT_IF_WITHHELD = (
+    "what-if figures withheld: between this group's rule and a published threshold fewer "
+    "than {m} patients with or without the outcome would be counted"
+)
+WHAT_IF_CURRENT_WITHHELD = "what-if figures withheld: the report withholds this group's figures"
+RULE_DIGITS = 2
+"""Decimals of the rule thresholds shown (a threshold is often a patient's own score)."""
+
+
+def _band_safe(table: ScoreTable, a: float, b: float, m: int) -> bool:
+    lo, hi = min(a, b), max(a, b)
+    inside = (table.scores >= lo) & (table.scores < hi)
+    pos, neg = int(table.pos[inside].sum()), int(table.neg[inside].sum())
+    return not (0 < pos < m) and not (0 < neg < m)
+
+
+def publish_what_if(
+    result: WhatIf, report: Any, stats: SubgroupStats, *, view: Sequence[str]
+) -> WhatIf:
+    """The what-if as it may be shown: never more than the published report.
+
+    "Now" figures are the report's own published values (so a group the report hides,
+    or a figure it withholds, stays hidden here). A group's what-if figures are shown
+    only when its figures are published now and every stretch of scores between its
+    rule thresholds and the thresholds the report publishes for it holds, with and
+    without the outcome, 0 or at least ``min_cell_size`` patients (differencing the two
+    views isolates no fewer); everyone's what-if figures only when every group's are.
+    Rule thresholds are shown to :data:`RULE_DIGITS` decimals.
+    """
+    from reports.model import group_key
+
+    m = result.min_cell_size
+    view = tuple(view)
+    names = list(view) if len(view) > 1 else view[0]
+    published = {group_key(g.attribute, g.group): g for g in report.groups}
+    tables = {_group_name(k): (k, t) for k, t in stats.groups(view).items()}
+    t0 = float(report.threshold)
+    groups: list[GroupWhatIf] = []
+    all_published = True
+    for g in result.groups:
+        key, table = tables[g.group]
+        shown = published.get(group_key(names, list(key) if len(key) > 1 else key[0]))
+        if shown is None or shown.suppressed:
+            groups.append(
+                GroupWhatIf(
+                    g.group,
+                    None,
+                    True,
+                    False,
+                    None,
+                    {},
+                    {},
+                    note=shown.suppression_reason if shown is not None else "suppressed",
+                )
+            )
+            all_published = all_published and not g.post_processed
+            continue
+        current = {
+            mid: (shown.metrics[mid].estimate if mid in shown.metrics else None)
+            for mid in REPORTED_METRICS
+        }
+        note = g.note
+        mitigated: dict[str, float | None] = {mid: None for mid in REPORTED_METRICS}
+        if g.post_processed and g.rule is not None:
+            grid = [
+                float(t)
+                for t, ms in shown.by_threshold.items()
+                if any(e.estimate is not None for e in ms.values())
+            ] or [t0]
+            cuts = [*g.rule.thresholds, *grid]
+            safe = all(_band_safe(table, a, b, m) for a in g.rule.thresholds for b in cuts)
+            labelled = all(current[mid] is not None for mid in REPORTED_METRICS)
+            if safe and labelled and g.rule.ignore == 0:
+                mitigated = dict(g.mitigated)
+            else:
+                note = (WHAT_IF_WITHHELD if labelled else WHAT_IF_CURRENT_WITHHELD).format(m=m)
+                all_published = False
+        else:
+            mitigated = dict(current)
+        rule = g.rule
+        if rule is not None:
+            rule = Rule(
+                tuple(round(t, RULE_DIGITS) for t in rule.thresholds),
+                rule.probabilities,
+                rule.operator,
+                rule.ignore,
+                rule.random_rate,
+            )
+        groups.append(
+            GroupWhatIf(g.group, shown.n, False, g.post_processed, rule, current, mitigated, note)
+        )
+    overall_current = {
+        mid: (report.overall.metrics[mid].estimate if mid in report.overall.metrics else None)
+        for mid in REPORTED_METRICS
+    }
+    overall_mitigated: dict[str, float | None] = (
+        dict(result.overall_mitigated)
+        if all_published and all(v is not None for v in overall_current.values())
+        else {mid: None for mid in REPORTED_METRICS}
+    )
+    post = [g for g in groups if g.post_processed]
+    gaps = {
+        mid: (_gap([g.current.get(mid) for g in post]), _gap([g.mitigated.get(mid) for g in post]))
+        for mid in result.gaps
+    }
+    return replace(
+        result,
+        groups=groups,
+        overall_current=overall_current,
+        overall_mitigated=overall_mitigated,
+        gaps=gaps,
     )

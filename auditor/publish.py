@@ -34,11 +34,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from auditor.metrics import METRICS
-from auditor.suppression import Privacy
+from auditor.suppression import Privacy, publish_group
 from reports.model import (
     AttributeInfo,
     DisparityResult,
-    Estimate,
     FairnessMetric,
     GroupKey,
     GroupName,
@@ -77,16 +76,22 @@ class PublishPlan:
     """Named fairness metrics computed over the groups whose rates are shown."""
     attributes: Sequence[AttributeInfo] = ()
     """Attribute summaries with their suppressed groups listed."""
+    threshold: float | None = None
+    """The primary threshold (of the groups' ``metrics``)."""
 
     def hidden(self, key: GroupKey, metric: str | None) -> str | None:
         """Why a group's value of ``metric`` may not be shown, or None when it may."""
         privacy = self.privacy.get(key)
-        if privacy is None or privacy.status == "shown":
+        if privacy is None or privacy.fully_shown:
             return None
         if privacy.suppressed:
             return privacy.reason or "suppressed"
-        if metric is None or _label_dependent(metric):
-            return privacy.reason or "label metrics withheld"
+        if metric is None:
+            return privacy.reason if not privacy.labels_shown else None
+        if metric in METRICS:
+            return privacy.metric_reason(metric, self.threshold)
+        if _label_dependent(metric):
+            return privacy.events
         return None
 
 
@@ -97,33 +102,12 @@ def _label_dependent(metric: str) -> bool:
     return metric in LABEL_CRITERIA
 
 
-def published_group(group: GroupResult, privacy: Privacy | None) -> GroupResult:
-    """One group as it may be shown: name only, label metrics withheld, or all."""
-    if privacy is None or privacy.status == "shown":
-        return group
-    if privacy.suppressed:
-        return GroupResult(
-            attribute=group.attribute,
-            group=group.group,
-            suppressed=True,
-            suppression_reason=privacy.reason,
-        )
-    reason = privacy.reason
-
-    def keep(metrics: Mapping[str, Estimate]) -> dict[str, Estimate]:
-        return {
-            mid: (Estimate(reason=reason) if METRICS[mid].label_dependent else est)
-            for mid, est in metrics.items()
-        }
-
-    return group.model_copy(
-        update={
-            "label_metrics_withheld": True,
-            "suppression_reason": reason,
-            "metrics": keep(group.metrics),
-            "by_threshold": {t: keep(ms) for t, ms in group.by_threshold.items()},
-        }
-    )
+def published_group(
+    group: GroupResult, privacy: Privacy | None, threshold: float | None = None
+) -> GroupResult:
+    """One group as it may be shown (:func:`auditor.suppression.publish_group`):
+    name only, or each figure as the plan allows; ``metrics`` are at ``threshold``."""
+    return publish_group(group, privacy, threshold)
 
 
 def _view_groups(report: Report, attribute: GroupName) -> list[GroupKey]:
@@ -232,11 +216,15 @@ def withhold_result(result: PolicyResult, why: str) -> PolicyResult:
 
 def publish(report: Report, plan: PublishPlan) -> Report:
     """The report as it may be written or shown (see the module docstring)."""
+    t0 = plan.threshold if plan.threshold is not None else report.threshold
     groups = [
-        published_group(g, plan.privacy.get(group_key(g.attribute, g.group))) for g in report.groups
+        published_group(g, plan.privacy.get(group_key(g.attribute, g.group)), t0)
+        for g in report.groups
     ]
     overall = published_group(
-        report.overall, plan.privacy.get(group_key(report.overall.attribute, report.overall.group))
+        report.overall,
+        plan.privacy.get(group_key(report.overall.attribute, report.overall.group)),
+        t0,
     )
     results = []
     for r in report.policy_results:

@@ -67,6 +67,26 @@ class ExplainSpec:
     """Features whose proxy_strength (2*AUROC-1) reaches this are listed as proxies."""
 
 
+DEFAULT_MAX_GROUPS = 50
+DEFAULT_ROUNDING = 3
+
+
+@dataclass(frozen=True)
+class PrivacySpec:
+    """The ``privacy:`` block: what may leave the process, and how coarsely."""
+
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    """Counts from 1 to ``min_cell_size - 1`` are never published or derivable."""
+    complementary: bool = True
+    """Hide more cells so that hidden ones cannot be recovered by subtraction; false
+    publishes primary suppression only and stamps every page as internal."""
+    rounding: int = DEFAULT_ROUNDING
+    """Decimals of a figure published while the counts it is built from are withheld
+    (for example a group's AUROC when its event count is hidden)."""
+    max_groups: int = DEFAULT_MAX_GROUPS
+    """A sensitive attribute with more groups is refused as identifier-like."""
+
+
 @dataclass(frozen=True)
 class Waiver:
     """A committee-approved exception to one rule for one group (or all), until a date."""
@@ -101,6 +121,8 @@ class AuditSpec:
     bootstrap: int = DEFAULT_BOOTSTRAP
     bootstrap_bins: int = DEFAULT_BINS
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    """The privacy floor (``privacy.min_cell_size``, or the top-level key)."""
+    privacy: PrivacySpec = field(default_factory=PrivacySpec)
     drop_missing_label: bool = False
     model_card: dict[str, Any] = field(default_factory=dict)
     explain: ExplainSpec = field(default_factory=ExplainSpec)

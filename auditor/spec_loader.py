@@ -31,12 +31,15 @@ from auditor.scorers import MODEL_NOT_FOUND, model_format
 from auditor.spec import (
     DEFAULT_BINS,
     DEFAULT_BOOTSTRAP,
+    DEFAULT_MAX_GROUPS,
     DEFAULT_MIN_CELL_SIZE,
     DEFAULT_POLICY,
+    DEFAULT_ROUNDING,
     AuditSpec,
     ExplainSpec,
     LabelSpec,
     ModelSpec,
+    PrivacySpec,
     Waiver,
     display_path,
     group_label,
@@ -83,6 +86,10 @@ LABEL_IS_FEATURE = (
     "the label column {column!r} cannot be a feature: the model must not read the outcome"
 )
 SCORE_IS_LABEL = "the score column {column!r} cannot be the label column"
+MIN_CELL_SIZE_TWICE = (
+    "$.min_cell_size is {top} but $.privacy.min_cell_size is {block}; give it once "
+    "(privacy.min_cell_size)"
+)
 NEGATIVE_IS_POSITIVE = "the negative value {value!r} is the same as the positive value"
 MIN_CELL_SIZE_LOWERED = (
     "{file}: $.min_cell_size is {value}, below the privacy floor of {floor}: groups with as few "
@@ -273,6 +280,16 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
         problems.append(
             ("$.label.negative", NEGATIVE_IS_POSITIVE.format(value=spec.label.negative))
         )
+    block = spec.raw.get("privacy") or {}
+    top = spec.raw.get("min_cell_size")
+    twice = "min_cell_size" in block and top is not None
+    if twice and block["min_cell_size"] != top:
+        problems.append(
+            (
+                "$.privacy.min_cell_size",
+                MIN_CELL_SIZE_TWICE.format(top=top, block=block["min_cell_size"]),
+            )
+        )
     return sorted(problems)
 
 
@@ -352,7 +369,13 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         seed=raw.get("seed", 0),
         bootstrap=raw.get("bootstrap", DEFAULT_BOOTSTRAP),
         bootstrap_bins=raw.get("bootstrap_bins", DEFAULT_BINS),
-        min_cell_size=raw.get("min_cell_size", DEFAULT_MIN_CELL_SIZE),
+        min_cell_size=_min_cell_size(raw),
+        privacy=PrivacySpec(
+            min_cell_size=_min_cell_size(raw),
+            complementary=raw.get("privacy", {}).get("complementary", True),
+            rounding=raw.get("privacy", {}).get("rounding", DEFAULT_ROUNDING),
+            max_groups=raw.get("privacy", {}).get("max_groups", DEFAULT_MAX_GROUPS),
+        ),
         drop_missing_label=raw.get("drop_missing_label", False),
         model_card=copy.deepcopy(raw.get("model_card", {})),
         explain=ExplainSpec(**raw.get("explain", {})),
@@ -364,6 +387,12 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         waivers=tuple(waiver_from(w) for w in raw.get("waivers", ())),
         raw=copy.deepcopy(raw),
     )
+
+
+def _min_cell_size(raw: dict[str, Any]) -> int:
+    """``privacy.min_cell_size``, else the top-level ``min_cell_size`` (kept working)."""
+    block = raw.get("privacy", {})
+    return int(block.get("min_cell_size", raw.get("min_cell_size", DEFAULT_MIN_CELL_SIZE)))
 
 
 def waiver_from(obj: dict[str, Any]) -> Waiver:

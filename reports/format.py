@@ -100,7 +100,7 @@ def suppressed_size(reason: str | None, min_cell_size: int) -> str:
 
 SHORT_REASONS = {
     SUPPRESSED_COMPLEMENTARY: "suppressed to protect a smaller group",
-    WITHHELD_COMPLEMENTARY: "outcome-based measures withheld to protect another group's count",
+    WITHHELD_COMPLEMENTARY: "event count withheld to protect another group's count",
 }
 """Plain short words for the long reasons of complementary suppression (report.json keeps
 the full text)."""

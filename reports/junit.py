@@ -145,9 +145,12 @@ def junit_xml(report: Report) -> str:
             ("results", counts_text(report)),
             ("generated_at", report.provenance.generated_at),
             ("min_cell_size", str(report.min_cell_size)),
+            *((("privacy_notice", report.privacy_notice),) if report.privacy_notice else ()),
         ):
             ET.SubElement(props, "property", name=name, value=value)
         first.insert(0, props)
+    if report.privacy_notice:
+        root.set("privacy_notice", report.privacy_notice)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=False) + "\n"
 

@@ -60,6 +60,7 @@ def summary_markdown(report: Report) -> str:
     title = " ".join(x for x in (report.model.name or report.name, report.model.version or "") if x)
     mark = VERDICT_MARKS.get(report.verdict, "")
     lines = [
+        *([f"> **{md(report.privacy_notice)}**", ""] if report.privacy_notice else []),
         f"## {mark} Fairness audit: {md(title)} — {s.verdict_word}",
         "",
         f"**Verdict: {s.verdict_word}.** {md(s.headline)} {md(s.verdict_meaning)}",

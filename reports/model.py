@@ -442,13 +442,19 @@ class MissingnessRow(_Model):
     group: str = Field(description="Group value.")
     feature: str = Field(description="Feature (column) name.")
     missing_rate: float | None = Field(None, description="Share of rows with the value missing.")
+    reason: str | None = Field(None, description="Why the rate is withheld (privacy).")
 
 
 class DataChecks(_Model):
     """Representation and data quality per group."""
 
-    rows_total: int = Field(description="Rows in the data file.")
-    rows_dropped_missing_label: int = Field(0, description="Rows dropped for a missing label.")
+    rows_total: int | None = Field(
+        description="Rows in the data file; null when withheld (fewer than min_cell_size "
+        "rows were dropped, and the difference would give their number)."
+    )
+    rows_dropped_missing_label: int | None = Field(
+        0, description="Rows dropped for a missing label; null when fewer than min_cell_size."
+    )
     representation: list[RepresentationRow] = Field(
         default_factory=list, description="Size and share per group."
     )
@@ -563,6 +569,11 @@ class Report(_Model):
         default_factory=dict, description="Model-card fields as given in the spec."
     )
     notes: list[str] = Field(default_factory=list, description="Plain-language caveats.")
+    privacy_notice: str | None = Field(
+        None,
+        description="Stamped on every page and file when complementary suppression is off "
+        "(privacy.complementary: false): the report is for internal use only.",
+    )
     provenance: Provenance = Field(description="Hashes, versions, seed, time and the spec.")
     _unpublished: Any = PrivateAttr(default=None)
     """In memory only (never serialized): the unsuppressed report and its publish plan,

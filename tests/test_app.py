@@ -140,11 +140,24 @@ def test_each_view_renders_on_the_example(view: str) -> None:
         assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"), view
 
 
-def test_threshold_slider_re_measures_the_numbers() -> None:
+@pytest.fixture
+def grid_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example with a declared threshold grid (the slider moves only on it)."""
+    folder = tmp_path / "grid"
+    shutil.copytree(EXAMPLE_DIR, folder)
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec.update(explain={"enabled": False}, threshold=[0.2, 0.3, 0.35])
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.setenv(inputs.ENV_SPEC, str(folder / "spec.yaml"))
+    return folder / "spec.yaml"
+
+
+def test_threshold_slider_moves_only_on_the_declared_grid(grid_spec: Path) -> None:
     at = _open(_app().run(), "Subgroups")
     before = _metric_table(at)
-    slider = at.sidebar.slider[0]
+    slider = at.sidebar.select_slider[0]
     assert slider.value == pytest.approx(0.2)
+    assert [float(o) for o in slider.options] == [0.2, 0.3, 0.35]
     slider.set_value(0.35).run()
     assert not at.exception
     after = _metric_table(at)
@@ -368,9 +381,9 @@ def test_read_only_report_keeps_suppressed_numbers_off_every_view() -> None:
 
 
 @pytest.mark.slow
-def test_export_offers_every_format_of_what_is_on_screen() -> None:
+def test_export_offers_every_format_of_what_is_on_screen(grid_spec: Path) -> None:
     at = _open(_app().run(), "Export")
-    at.sidebar.slider[0].set_value(0.3).run()
+    at.sidebar.select_slider[0].set_value(0.3).run()
     prepare = next(b for b in at.button if b.label == "Prepare the files")
     prepare.click().run()
     assert not at.exception and not _errors(at)
@@ -390,9 +403,15 @@ def test_export_offers_every_format_of_what_is_on_screen() -> None:
     assert files["report.pdf"].startswith(b"%PDF") and files["governance.pdf"].startswith(b"%PDF")
 
 
-def test_compare_shows_deltas_between_two_thresholds() -> None:
+def test_a_single_declared_threshold_has_no_slider() -> None:
+    at = _app().run()
+    assert not at.sidebar.slider and not at.sidebar.select_slider
+    assert any("Declare more thresholds" in c.value for c in at.sidebar.caption)
+
+
+def test_compare_shows_deltas_between_two_thresholds(grid_spec: Path) -> None:
     at = _open(_app().run(), "Compare")
-    at.sidebar.slider[0].set_value(0.3).run()
+    at.sidebar.select_slider[0].set_value(0.3).run()
     assert not at.exception and not _errors(at)
     table = _metric_table(at)
     assert "Change" in table
@@ -422,7 +441,7 @@ def test_opens_the_spec_named_by_the_environment(
     assert not at.exception and not _errors(at)
     assert at.sidebar.radio(key="source").value == inputs.SOURCE_GIVEN
     assert at.title[0].value == "Release candidate audit"
-    assert at.sidebar.slider[0].value == pytest.approx(0.3)
+    assert any("Score ≥ 0.3 predicts positive" in c.value for c in at.sidebar.caption)
 
 
 def test_spec_path_from_the_command_line_wins_over_the_environment() -> None:
@@ -463,7 +482,7 @@ def test_a_group_hidden_to_protect_another_reads_suppressed_not_fewer_than() -> 
     assert patients == {"A": "fewer than 11 patients", "B": "suppressed", "C": "175"}
     assert table.notes == [
         "B: suppressed to protect a smaller group",
-        "C: outcome-based measures withheld to protect another group's count",
+        "C: event count withheld to protect another group's count",
     ]
     assert not any("fewer than" in note for note in table.notes)
     report = make_report()

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.data_checks import data_checks, restrict_to_reportable
+from auditor.data_checks import (
+    DROPPED_FEW_NOTE,
+    MISSING_COMPLEMENTARY,
+    MISSING_WITHHELD,
+    data_checks,
+    restrict_to_reportable,
+)
 from auditor.errors import SpecError
 from auditor.suppression import (
     SUPPRESSED_COMPLEMENTARY,
@@ -25,7 +31,7 @@ def cohort() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     sex = np.array(["female", "male"] * 50)
     lab = np.arange(100, dtype=float)
     lab[60:76] = np.nan  # half of Medicaid lacks the lab
-    lab[:3] = np.nan  # 3 of 60 Private
+    lab[:12] = np.nan  # 12 of 60 Private
     frame = pd.DataFrame({"lab": lab, "age": np.arange(100.0), "payer": payer})
     sensitive = pd.DataFrame(
         {
@@ -45,8 +51,8 @@ def test_representation_counts_shares_and_suppression() -> None:
         features=["lab", "age"],
         sensitive=sensitive,
         labels=labels,
-        rows_total=104,
-        rows_dropped_missing_label=4,
+        rows_total=112,
+        rows_dropped_missing_label=12,
         reference_shares={"payer": {"Medicaid": 0.5}},
     )
     rows = {(r.attribute, r.group): r for r in checks.representation}
@@ -62,14 +68,45 @@ def test_representation_counts_shares_and_suppression() -> None:
     self_pay = rows["payer", "Self"]
     assert self_pay.suppressed and self_pay.n is None and self_pay.share is None
     assert "n" not in json.loads(self_pay.model_dump_json(exclude_none=True))
-    assert checks.rows_total == 104 and checks.rows_dropped_missing_label == 4
+    assert checks.rows_total == 112 and checks.rows_dropped_missing_label == 12
     assert checks.notes[:3] == [
-        "4 of 104 rows had no label and were left out of the audit; their groups are not "
+        "12 of 112 rows had no label and were left out of the audit; their groups are not "
         "counted below.",
         "payer = Medicaid makes up 32.0% of the audited patients against a reference share of "
         "50.0% (ratio 0.64).",
         "payer: 1 group(s) with fewer than 11 patients are shown without counts (Self).",
     ]
+
+
+def test_a_few_dropped_rows_are_not_derivable() -> None:
+    """4 dropped of 104: publishing both totals would give the 4 by subtraction."""
+    frame, sensitive, labels = cohort()
+    checks = data_checks(
+        frame,
+        features=["lab"],
+        sensitive=sensitive,
+        labels=labels,
+        rows_total=104,
+        rows_dropped_missing_label=4,
+    )
+    assert checks.rows_total is None and checks.rows_dropped_missing_label is None
+    assert checks.notes[0] == DROPPED_FEW_NOTE.format(m=11)
+
+
+def test_a_small_missing_count_is_withheld_with_its_complement() -> None:
+    """3 of 60 Private lack the lab (rate x n = 3): withheld, and Medicaid's rate with
+    it, else the overall count minus Medicaid's would give the 3."""
+    frame, sensitive, labels = cohort()
+    frame.loc[3:11, "lab"] = 1.0  # only 3 of 60 Private missing now
+    checks = data_checks(
+        frame, features=["lab"], sensitive=sensitive, labels=labels, rows_total=100
+    )
+    rows = {(m.attribute, m.group): m for m in checks.missingness}
+    assert rows["payer", "Private"].missing_rate is None
+    assert rows["payer", "Private"].reason == MISSING_WITHHELD.format(m=11)
+    assert rows["payer", "Medicaid"].missing_rate is None
+    assert rows["payer", "Medicaid"].reason == MISSING_COMPLEMENTARY
+    assert [d for d in checks.missingness_disparities if d["attribute"] == "payer"] == []
 
 
 def test_a_reference_group_absent_from_the_data_is_listed_without_counts() -> None:
@@ -119,26 +156,34 @@ def test_missingness_disparities_rank_features_by_the_gap_between_groups() -> No
             "max_group": "Medicaid",
             "max_rate": 0.5,
             "min_group": "Private",
-            "min_rate": 0.05,
-            "difference": pytest.approx(0.45),
+            "min_rate": 0.2,
+            "difference": pytest.approx(0.3),
         },
     ]
-    assert "lab is missing for 50.0% of payer = Medicaid against 5.0% of payer = Private." in (
+    assert "lab is missing for 50.0% of payer = Medicaid against 20.0% of payer = Private." in (
         checks.notes
     )
 
 
 def test_missingness_that_depends_on_the_outcome_is_noted() -> None:
+    """In whole percent, and only with 100 or more patients with and without the outcome
+    (so the rates cannot give an exact count)."""
     frame, sensitive, _ = cohort()
-    labels = frame["lab"].isna().to_numpy().astype(np.int8)
-    labels[80:] = 1
-    checks = data_checks(
-        frame, features=["lab"], sensitive=sensitive, labels=labels, rows_total=100
-    )
+    big = pd.concat([frame] * 4, ignore_index=True)
+    sens = pd.concat([sensitive] * 4, ignore_index=True)
+    labels = big["lab"].isna().to_numpy().astype(np.int8)
+    labels[::3] = 1
+    missing = big["lab"].isna().to_numpy()
+    pos, neg = missing[labels == 1].mean(), missing[labels == 0].mean()
+    checks = data_checks(big, features=["lab"], sensitive=sens, labels=labels, rows_total=400)
     assert checks.notes[-1] == (
-        "lab is missing for 48.7% of patients with the outcome against 0.0% of those without: "
-        "missingness that depends on the outcome can bias the model and its audit."
+        f"lab is missing for {pos:.0%} of patients with the outcome against {neg:.0%} of those "
+        "without: missingness that depends on the outcome can bias the model and its audit."
     )
+    small = data_checks(
+        frame, features=["lab"], sensitive=sensitive, labels=labels[:100], rows_total=100
+    )
+    assert not any("patients with the outcome" in n for n in small.notes)
 
 
 def test_complete_data_says_so() -> None:
@@ -250,7 +295,7 @@ def test_a_shown_groups_new_missingness_gap_is_noted_after_restriction() -> None
     restricted = restrict_to_reportable(checks, {group_key("payer", "Self"): None})
     (payer,) = [d for d in restricted.missingness_disparities if d["attribute"] == "payer"]
     assert (payer["max_group"], payer["min_group"]) == ("Medicaid", "Private")
-    assert "lab is missing for 50.0% of payer = Medicaid against 5.0% of payer = Private." in (
+    assert "lab is missing for 50.0% of payer = Medicaid against 20.0% of payer = Private." in (
         restricted.notes
     )
     assert "payer: Self shown without counts: suppressed." in restricted.notes

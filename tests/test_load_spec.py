@@ -19,7 +19,7 @@ from tests.load_helpers import make_cohort, write_cohort, write_spec
 
 ALLOWED_KEYS = (
     "bootstrap, bootstrap_bins, data, drop_missing_label, explain, features, intersections, "
-    "label, min_cell_size, model, model_card, name, policy, reference_groups, "
+    "label, min_cell_size, model, model_card, name, policy, privacy, reference_groups, "
     "reference_shares, seed, sensitive, threshold, undecided, waivers"
 )
 

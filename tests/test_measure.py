@@ -129,15 +129,17 @@ def test_curves(stats):
     assert all(0 <= b.mean_predicted <= 1 and 0 <= b.observed <= 1 for b in cal.bins)
 
 
-def test_calibration_curve_keeps_only_bins_with_enough_patients():
-    s = np.array([0.05] * 30 + [0.55] * 5 + [0.95] * 20)
-    y = np.array([0] * 28 + [1] * 2 + [1] * 3 + [0] * 2 + [1] * 15 + [0] * 5)
+def test_calibration_curve_merges_bins_until_each_holds_enough_patients():
+    # bin 0.05: 0 events, 30 without; bin 0.55: 3 and 2 (too few: merged into the next);
+    # bin 0.95: 15 and 11. Each published point holds 0 or >= 11 with and without.
+    s = np.array([0.05] * 30 + [0.55] * 5 + [0.95] * 26)
+    y = np.array([0] * 30 + [1] * 3 + [0] * 2 + [1] * 15 + [0] * 11)
     stats = reduce_frame(pd.DataFrame({"g": ["x"] * s.size}), y, s)
     m = measure(stats, views=[("g",)], thresholds=[0.5], bootstrap=0)
     bins = m.curves.calibration[0].bins
     assert [(b.mean_predicted, b.observed) for b in bins] == [
-        pytest.approx((0.05, 2 / 30)),
-        pytest.approx((0.95, 15 / 20)),
+        pytest.approx((0.05, 0.0)),
+        pytest.approx(((0.55 * 5 + 0.95 * 26) / 31, 18 / 31)),
     ]
 
 

@@ -623,7 +623,7 @@ def test_label_metrics_withheld_to_protect_another_group_say_so() -> None:
     withheld.suppression_reason = WITHHELD_COMPLEMENTARY
     html = _flat(_visible_text(report_html(report, make_charts(report))))
     assert (
-        f"Size and selection rate only: {WITHHELD_GROUP} (outcome-based measures withheld to "
+        f"Size and selection rate only: {WITHHELD_GROUP} (event count withheld to "
         "protect another group's count)." in html
     )
     assert "patients with or without the outcome):" not in html

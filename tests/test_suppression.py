@@ -13,12 +13,11 @@ from auditor.stats import reduce_frame
 from auditor.suppression import (
     MIN_CELL_SIZE_INVALID,
     SUPPRESSED_COMPLEMENTARY,
+    SUPPRESSED_OWN,
     SUPPRESSED_PARENT,
     SUPPRESSED_SMALL,
-    WITHHELD_BOTH,
     WITHHELD_COMPLEMENTARY,
     WITHHELD_NEGATIVES,
-    WITHHELD_PARENT,
     WITHHELD_POSITIVES,
     Counts,
     check_min_cell_size,
@@ -62,7 +61,9 @@ def test_group_size_at_the_threshold(n, status):
         (10, 500, "label_withheld", WITHHELD_POSITIVES),
         (11, 500, "shown", None),
         (500, 10, "label_withheld", WITHHELD_NEGATIVES),
-        (10, 10, "label_withheld", WITHHELD_BOTH),
+        # 10 and 10 of 20: both bounded by 10 and adding up to 20, so both would be
+        # exact: the size is suppressed too, for the group's own sake
+        (10, 10, "suppressed", SUPPRESSED_OWN),
     ],
 )
 def test_events_at_the_threshold(pos, neg, status, reason):
@@ -92,12 +93,11 @@ def test_complementary_suppression_hides_the_next_smallest():
         ("D",): "shown",
     }
     assert plan[("g",)][("B",)].reason == SUPPRESSED_COMPLEMENTARY
-    # two small groups whose sizes add up to 11 protect each other's size...
+    # two small groups whose sizes add up to 11 protect each other's size and events:
+    # neither count is exact (only their sums are), so nothing else is hidden
     view2 = {("A",): c(500), ("B",): c(40), ("C",): c(8), ("D",): c(3)}
     plan2 = plan_suppression({("g",): view2}, 11)
-    assert plan2[("g",)][("B",)].status == "label_withheld"
-    # ...but their 5 events would follow by subtraction, so B's label metrics are withheld
-    assert plan2[("g",)][("B",)].reason == WITHHELD_COMPLEMENTARY
+    assert plan2[("g",)][("B",)].fully_shown
     # two small groups whose sizes add up to less than 11 reveal their sum: hide one more
     view3 = {("A",): c(500), ("B",): c(40), ("C",): c(6), ("D",): c(3)}
     assert statuses(plan_suppression({("g",): view3}, 11), ("g",))[("B",)] == "suppressed"
@@ -162,12 +162,18 @@ def test_label_complement_and_parent():
         ("Z", "F"): c(50, 2),
         ("Z", "M"): c(50, 2),
     }
-    plan = plan_suppression({("race",): race, ("race", "sex"): inter}, 11)
+    everyone = {(): c(900, 304)}
+    plan = plan_suppression({(): everyone, ("race",): race, ("race", "sex"): inter}, 11)
     assert plan[("race",)][("Z",)].reason == WITHHELD_POSITIVES.format(m=11)
-    assert plan[("race",)][("Y",)].status == "label_withheld"
-    assert plan[("race",)][("Y",)].reason == WITHHELD_COMPLEMENTARY
-    assert plan[("race",)][("X",)].status == "shown"
-    assert plan[("race", "sex")][("Y", "F")].reason == WITHHELD_PARENT.format(parent="Y")
+    # Z's 4 events = everyone's - X's - Y's; X's and Y's follow from their cells, so the
+    # cheapest figure to withhold is the overall event count, not a group's metrics
+    overall = plan[()][()]
+    assert overall.labels_shown and overall.events == WITHHELD_COMPLEMENTARY
+    assert overall.metric_reason("auroc") is None
+    assert overall.metric_reason("prevalence") == WITHHELD_COMPLEMENTARY
+    assert overall.metric_reason("sensitivity", 0.5) == WITHHELD_COMPLEMENTARY
+    assert all(plan[("race",)][k].fully_shown for k in [("X",), ("Y",)])
+    assert plan[("race", "sex")][("Z", "F")].reason == WITHHELD_POSITIVES.format(m=11)
 
 
 def test_min_cell_size_validation():

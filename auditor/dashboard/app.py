@@ -132,19 +132,26 @@ def _threshold_slider(live: state.LiveAudit) -> float:
     """The decision threshold; moving it re-measures from the cached statistics."""
     st.sidebar.divider()
     st.sidebar.subheader("Decision threshold")
-    return float(
-        st.sidebar.slider(
-            "Score ≥ threshold predicts positive",
-            min_value=0.01,
-            max_value=0.99,
-            value=float(live.spec.thresholds[0]),
-            step=0.01,
-            key=THRESHOLD_KEY,
-            bind="query-params",
-            help="Moving it re-measures every group from the cached statistics; nothing is "
-            "reloaded.",
+    # Only the declared grid (the spec's thresholds): the suppression plan is made over
+    # it, so moving the slider can never difference two thresholds the plan did not see.
+    spec = live.spec
+    grid = sorted(float(t) for t in spec.thresholds)
+    if len(grid) > 1:
+        return float(
+            st.sidebar.select_slider(
+                "Score ≥ threshold predicts positive",
+                options=grid,
+                value=float(spec.thresholds[0]),
+                key=THRESHOLD_KEY,
+                help="The thresholds declared in the spec (threshold: [...]); moving it "
+                "re-measures every group from the cached statistics.",
+            )
         )
+    st.sidebar.caption(
+        f"Score ≥ {grid[0]:g} predicts positive. Declare more thresholds in the spec "
+        "(threshold: [...]) to compare them here."
     )
+    return grid[0]
 
 
 def _timing_caption(timed: state.Timed, full: bool) -> str:
@@ -368,6 +375,8 @@ def main() -> None:
         provisional=provisional,
     )
     st.title(display.plain(report.name))
+    if report.privacy_notice:
+        st.error(report.privacy_notice)
     _banner(report, source, provisional)
     if timed is not None and not full and live is not None:
         intervals = (

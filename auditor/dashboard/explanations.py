@@ -171,7 +171,8 @@ def _representation(report: Report) -> None:
         if checks.rows_dropped_missing_label
         else ""
     )
-    st.caption(f"{checks.rows_total:,} rows in the data{dropped}.")
+    if checks.rows_total is not None:
+        st.caption(f"{checks.rows_total:,} rows in the data{dropped}.")
     hidden = display.suppressed_keys(report)
     rows = []
     for r in checks.representation:

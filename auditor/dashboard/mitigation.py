@@ -22,6 +22,7 @@ from auditor.mitigation import (
     OBJECTIVES,
     REPORTED_METRICS,
     WhatIf,
+    publish_what_if,
     what_if,
 )
 
@@ -185,6 +186,9 @@ def render(ctx: ViewContext) -> None:
     )
     if result is None:
         return
+    # never more than the published report: its figures now, and what-if figures only
+    # where differencing the two cannot isolate a small count
+    result = publish_what_if(result, ctx.report, ctx.live.prepared.stats, view=view)
     st.caption(
         f"Now: one threshold {result.threshold:g} for everyone (sidebar). What-if: "
         f"{CONSTRAINT_WORDS[constraint]} across {display.plain(view_label)}. "
