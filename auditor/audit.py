@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
 from auditor.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
-from auditor.hashing import sha256_bytes, sha256_path
+from auditor.hashing import read_regular_file, sha256_bytes, sha256_path
 from auditor.identifiers import refuse_identifier_like
 from auditor.judge import judge
 from auditor.measure import Measurement, measure
@@ -142,7 +142,7 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         hashes["spec"] = spec.source_sha256 or sha256_path(spec.source)
     if spec.model.path is not None:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
-        hashes["model"] = getattr(scorer, "sha256", None) or sha256_path(spec.model.path)
+        hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
 
 
@@ -373,6 +373,7 @@ def build_report(
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
         libraries=_libraries(),
+        runtimes=dict(getattr(prepared.scorer, "runtime", None) or {}),
         sha256=hashes,
         seed=seed,
         bootstrap_replicates=n_boot,
@@ -531,13 +532,19 @@ def _spec_dir(spec: AuditSpec) -> Path | None:
 
 def load_report(path: str | Path) -> Report:
     """Read a report.json written by an earlier audit (baseline, compare, dashboard)."""
+    return read_report(path)[0]
+
+
+def read_report(path: str | Path) -> tuple[Report, str]:
+    """A report.json and the SHA-256 of the very bytes it was parsed from (read once)."""
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
-    if not path.is_file():
+    if not path.exists():
         raise ReportInputError(REPORT_MISSING.format(path=path))
+    content = read_regular_file(path, error=ReportInputError)
     try:
-        return Report.from_json(path.read_text(encoding="utf-8"))
+        return Report.from_json(content.decode("utf-8")), sha256_bytes(content)
     except ValidationError as exc:
         problems = [
             f"$.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:3]

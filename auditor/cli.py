@@ -30,6 +30,14 @@ WAIVER_EXPIRED_WARNING = (
 UNDECIDED_LISTED = 5
 """Undecided blocking checks named on the terminal (every one is in the reports)."""
 THRESHOLD_RANGE = "--threshold: {value} is not a probability strictly between 0 and 1"
+SEED_RANGE = "{value} is not a seed: expected a whole number from 0 to {limit}"
+SIGN_NEEDS_JSON = "--sign-key signs report.json: include json in --formats"
+REPORT_VERIFIED = "{file}: signature valid, by trusted key {key_id}"
+REPORT_NOT_VERIFIED = "{file}: NOT VERIFIED: {problem}"
+NO_TRUST_GIVEN = (
+    "verify-report needs the public keys to trust: give --trusted-keys PATH or set {env}"
+)
+KEY_WRITTEN = "wrote private key {key} (keep it secret) and public key {pub} (key id {key_id})"
 
 EPILOG_AUDIT = """examples:
   auditor audit spec.yaml --out audit
@@ -71,6 +79,18 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    from auditor.spec import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(SEED_RANGE.format(value=repr(text), limit=MAX_SEED))
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for the reports")
     p.add_argument(
@@ -98,7 +118,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default=",".join(FORMATS_ALL),
         help="comma-separated subset of json,html,pdf,md,junit (default: all)",
     )
-    p.add_argument("--seed", type=int, help="random seed (overrides the spec)")
+    p.add_argument("--seed", type=_seed, help="random seed (overrides the spec)")
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -107,6 +127,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--registry", metavar="URL", help="registry database URL (see `history`)")
     p.add_argument("--ran-by", metavar="NAME", help="who ran the audit (default: user name)")
+    p.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        help="sign report.json with this Ed25519 private key (PEM); writes report.json.sig",
+    )
+    p.add_argument(
+        "--trusted-keys",
+        metavar="PATH",
+        help="with --record: public keys the registry trusts (default: $AUDITOR_TRUSTED_KEYS)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +232,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="show every metric delta, not only changes")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = sub.add_parser(
+        "keygen",
+        help="create an Ed25519 key pair for signing reports, sign-offs and log heads",
+        epilog="example:\n  auditor keygen chair.key   # writes chair.key and chair.key.pub",
+        formatter_class=fmt,
+    )
+    p.add_argument("key", type=Path, help="private key file to create (its .pub beside it)")
+
+    p = sub.add_parser(
+        "sign-report",
+        help="sign an existing report.json (writes report.json.sig beside it)",
+        epilog="example:\n  auditor sign-report audit/ --sign-key analyst.key",
+        formatter_class=fmt,
+    )
+    p.add_argument("report", type=Path, help="report.json or its folder")
+    p.add_argument("--sign-key", metavar="KEY", required=True, help="Ed25519 private key (PEM)")
+
+    p = sub.add_parser(
+        "verify-report",
+        help="check a report.json's signature against trusted public keys",
+        description="Verify report.json.sig over the exact bytes of report.json with one of\n"
+        "the trusted public keys. Exit 0 when valid, 1 when not, 2 on bad input.",
+        epilog="example:\n  auditor verify-report audit/ --trusted-keys committee.pub",
+        formatter_class=fmt,
+    )
+    p.add_argument("report", type=Path, help="report.json or its folder")
+    p.add_argument("--trusted-keys", metavar="PATH", help="public keys (PEM file or folder)")
+
     from auditor.registry.commands import add_registry_parsers
 
     add_registry_parsers(sub)
@@ -212,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, spec_path: Path) -> int:
-    from auditor.audit import build_report, load_report, prepare, with_overrides
+    from auditor.audit import build_report, prepare, read_report, with_overrides
     from auditor.output import check_output_dir, publish, staging_dir
     from auditor.spec_loader import load_spec, validate_spec
     from reports import render
@@ -230,33 +288,47 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
     if args.baseline is not None:
         inputs.append(args.baseline)
     check_output_dir(args.out, force=args.force, inputs=inputs)
-    baseline = load_report(args.baseline) if args.baseline else None
+    baseline, baseline_sha = read_report(args.baseline) if args.baseline else (None, None)
     policies = _policies(spec, spec_path, from_cli=bool(args.policy))
     prepared = prepare(spec, progress=progress)
     report = build_report(
         prepared,
         policies=policies,
         baseline=baseline,
-        baseline_sha256=_baseline_sha(args.baseline),
+        baseline_sha256=baseline_sha,
         progress=progress,
     )
+    signing_key = None
+    if args.sign_key:
+        from auditor.signing import load_private_key
+
+        if "json" not in formats:
+            raise AuditorError(SIGN_NEEDS_JSON)
+        signing_key = load_private_key(args.sign_key)
     progress(f"rendering {', '.join(formats)}")
+    signature = None
     with staging_dir(args.out) as tmp:
         render(report, tmp, formats)
+        if signing_key is not None:
+            signature = _sign_report_file(tmp / "report.json", signing_key)
         publish(tmp, args.out)
     record_note = ""
     if args.record:
+        from auditor.hashing import read_regular_file
         from auditor.registry import Registry
+        from auditor.signing import load_trusted_keys
 
-        registry = Registry(args.registry)
-        entry = registry.record(
-            report,
-            report_json=(args.out / "report.json").read_text(encoding="utf-8")
-            if (args.out / "report.json").exists()
-            else report.to_json(),
-            ran_by=args.ran_by or _user(),
-            report_dir=args.out,
-        )
+        written = args.out / "report.json"
+        text = read_regular_file(written).decode("utf-8") if written.exists() else report.to_json()
+        with Registry(args.registry, trusted_keys=load_trusted_keys(args.trusted_keys)) as reg:
+            entry = reg.record(
+                report,
+                report_json=text,
+                ran_by=args.ran_by or _user(),
+                report_dir=args.out,
+                signature=signature,
+                source=str(written),
+            )
         record_note = f"; recorded as audit {entry.audit_id}"
     from auditor.verdict import verdict_summary
 
@@ -279,6 +351,66 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
     return EXIT_BLOCKING_FAILURE if fails_gate else EXIT_PASS
 
 
+def _sign_report_file(path: Path, key):  # type: ignore[no-untyped-def]
+    """Sign the bytes of ``path`` and write the signature to ``path.sig``; return it."""
+    from auditor.hashing import read_regular_file
+    from auditor.signing import SIGNATURE_SUFFIX, sign
+
+    signature = sign(read_regular_file(path), key)
+    path.with_name(path.name + SIGNATURE_SUFFIX).write_text(signature.to_json())
+    return signature
+
+
+def _report_path(path: Path) -> Path:
+    return path / "report.json" if path.is_dir() else path
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from auditor.signing import generate_key
+
+    public, key_id = generate_key(args.key)
+    print(KEY_WRITTEN.format(key=args.key, pub=public, key_id=key_id))
+    return EXIT_PASS
+
+
+def cmd_sign_report(args: argparse.Namespace) -> int:
+    from auditor.signing import load_private_key
+
+    path = _report_path(args.report)
+    signature = _sign_report_file(path, load_private_key(args.sign_key))
+    print(f"signed {path} with key {signature.key_id}: {path}.sig")
+    return EXIT_PASS
+
+
+def cmd_verify_report(args: argparse.Namespace) -> int:
+    from auditor.errors import SignatureError
+    from auditor.hashing import read_regular_file
+    from auditor.signing import (
+        ENV_TRUSTED_KEYS,
+        SIGNATURE_SUFFIX,
+        Signature,
+        load_trusted_keys,
+        signature_problem,
+    )
+
+    trusted = load_trusted_keys(args.trusted_keys)
+    if not trusted:
+        raise SignatureError(NO_TRUST_GIVEN.format(env=ENV_TRUSTED_KEYS))
+    path = _report_path(args.report)
+    content = read_regular_file(path, error=SignatureError)
+    sig_path = path.with_name(path.name + SIGNATURE_SUFFIX)
+    if not sig_path.exists():
+        print(REPORT_NOT_VERIFIED.format(file=path, problem=f"{sig_path.name} is missing"))
+        return EXIT_BLOCKING_FAILURE
+    signature = Signature.read(sig_path)
+    problem = signature_problem(content, signature, trusted)
+    if problem is not None:
+        print(REPORT_NOT_VERIFIED.format(file=path, problem=problem))
+        return EXIT_BLOCKING_FAILURE
+    print(REPORT_VERIFIED.format(file=path, key_id=signature.key_id))
+    return EXIT_PASS
+
+
 def _policies(spec, spec_path: Path, *, from_cli: bool):  # type: ignore[no-untyped-def]
     """Load the audit's policies; an unknown pack is reported against where it was named."""
     from auditor.errors import PolicyError
@@ -291,14 +423,6 @@ def _policies(spec, spec_path: Path, *, from_cli: bool):  # type: ignore[no-unty
             raise
         where = "--policy" if from_cli else f"{spec_path}: $.policy"
         raise PolicyError(f"{where}: {exc.message}") from None
-
-
-def _baseline_sha(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    from auditor.hashing import sha256_path
-
-    return sha256_path(path / "report.json" if path.is_dir() else path)
 
 
 def _policy_ref(ref: str) -> str:
@@ -445,6 +569,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "policies": cmd_policies,
     "metrics": cmd_metrics,
     "compare": cmd_compare,
+    "keygen": cmd_keygen,
+    "sign-report": cmd_sign_report,
+    "verify-report": cmd_verify_report,
 }
 
 
@@ -453,7 +580,54 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
     print(f"warning: {message}", file=sys.stderr)
 
 
+class _QuietPipe:
+    """stdout that, once its reader has gone (``auditor ... | head -1``), drops the rest.
+
+    The command still runs to its end and returns its usual exit status; the
+    descriptor is pointed at ``/dev/null`` so Python's final flush cannot fail either.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def _silence(self) -> None:
+        self.closed_by_reader = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.closed_by_reader:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if not isinstance(sys.stdout, _QuietPipe) and hasattr(sys.stdout, "fileno"):
+        try:
+            sys.stdout.fileno()
+            sys.stdout = _QuietPipe(sys.stdout)  # type: ignore[assignment]
+        except (OSError, ValueError):  # captured output in tests: nothing to protect
+            pass
     argv = list(sys.argv[1:] if argv is None else argv)
     debug_flag = "--debug" in argv
     if debug_flag and (argv[0] if argv else "") not in ("audit", "demo"):
@@ -478,11 +652,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditorError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc.message}", file=sys.stderr)
+        # messages quote names and values from the inputs: escape what a terminal would obey
+        from auditor.safe_text import escape_control
+
+        shown = "\n".join(escape_control(line) for line in exc.message.split("\n"))
+        print(f"error: {shown}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: no report was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # a write outside print(): the reader has gone, say nothing
+        if isinstance(sys.stdout, _QuietPipe):
+            sys.stdout._silence()
+        return EXIT_PASS
     except Exception as exc:  # a bug, not bad input: say so, keep the traceback for --debug
         if debug:
             traceback.print_exc()

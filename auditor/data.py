@@ -8,8 +8,13 @@ message that names the file, the column and the first offending data rows
 
 from __future__ import annotations
 
+import csv
 import difflib
+import gzip
+import io
+import os
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.errors import DataError
-from auditor.hashing import sha256_path
+from auditor.errors import AuditInputError, DataError
+from auditor.hashing import open_regular_file, read_regular_file, sha256_bytes
 from auditor.spec import MISSING_GROUP, AuditSpec, display_path, group_label
 
 __all__ = [
     "DATA_SUFFIXES",
+    "ENV_MAX_DATA_BYTES",
+    "ENV_MAX_ROWS",
     "LoadedData",
     "check_columns",
     "data_format",
@@ -40,6 +47,12 @@ DATA_SUFFIXES: dict[str, str] = {
     ".pq": "parquet",
 }
 ROWS_SHOWN = 5
+ENV_MAX_DATA_BYTES = "AUDITOR_MAX_DATA_BYTES"
+"""Environment variable: most bytes a data file may hold once decompressed."""
+ENV_MAX_ROWS = "AUDITOR_MAX_ROWS"
+"""Environment variable: most data rows a data file may hold."""
+DEFAULT_MAX_DATA_BYTES = 1024**3
+DEFAULT_MAX_ROWS = 10_000_000
 COLUMNS_SHOWN = 30
 
 DATA_NOT_FOUND = "{file}: data file not found (named by $.data in {spec})"
@@ -55,6 +68,27 @@ DATA_EMPTY = "{file}: the data file has no rows; expected a header and one row p
 COLUMN_MISSING = (
     "{file}: column {column!r} (named by {path} in {spec}) is not in the data{hint}; "
     "columns in the file: {columns}"
+)
+DATA_TOO_LARGE = (
+    "{file}: the data is larger than {limit:,} bytes once decompressed, the limit set by "
+    "{setting}; raise it if a file this large is expected"
+)
+DATA_TOO_MANY_ROWS = (
+    "{file}: the data has more than {limit:,} rows, the limit set by {setting}; raise it "
+    "if a file this large is expected"
+)
+LIMIT_INVALID = "{setting}: {value!r} is not a whole number of at least 1"
+DUPLICATE_COLUMNS = (
+    "{file}: column name {column!r} appears {count} times in the header (columns {positions}); "
+    "expected each column name once"
+)
+RAGGED_ROW = (
+    "{file}: data row {row} has {found} field(s) but the header has {expected}; "
+    "expected the same number of fields in every row"
+)
+NESTED_VALUES = (
+    "{file}: column {column!r} (named by {path} in {spec}) holds {kind} values in {count} "
+    "row(s) (rows {rows}); expected one plain value (text, number or true/false) per row"
 )
 LABEL_MISSING = (
     "{file}: label column {column!r} has {count} row(s) with no value (rows {rows}); "
@@ -114,44 +148,182 @@ def _parquet_error(path: Path, exc: Exception) -> DataError:
     return DataError(PARQUET_UNREADABLE.format(file=display_path(path), reason=reason))
 
 
+def data_limit(setting: str, default: int) -> int:
+    """A size limit from the environment (``setting``), else ``default``."""
+    text = os.environ.get(setting, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise AuditInputError(LIMIT_INVALID.format(setting=setting, value=text))
+    return value
+
+
+def _check_header(path: Path, names: Sequence[str]) -> None:
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        seen.setdefault(str(name), []).append(position)
+    for name, positions in seen.items():
+        if len(positions) > 1:
+            raise DataError(
+                DUPLICATE_COLUMNS.format(
+                    file=display_path(path),
+                    column=name,
+                    count=len(positions),
+                    positions=", ".join(str(p) for p in positions),
+                )
+            )
+
+
+def _csv_header(names: Sequence[str]) -> list[str]:
+    """Header cells as pandas names them (an empty cell is ``Unnamed: i``)."""
+    return [name if name else f"Unnamed: {i}" for i, name in enumerate(names)]
+
+
 def read_columns(path: Path) -> list[str]:
-    """Column names only, cheaply: the Parquet schema or the CSV header row."""
+    """Column names only, cheaply: the Parquet schema or the CSV header row.
+
+    Refuses anything but a regular file and a header naming a column twice.
+    """
     path = Path(path)
     kind = data_format(path)
+    file = display_path(path)
+    with open_regular_file(path, error=DataError, file=file) as handle:
+        if kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            try:
+                names = [str(n) for n in pq.read_schema(handle).names]
+            except (pa.ArrowException, OSError) as exc:
+                raise _parquet_error(path, exc) from exc
+            names = [n for n in names if not n.startswith("__index_level")]
+        else:
+            raw: Any = gzip.GzipFile(fileobj=handle) if _gzipped(path) else handle
+            try:
+                header = next(
+                    csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")), None
+                )
+            except (csv.Error, UnicodeDecodeError, OSError, EOFError) as exc:
+                raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
+            if not header:
+                raise DataError(DATA_EMPTY.format(file=file))
+            names = _csv_header(header)
+    _check_header(path, names)
+    return names
+
+
+def _gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _gunzip(path: Path, data: bytes, limit: int) -> bytes:
+    """Decompress at most ``limit`` bytes; a bomb stops at the limit, not at the disk."""
+    file = display_path(path)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+            out = handle.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
+    if len(out) > limit:
+        raise DataError(DATA_TOO_LARGE.format(file=file, limit=limit, setting=ENV_MAX_DATA_BYTES))
+    return out
+
+
+def _check_csv_rows(path: Path, text: str, max_rows: int) -> None:
+    """Every record has as many fields as the header; at most ``max_rows`` records.
+
+    pandas pads a short row with missing values, which would invent a
+    "(missing)" group; this pass refuses it instead, naming the row.
+    """
+    file = display_path(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError(DATA_EMPTY.format(file=file))
+        _check_header(path, _csv_header(header))
+        expected = len(header)
+        row = 0
+        for record in reader:
+            if not record:
+                continue  # a blank line, skipped by the parser too
+            row += 1
+            if row > max_rows:
+                raise DataError(
+                    DATA_TOO_MANY_ROWS.format(file=file, limit=max_rows, setting=ENV_MAX_ROWS)
+                )
+            if len(record) != expected:
+                raise DataError(
+                    RAGGED_ROW.format(file=file, row=row, found=len(record), expected=expected)
+                )
+    except csv.Error as exc:
+        raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
+
+
+def _parse_csv(path: Path, data: bytes, max_rows: int) -> pd.DataFrame:
+    file = display_path(path)
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark (Excel) is not part of a name
+    except UnicodeDecodeError as exc:
+        raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
+    _check_csv_rows(path, text, max_rows)
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(DATA_EMPTY.format(file=file)) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(CSV_UNREADABLE.format(file=file, reason=exc)) from exc
+
+
+def _parse_parquet(path: Path, data: bytes, max_rows: int, max_bytes: int) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = display_path(path)
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        meta = parquet.metadata
+        names = [n for n in parquet.schema_arrow.names if not n.startswith("__index_level")]
+        _check_header(path, names)
+        if meta.num_rows > max_rows:
+            raise DataError(
+                DATA_TOO_MANY_ROWS.format(file=file, limit=max_rows, setting=ENV_MAX_ROWS)
+            )
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if size > max_bytes:
+            raise DataError(
+                DATA_TOO_LARGE.format(file=file, limit=max_bytes, setting=ENV_MAX_DATA_BYTES)
+            )
+        frame = parquet.read().to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise _parquet_error(path, exc) from exc
+    return frame.reset_index(drop=True)
+
+
+def read_data_file(path: Path) -> tuple[pd.DataFrame, str]:
+    """The table in ``path`` and the SHA-256 of the very bytes it was parsed from.
+
+    The file is read once, under the limits named by :data:`ENV_MAX_DATA_BYTES`
+    and :data:`ENV_MAX_ROWS`; nothing is read a second time for hashing.
+    """
+    path = Path(path)
+    kind = data_format(path)
+    max_bytes = data_limit(ENV_MAX_DATA_BYTES, DEFAULT_MAX_DATA_BYTES)
+    max_rows = data_limit(ENV_MAX_ROWS, DEFAULT_MAX_ROWS)
+    file = display_path(path)
+    data = read_regular_file(
+        path, error=DataError, file=file, limit=max_bytes, setting=ENV_MAX_DATA_BYTES
+    )
+    digest = sha256_bytes(data)
     if kind == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            schema = pq.ParquetDataset(path).schema if path.is_dir() else pq.read_schema(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise _parquet_error(path, exc) from exc
-        return [str(name) for name in schema.names if not str(name).startswith("__index_level")]
-    try:
-        header = pd.read_csv(path, nrows=0)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(DATA_EMPTY.format(file=display_path(path))) from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(CSV_UNREADABLE.format(file=display_path(path), reason=exc)) from exc
-    return [str(c) for c in header.columns]
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    if data_format(path) == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            frame = pq.read_table(path).to_pandas()
-        except (pa.ArrowException, OSError) as exc:
-            raise _parquet_error(path, exc) from exc
-        return frame.reset_index(drop=True)
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(DATA_EMPTY.format(file=display_path(path))) from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(CSV_UNREADABLE.format(file=display_path(path), reason=exc)) from exc
+        return _parse_parquet(path, data, max_rows, max_bytes), digest
+    if _gzipped(path):
+        data = _gunzip(path, data, max_bytes)
+    return _parse_csv(path, data, max_rows), digest
 
 
 def named_columns(spec: AuditSpec) -> list[tuple[str, str]]:
@@ -320,22 +492,66 @@ def _sensitive_groups(series: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(remap[codes], categories=pd.Index(order, dtype="str"))
 
 
+_NESTED_TYPES = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def _nested_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "nested (mapping)"
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        return "nested (list)"
+    return None
+
+
+def check_plain_values(spec: AuditSpec, frame: pd.DataFrame) -> None:
+    """Label, score and sensitive columns hold one plain value per row (not lists or maps).
+
+    Parquet can store lists and structs in a cell; they cannot be grouped or
+    compared, so they are refused here, naming the column and rows.
+    """
+    named = [("$.label.column", spec.label.column)]
+    if spec.model.score_column is not None:
+        named.append(("$.model.score_column", spec.model.score_column))
+    named += [(f"$.sensitive[{i}]", c) for i, c in enumerate(spec.sensitive)]
+    for path, column in named:
+        series = frame[column]
+        if series.dtype != object:
+            continue
+        nested = series.map(lambda v: isinstance(v, _NESTED_TYPES)).to_numpy(dtype=bool)
+        if nested.any():
+            kind = _nested_kind(series.iloc[int(np.flatnonzero(nested)[0])]) or "nested"
+            raise DataError(
+                NESTED_VALUES.format(
+                    file=display_path(spec.data),
+                    column=column,
+                    path=path,
+                    spec=_spec_name(spec),
+                    kind=kind,
+                    count=int(nested.sum()),
+                    rows=row_numbers(frame.index, nested),
+                )
+            )
+
+
 def load_data(spec: AuditSpec) -> LoadedData:
     """Read ``spec.data``, check the named columns and map the label through ``positive``.
 
     Raises DataError for a missing, unsupported, corrupt or empty file, a missing
-    column, a missing label (unless ``drop_missing_label``) and a third label value.
+    column, a missing label (unless ``drop_missing_label``) and a third label value,
+    a file that is not a regular file, too large, ragged or with a duplicate column
+    name, and nested values in the label, score or sensitive columns. ``sha256`` is
+    the hash of the bytes parsed.
     """
     path = Path(spec.data)
     file = display_path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise DataError(DATA_NOT_FOUND.format(file=file, spec=_spec_name(spec)))
-    data_format(path)
-    frame = _read_frame(path)
+    frame, digest = read_data_file(path)
     if len(frame) == 0:
         raise DataError(DATA_EMPTY.format(file=file))
     frame.columns = [str(c) for c in frame.columns]
     check_columns(spec, list(frame.columns))
+    check_plain_values(spec, frame)
     rows_total = len(frame)
 
     labels, missing = _map_labels(spec, frame, file)
@@ -364,5 +580,5 @@ def load_data(spec: AuditSpec) -> LoadedData:
         rows_total=rows_total,
         rows_dropped_missing_label=dropped,
         path=path,
-        sha256=sha256_path(path),
+        sha256=digest,
     )

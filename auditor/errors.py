@@ -55,3 +55,7 @@ class OutputError(AuditInputError):
 
 class RegistryError(AuditInputError):
     """The audit registry cannot be opened or the request names an unknown entry."""
+
+
+class SignatureError(AuditInputError):
+    """A key cannot be read, or a signature is missing, malformed or from an untrusted key."""

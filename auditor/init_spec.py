@@ -123,12 +123,18 @@ class Guess:
 
 
 def _read(path: Path, nrows: int = SAMPLE_ROWS) -> pd.DataFrame:
+    from auditor.hashing import open_regular_file
+
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, nrows=nrows)
+            with open_regular_file(path, error=DataError) as handle:  # a FIFO would block
+                return pd.read_csv(handle, nrows=nrows)
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path).head(nrows)
+            with open_regular_file(path, error=DataError) as handle:
+                return pd.read_parquet(handle).head(nrows)
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{path}: data file not found") from None
     except Exception as exc:  # pandas/pyarrow raise many types for a bad file

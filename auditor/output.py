@@ -33,9 +33,11 @@ OUT_HOLDS_OTHER_FILES = (
 
 def report_file_names() -> frozenset[str]:
     """Every file a render can write: what --force may replace."""
+    from auditor.signing import SIGNATURE_SUFFIX
     from reports.render import FILE_NAMES
 
-    return frozenset(name for names in FILE_NAMES.values() for name in names)
+    names = {name for names in FILE_NAMES.values() for name in names}
+    return frozenset(names | {"report.json" + SIGNATURE_SUFFIX})
 
 
 def check_output_dir(out: Path, *, force: bool, inputs: Iterable[Path] = ()) -> None:

@@ -35,8 +35,9 @@ from jsonschema.exceptions import ValidationError
 import policies as packs
 from auditor.disparities import FAIRNESS
 from auditor.errors import PolicyError
+from auditor.hashing import read_regular_file
 from auditor.metrics import METRICS
-from auditor.safe_yaml import load_yaml
+from auditor.safe_yaml import load_json, load_yaml
 from auditor.server_config import inside
 from reports.model import PolicyInfo, Severity
 
@@ -347,13 +348,10 @@ def _resolve(
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     display = str(path)
-    if not path.is_file():
+    if not path.exists():
         hint = PACK_HINT.format(name=path.stem) if path.stem in packs.pack_names() else ""
         raise PolicyError(POLICY_NOT_FOUND.format(file=display, hint=hint))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(POLICY_UNREADABLE.format(file=display, error=exc.strerror)) from exc
+    data = read_regular_file(path, error=PolicyError, file=display)  # hashed and parsed once
     return _Source(
         key=str(path.resolve()),
         display=display,
@@ -373,7 +371,7 @@ def _parse(src: _Source) -> Any:
         raise PolicyError(NOT_UTF8.format(file=src.display)) from exc
     if src.is_json:
         try:
-            return json.loads(text)
+            return load_json(text, source=src.display, error=PolicyError)
         except json.JSONDecodeError as exc:
             raise PolicyError(
                 JSON_SYNTAX.format(

@@ -127,3 +127,38 @@ def load_yaml(
         raise error(str(exc)) from None
     finally:
         instance.dispose()
+
+
+JSON_TOO_DEEP = "{source}: JSON nested deeper than {limit} levels"
+
+
+def _json_depth_ok(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def load_json(text: str, *, source: str, error: type[AuditorError] = AuditInputError) -> Any:
+    """``json.loads`` within the size and depth limits of :func:`load_yaml`.
+
+    A syntax error propagates as ``json.JSONDecodeError`` for the caller to place;
+    a text nested too deeply for the parser (RecursionError) is a limit, not a bug.
+    """
+    import json
+
+    size = len(text.encode("utf-8"))
+    if size > MAX_YAML_BYTES:
+        raise error(YAML_TOO_LARGE.format(source=source, size=size, limit=MAX_YAML_BYTES))
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise error(JSON_TOO_DEEP.format(source=source, limit=MAX_YAML_DEPTH)) from None
+    if not _json_depth_ok(value, MAX_YAML_DEPTH):
+        raise error(JSON_TOO_DEEP.format(source=source, limit=MAX_YAML_DEPTH))
+    return value

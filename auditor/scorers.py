@@ -11,8 +11,12 @@ outside [0, 1] stops the audit.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +25,13 @@ import pandas as pd
 
 from auditor.data import row_numbers
 from auditor.errors import ModelError
-from auditor.hashing import sha256_path
+from auditor.hashing import (
+    UnsafeTreeError,
+    copy_tree_hashed,
+    read_regular_file,
+    sha256_bytes,
+    sha256_path,
+)
 from auditor.spec import AuditSpec, display_path, group_label
 
 __all__ = [
@@ -95,6 +105,14 @@ SCORES_INVALID = (
 )
 SCORES_SHAPE = "{source}: returned scores of shape {shape} for {rows} rows; expected one per row"
 SCORING_FAILED = "{source}: scoring failed ({reason})"
+SCORES_NOT_NUMERIC = (
+    "{source}: returned scores of type {dtype}, not numbers; expected probabilities of the "
+    "positive class"
+)
+SCORES_COLUMNS = (
+    "{source}: returned scores of shape {shape} for a binary classifier; expected one "
+    "column per class (2) or one column of P(positive)"
+)
 SCORE_COLUMN_NOT_NUMERIC = (
     "{source} is not numeric ({dtype}); expected probabilities of the positive class"
 )
@@ -131,6 +149,8 @@ class Scorer(Protocol):
     """"score_column", "skops", "pickle", "onnx", "mlflow" or "estimator"."""
     estimator: Any | None
     """Fitted scikit-learn object when there is one (for SHAP), else None."""
+    runtime: dict[str, str]
+    """Versions of the runtime that scores (onnxruntime, mlflow, lightgbm, ...); may be empty."""
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         """float64 P(positive) in [0, 1], one per row of ``frame``."""
@@ -139,7 +159,7 @@ class Scorer(Protocol):
 
 def validate_scores(values: Any, frame: pd.DataFrame, source: str) -> np.ndarray:
     """Return ``values`` as float64 of length ``len(frame)``; ModelError if NaN or out of [0, 1]."""
-    scores = np.asarray(values, dtype=np.float64)
+    scores = as_float_scores(values, source)
     if scores.ndim == 2 and scores.shape[1] == 1:
         scores = scores[:, 0]
     if scores.ndim != 1 or len(scores) != len(frame):
@@ -222,6 +242,33 @@ def _lightgbm_categorical(
     )
 
 
+def as_float_scores(values: Any, source: str) -> np.ndarray:
+    """``values`` as a float64 array; ModelError naming the type when they are not numbers."""
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise ModelError(SCORES_NOT_NUMERIC.format(source=source, dtype="mixed")) from exc
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        kind = {"U": "text", "S": "bytes", "O": "object"}.get(array.dtype.kind, str(array.dtype))
+        raise ModelError(SCORES_NOT_NUMERIC.format(source=source, dtype=kind))
+    return array.astype(np.float64, copy=False)
+
+
+def positive_column(array: np.ndarray, index: int, source: str, rows: int) -> np.ndarray:
+    """Column ``index`` of a (rows, 2) probability matrix; 1-D scores pass through.
+
+    Any other width is refused: a "binary" model returning 3 columns is not
+    a binary model, and picking one column would silently audit the wrong thing.
+    """
+    if array.ndim == 2 and array.shape[1] == 2:
+        return array[:, index]
+    if array.ndim == 2 and array.shape[1] != 1:
+        raise ModelError(SCORES_COLUMNS.format(source=source, shape=array.shape))
+    if array.ndim > 2:
+        raise ModelError(SCORES_SHAPE.format(source=source, shape=array.shape, rows=rows))
+    return array
+
+
 def _show(value: Any) -> str:
     if isinstance(value, np.generic):
         value = value.item()
@@ -260,6 +307,7 @@ class ScoreColumnScorer:
         self.source = source or f"score column {column!r}"
         self.path: Path | None = None
         self.sha256: str | None = None
+        self.runtime: dict[str, str] = {}
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         values = frame[self.column]
@@ -305,6 +353,7 @@ class EstimatorScorer:
         self.exclude = tuple(exclude)
         self.path = path
         self.sha256 = sha256
+        self.runtime: dict[str, str] = {}
         classes = getattr(estimator, "classes_", None)
         self.positive_index = (
             positive_class_index(list(classes), positive, self.source) if classes is not None else 1
@@ -329,17 +378,20 @@ class EstimatorScorer:
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         inputs = self._inputs(frame)
         try:
-            proba = np.asarray(self.estimator.predict_proba(inputs))  # type: ignore[union-attr]
+            raw = self.estimator.predict_proba(inputs)  # type: ignore[union-attr]
         except Exception as exc:  # any estimator error is the model's, not ours
             raise ModelError(self._failure(inputs, exc)) from exc
+        proba = as_float_scores(raw, self.source)
         if proba.ndim == 1:
             raise ModelError(
                 PROBA_ONE_DIMENSIONAL.format(source=self.source, shape=proba.shape, rows=len(frame))
             )
-        if proba.ndim != 2 or proba.shape[1] <= self.positive_index:
+        if proba.ndim != 2:
             raise ModelError(
                 SCORES_SHAPE.format(source=self.source, shape=proba.shape, rows=len(frame))
             )
+        if proba.shape[1] != 2:
+            raise ModelError(SCORES_COLUMNS.format(source=self.source, shape=proba.shape))
         return validate_scores(proba[:, self.positive_index], frame, self.source)
 
 
@@ -353,14 +405,14 @@ _ONNX_DTYPES = {
 }
 
 
-def _onnx_class_labels(path: Path) -> list[Any] | None:
+def _onnx_class_labels(content: bytes) -> list[Any] | None:
     """Class labels written by the converter (e.g. LinearClassifier), if onnx is installed."""
     try:
         import onnx
     except ImportError:
         return None
     try:
-        model = onnx.load(str(path))
+        model = onnx.load_model_from_string(content)
     except Exception:
         return None
     for node in model.graph.node:
@@ -373,7 +425,11 @@ def _onnx_class_labels(path: Path) -> list[Any] | None:
 
 
 class OnnxScorer:
-    """An ONNX classifier run by onnxruntime; one named input per column, or one matrix input."""
+    """An ONNX classifier run by onnxruntime; one named input per column, or one matrix input.
+
+    The session is built from ``content``, the bytes that were hashed, never by
+    reopening ``path``.
+    """
 
     kind = "onnx"
     estimator: Any | None = None
@@ -382,20 +438,24 @@ class OnnxScorer:
         self,
         path: Path,
         *,
+        content: bytes | None = None,
         features: Sequence[str] | None = None,
         positive: Any = 1,
         sha256: str | None = None,
     ) -> None:
         self.path = Path(path)
-        self.sha256 = sha256
         self.source = display_path(self.path)
+        if content is None:
+            content = read_regular_file(self.path, error=ModelError, file=self.source)
+        self.sha256 = sha256 or sha256_bytes(content)
         self.features = tuple(features) if features is not None else None
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise ModelError(ONNX_EXTRA_MISSING.format(file=self.source)) from exc
+        self.runtime = {"onnxruntime": ort.__version__}
         try:
-            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(content, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelError(ONNX_UNREADABLE.format(file=self.source, reason=exc)) from exc
         self.inputs = self.session.get_inputs()
@@ -405,7 +465,7 @@ class OnnxScorer:
             listed = ", ".join(f"{o.name} ({o.type} {list(o.shape)})" for o in outputs)
             raise ModelError(ONNX_NO_PROBABILITY.format(file=self.source, outputs=listed))
         self.output = matches[0]
-        labels = _onnx_class_labels(self.path)
+        labels = _onnx_class_labels(content)
         self.class_labels = labels
         self.positive = positive
         self.positive_index = (
@@ -465,9 +525,9 @@ class OnnxScorer:
                 keys = list(result[0])
                 key = keys[positive_class_index(keys, self.positive, self.source)]
             result = np.array([row[key] for row in result], dtype=np.float64)
-        array = np.asarray(result, dtype=np.float64)
-        if array.ndim == 2 and array.shape[1] == 2:
-            array = array[:, self.positive_index]
+        array = positive_column(
+            as_float_scores(result, self.source), self.positive_index, self.source, len(frame)
+        )
         return validate_scores(array, frame, self.source)
 
 
@@ -493,6 +553,7 @@ class MlflowPyfuncScorer:
         self.source = source
         self.path = path
         self.sha256 = sha256
+        self.runtime: dict[str, str] = {}
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         inputs = frame[list(self.features)] if self.features is not None else frame
@@ -504,10 +565,10 @@ class MlflowPyfuncScorer:
             if result.shape[1] == 2:
                 index = positive_class_index(list(result.columns), self.positive, self.source)
                 result = result.iloc[:, index]
+            elif result.shape[1] != 1:
+                raise ModelError(SCORES_COLUMNS.format(source=self.source, shape=result.shape))
             result = result.to_numpy()
-        array = np.asarray(result, dtype=np.float64)
-        if array.ndim == 2 and array.shape[1] == 2:
-            array = array[:, 1]
+        array = positive_column(as_float_scores(result, self.source), 1, self.source, len(frame))
         return validate_scores(array, frame, self.source)
 
 
@@ -530,13 +591,12 @@ def model_format(path: Path) -> str:
     )
 
 
-def _load_skops(path: Path, trusted_types: Sequence[str]) -> Any:
-    """skops.io.load trusting only skops' defaults plus the reviewer's list."""
+def _load_skops(content: bytes, trusted_types: Sequence[str], file: str) -> Any:
+    """skops.io.loads of the hashed bytes, trusting skops' defaults plus the reviewer's list."""
     import skops.io
 
-    file = display_path(path)
     try:
-        needed = skops.io.get_untrusted_types(file=path)
+        needed = skops.io.get_untrusted_types(data=content)
     except Exception as exc:
         raise ModelError(SKOPS_UNREADABLE.format(file=file, reason=exc)) from exc
     allowed = set(trusted_types)
@@ -544,9 +604,51 @@ def _load_skops(path: Path, trusted_types: Sequence[str]) -> Any:
     if untrusted:
         raise ModelError(SKOPS_UNTRUSTED.format(file=file, types=", ".join(untrusted)))
     try:
-        return skops.io.load(path, trusted=[t for t in needed if t in allowed])
+        return skops.io.loads(content, trusted=[t for t in needed if t in allowed])
     except Exception as exc:
         raise ModelError(SKOPS_UNREADABLE.format(file=file, reason=exc)) from exc
+
+
+RUNTIME_PACKAGES = {"lightgbm": "lightgbm", "xgboost": "xgboost", "catboost": "catboost"}
+"""Top-level module of an estimator's class -> the distribution whose version is recorded."""
+
+
+def _version(*distributions: str) -> str | None:
+    for name in distributions:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def estimator_runtimes(estimator: Any) -> dict[str, str]:
+    """Versions of the gradient-boosting libraries inside ``estimator`` (pipelines included)."""
+    found: dict[str, str] = {}
+    stack: list[Any] = [estimator]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or len(seen) > 200:
+            continue
+        seen.add(id(obj))
+        root = type(obj).__module__.split(".")[0]
+        if root in RUNTIME_PACKAGES:
+            # the version of the module that is loaded (its distribution may be named
+            # differently, e.g. xgboost-cpu)
+            module = sys.modules.get(root)
+            version = getattr(module, "__version__", None) or _version(RUNTIME_PACKAGES[root])
+            if isinstance(version, str):
+                found[RUNTIME_PACKAGES[root]] = version
+        for name in ("steps", "estimators_", "calibrated_classifiers_"):
+            children = getattr(obj, name, None)
+            if isinstance(children, (list, tuple)):
+                stack += [c[-1] if isinstance(c, tuple) else c for c in children]
+        for name in ("estimator", "base_estimator", "final_estimator_", "_final_estimator"):
+            child = getattr(obj, name, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                stack.append(child)
+    return dict(sorted(found.items()))
 
 
 @contextlib.contextmanager
@@ -564,16 +666,17 @@ def _mlflow_deserialization_allowed() -> Iterator[None]:
             os.environ[name] = before
 
 
-def _load_mlflow(spec: AuditSpec, path: Path, actual_sha: str) -> Scorer:
+def _load_mlflow(spec: AuditSpec, path: Path, copy: Path, actual_sha: str) -> Scorer:
+    """Load the private ``copy`` of the MLflow folder ``path`` (the copy is what was hashed)."""
     import yaml
+
+    from auditor.safe_yaml import load_yaml
 
     file = display_path(path)
     try:
-        from auditor.safe_yaml import load_yaml
-
-        text = (path / "MLmodel").read_text(encoding="utf-8")
-        meta = load_yaml(text, source=f"{file}/MLmodel", error=ModelError) or {}
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        text = read_regular_file(copy / "MLmodel", error=ModelError, file=f"{file}/MLmodel")
+        meta = load_yaml(text.decode("utf-8"), source=f"{file}/MLmodel", error=ModelError) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ModelError(MLFLOW_UNREADABLE.format(file=file, reason=exc)) from exc
     flavors = (meta.get("flavors") or {}) if isinstance(meta, dict) else {}
     sklearn_conf = flavors.get("sklearn") or {}
@@ -595,11 +698,15 @@ def _load_mlflow(spec: AuditSpec, path: Path, actual_sha: str) -> Scorer:
         and pyfunc_conf.get("loader_module", "mlflow.sklearn") == "mlflow.sklearn"
     )
     if skops_only:
-        inner = (path / str(model_file)).resolve()
-        if path.resolve() in inner.parents and inner.is_file():
+        inner = (copy / str(model_file)).resolve()
+        if copy.resolve() in inner.parents and inner.is_file():
             # Load the skops file ourselves: MLflow would trust the list in MLmodel.
-            estimator = _load_skops(inner, spec.model.trusted_types)
-            return EstimatorScorer(estimator, spec.features, **common)
+            inner_file = display_path(path / str(model_file))
+            content = read_regular_file(inner, error=ModelError, file=inner_file)
+            estimator = _load_skops(content, spec.model.trusted_types, inner_file)
+            scorer = EstimatorScorer(estimator, spec.features, **common)
+            scorer.runtime = estimator_runtimes(estimator)
+            return scorer
     if spec.model.sha256 is None:
         how = (
             f"sklearn flavor, {sklearn_conf.get('serialization_format', 'pickle')} format"
@@ -613,23 +720,29 @@ def _load_mlflow(spec: AuditSpec, path: Path, actual_sha: str) -> Scorer:
         raise ModelError(MLFLOW_EXTRA_MISSING.format(file=file)) from exc
     try:
         with _mlflow_deserialization_allowed():
-            loaded = mlflow.pyfunc.load_model(str(path))
+            loaded = mlflow.pyfunc.load_model(str(copy))
     except Exception as exc:
         raise ModelError(MLFLOW_UNREADABLE.format(file=file, reason=exc)) from exc
     try:
         raw = loaded.get_raw_model()
     except Exception:
         raw = None
+    runtime = {"mlflow": _version("mlflow", "mlflow-skinny") or "unknown"}
+    pyfunc: EstimatorScorer | MlflowPyfuncScorer
     if raw is not None and callable(getattr(raw, "predict_proba", None)):
-        return EstimatorScorer(raw, spec.features, **common)
-    return MlflowPyfuncScorer(
-        loaded,
-        features=spec.features,
-        positive=spec.label.positive,
-        source=file,
-        path=path,
-        sha256=actual_sha,
-    )
+        pyfunc = EstimatorScorer(raw, spec.features, **common)
+        runtime |= estimator_runtimes(raw)
+    else:
+        pyfunc = MlflowPyfuncScorer(
+            loaded,
+            features=spec.features,
+            positive=spec.label.positive,
+            source=file,
+            path=path,
+            sha256=actual_sha,
+        )
+    pyfunc.runtime = dict(sorted(runtime.items()))
+    return pyfunc
 
 
 def _spec_name(spec: AuditSpec) -> str:
@@ -661,8 +774,11 @@ def load_scorer(spec: AuditSpec) -> Scorer:
     if not path.exists():
         raise ModelError(MODEL_NOT_FOUND.format(file=file, spec=_spec_name(spec)))
     kind = model_format(path)
-    actual = sha256_path(path)
     expected = spec.model.sha256
+    if kind == "mlflow":
+        return _load_mlflow_folder(spec, path)
+    content = read_regular_file(path, error=ModelError, file=file)  # read once: hashed = loaded
+    actual = sha256_bytes(content)
     if expected is not None and expected.lower() != actual:
         raise ModelError(SHA_MISMATCH.format(file=file, expected=expected.lower(), actual=actual))
     common: dict[str, Any] = {
@@ -672,19 +788,52 @@ def load_scorer(spec: AuditSpec) -> Scorer:
         "path": path,
         "sha256": actual,
     }
+    if kind == "onnx":
+        return OnnxScorer(
+            path,
+            content=content,
+            features=spec.features,
+            positive=spec.label.positive,
+            sha256=actual,
+        )
     if kind == "skops":
-        estimator = _load_skops(path, spec.model.trusted_types)
-        return EstimatorScorer(estimator, spec.features, kind="skops", **common)
-    if kind == "pickle":
+        estimator = _load_skops(content, spec.model.trusted_types, file)
+    else:
         if expected is None:
             raise ModelError(PICKLE_NEEDS_SHA.format(file=file, actual=actual))
         import joblib
 
-        try:
-            estimator = joblib.load(path)  # reads plain pickles too; hash already verified
+        try:  # joblib reads plain pickles too; these are the bytes whose hash matched
+            estimator = joblib.load(io.BytesIO(content))
         except Exception as exc:
             raise ModelError(PICKLE_UNREADABLE.format(file=file, reason=exc)) from exc
-        return EstimatorScorer(estimator, spec.features, kind="pickle", **common)
-    if kind == "onnx":
-        return OnnxScorer(path, features=spec.features, positive=spec.label.positive, sha256=actual)
-    return _load_mlflow(spec, path, actual)
+    loaded = EstimatorScorer(estimator, spec.features, kind=kind, **common)
+    loaded.runtime = estimator_runtimes(estimator)
+    return loaded
+
+
+def _load_mlflow_folder(spec: AuditSpec, path: Path) -> Scorer:
+    """Copy the folder privately while hashing it, check the pin, load the copy.
+
+    The copy lives as long as the scorer (MLflow may read artifacts lazily).
+    """
+    file = display_path(path)
+    private = tempfile.TemporaryDirectory(prefix="auditor-model-")
+    try:
+        copy = Path(private.name) / "model"
+        copy.mkdir()
+        try:
+            actual = copy_tree_hashed(path, copy, file=file)
+        except UnsafeTreeError as exc:
+            raise ModelError(str(exc)) from exc
+        expected = spec.model.sha256
+        if expected is not None and expected.lower() != actual:
+            raise ModelError(
+                SHA_MISMATCH.format(file=file, expected=expected.lower(), actual=actual)
+            )
+        scorer = _load_mlflow(spec, path, copy, actual)
+    except BaseException:
+        private.cleanup()
+        raise
+    scorer._private_copy = private  # type: ignore[attr-defined]
+    return scorer

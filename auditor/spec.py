@@ -17,6 +17,10 @@ import numpy as np
 DEFAULT_POLICY = "clinical-default"
 DEFAULT_MIN_CELL_SIZE = 11
 DEFAULT_BOOTSTRAP = 1000
+MAX_BOOTSTRAP = 100_000
+"""Most bootstrap replicates a spec may ask for (the spec schema's maximum)."""
+MAX_SEED = 2**32 - 1
+"""Largest seed numpy's legacy generators accept (the spec schema's maximum)."""
 DEFAULT_BINS = 2000
 DEFAULT_EXPLAIN_SAMPLE = 2000
 MISSING_GROUP = "(missing)"

@@ -24,8 +24,8 @@ from jsonschema.exceptions import ValidationError
 
 from auditor.data import DATA_NOT_FOUND, check_columns, read_columns
 from auditor.errors import DataError, ModelError, SpecError
-from auditor.hashing import sha256_bytes
-from auditor.safe_yaml import load_yaml
+from auditor.hashing import read_regular_file, sha256_bytes
+from auditor.safe_yaml import load_json, load_yaml
 from auditor.schema import spec_schema
 from auditor.scorers import MODEL_NOT_FOUND, model_format
 from auditor.spec import (
@@ -302,7 +302,7 @@ def _raise_problems(file: str, problems: list[tuple[str, str]]) -> None:
 def _parse_text(text: str, path: Path, file: str) -> Any:
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return load_json(text, source=file, error=SpecError)
         except json.JSONDecodeError as exc:
             raise SpecError(
                 SPEC_JSON_ERROR.format(
@@ -448,12 +448,9 @@ def load_spec(path: str | Path) -> AuditSpec:
     file = display_path(path)
     if path.is_dir():
         raise SpecError(SPEC_NOT_A_FILE.format(file=file))
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise SpecError(SPEC_NOT_FOUND.format(file=file)) from exc
-    except OSError as exc:
-        raise SpecError(SPEC_UNREADABLE.format(file=file, reason=exc.strerror or exc)) from exc
+    if not path.exists():
+        raise SpecError(SPEC_NOT_FOUND.format(file=file))
+    content = read_regular_file(path, error=SpecError, file=file)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:

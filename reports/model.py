@@ -501,6 +501,11 @@ class Provenance(_Model):
     python: str = Field(description="Python version.")
     platform: str = Field(description="Operating system and machine.")
     libraries: dict[str, str] = Field(description="Library name -> version.")
+    runtimes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Runtime that scored the model -> version (onnxruntime, mlflow, lightgbm, "
+        "xgboost, catboost); empty for scores given as a column or a plain scikit-learn model.",
+    )
     sha256: dict[str, Any] = Field(
         description="SHA-256 of spec, data, model and each policy (policies: {name: hash})."
     )

@@ -21,9 +21,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from auditor.errors import RegistryError
+from auditor.judge import count_results, verdict_of
 from auditor.registry import Registry, chain, commands, db, records, service
-from auditor.registry.models import APPEND_ONLY_TABLES, Base
-from reports.model import Report
+from auditor.registry.models import Base
+from reports.model import PolicyResult, Report
 
 MODEL = "sepsis-risk"
 FORK = multiprocessing.get_context("fork")
@@ -116,6 +117,20 @@ def make_report(
             "spec": {"name": name},
         },
     }
+    if verdict != "pass":  # the verdict follows from the report's own results (re-judged)
+        result = {
+            "policy": "clinical-default",
+            "rule_id": "auroc-floor",
+            "severity": "block" if verdict == "fail" else "warn",
+            "status": "fail",
+            "check": "metric",
+            "metric": "auroc",
+            "attribute": "race",
+            "group": "Black",
+            "message": "AUROC below the floor",
+        }
+        data["policy_results"] = [result]
+        data["counts"] = count_results([PolicyResult.model_validate(result)]).model_dump()
     report = Report.model_validate(data)
     return report, report.to_json()
 
@@ -147,10 +162,12 @@ def tamper(url: str, *statements: str, **params: Any) -> None:
     """Edit the database around the registry, as someone with write access could."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            for table in APPEND_ONLY_TABLES:
-                for action in ("update", "delete"):
-                    conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+        if conn.dialect.name == "sqlite":  # drops every guard: append-only and chain-enforcing
+            names = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).scalars()
+            for name in list(names):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         else:  # disables triggers, the append-only guard and foreign keys alike
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for statement in statements:
@@ -373,6 +390,10 @@ def test_history_of_a_realistic_report_names_intersections_and_hides_suppressed(
     from report_factory import make_report as factory_report
 
     report = factory_report()
+    results = report.policy_results  # record re-judges: the summary must follow from them
+    report = report.model_copy(
+        update={"counts": count_results(results), "verdict": verdict_of(results)}
+    )
     registry.record(report, report_json=report.to_json(), ran_by="x")
     (row,) = registry.history(report.model.name or report.name)
     by_group = {(g.attribute, g.group): g for g in row.groups}
@@ -548,6 +569,8 @@ def test_verify_log_finds_an_entry_edited_with_its_content_hash_recomputed(
     result = populated.verify_log()
     assert result.problems == (
         f"{ENTRY_3} was altered: its entry hash does not match its content and link",
+        "audit 3 (entry 3): its log entry says verdict is 'pass' but the recorded report says "
+        "'fail'",
     )
 
 
@@ -649,8 +672,8 @@ def test_a_rewritten_chain_is_caught_by_a_published_head(
         rows = conn.execute(sa.text("SELECT seq, payload FROM log_entries ORDER BY seq")).all()
     engine.dispose()
     prev, statements, params = chain.GENESIS_SHA256, [], dict[str, str]()
-    for seq, payload in rows:  # the forger flips audit 3's verdict and rehashes everything
-        text = payload.replace('"verdict":"fail"', '"verdict":"pass"')
+    for seq, payload in rows:  # the forger changes who ran the audits and rehashes everything
+        text = payload.replace('"ran_by":"A. Analyst"', '"ran_by":"Dr Z"')
         content = chain.sha256_text(text)
         prev = chain.entry_hash(prev, content)
         statements.append(
@@ -661,7 +684,7 @@ def test_a_rewritten_chain_is_caught_by_a_published_head(
     for seq in range(1, len(rows) + 1):
         params[f"v{seq}"] = chain.GENESIS_SHA256 if seq == 1 else params[f"e{seq - 1}"]
     statements += [
-        "UPDATE audits SET verdict = 'pass' WHERE id = 3",
+        "UPDATE audits SET ran_by = 'Dr Z'",
         "UPDATE chain_head SET entry_sha256 = :e5",
     ]
     tamper(registry_url, *statements, **params)
@@ -937,7 +960,7 @@ def test_cli_record_history_signoff_and_verify(
     assert _cli("verify-log", "--registry", registry_url) == 1
     assert capsys.readouterr().out == (
         "log TAMPERED: audit 2 (entry 2) was altered in the audits table: verdict is 'pass' "
-        "there but 'fail' in the log\n"
+        f"there but 'fail' in the log\n{commands.MSG_TRUST_NONE}\n"
     )
 
 

@@ -35,6 +35,26 @@ from test_registry import (  # noqa: F401  (collected here, run against PostgreS
     test_verify_log_finds_each_kind_of_tampering,
     test_verify_log_on_an_intact_chain,
 )
+from test_registry_security import (  # noqa: F401  (collected here, run against PostgreSQL)
+    chair,
+    signed,
+    test_a_forged_audit_appended_is_caught_by_its_missing_report_signature,
+    test_a_forged_signoff_appended_is_caught_by_its_missing_signature,
+    test_a_rewritten_log_is_caught_by_a_signed_head_statement,
+    test_a_rewritten_verdict_is_caught_against_the_signed_report,
+    test_a_signoff_signed_by_an_untrusted_key_or_with_a_copied_signature_is_caught,
+    test_a_signoff_with_an_authenticated_identity_is_signed_and_verified,
+    test_a_truncated_log_is_caught_only_by_a_published_head,
+    test_a_typed_row_can_only_be_added_with_its_entry,
+    test_an_append_without_trusted_keys_is_caught_only_by_a_head_published_after_each_write,
+    test_cli_log_head_and_verify_log_with_a_statement,
+    test_cli_signature_round_trip_and_a_forged_report_refused,
+    test_identities_are_one_line_and_text_is_printed_escaped,
+    test_migration_0003_turns_the_guards_on_for_a_populated_registry,
+    test_record_refuses_an_edited_verdict_and_unsigned_or_untrusted_reports,
+    test_the_chain_head_moves_only_by_an_append,
+    test_the_database_refuses_an_append_that_does_not_follow_the_head,
+)
 
 from auditor.registry import Registry
 
@@ -67,6 +87,13 @@ def test_postgres_registry_uses_postgres_and_its_append_only_triggers(
         f"{table}_{kind}"
         for table in ("log_entries", "audits", "signoffs")
         for kind in ("append_only", "no_truncate")
+    } | {
+        "log_entries_follow_head",
+        "log_entries_move_head",
+        "chain_head_only_by_append",
+        "chain_head_no_truncate",
+        "audits_for_head_only",
+        "signoffs_for_head_only",
     }
 
 

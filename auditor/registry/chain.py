@@ -42,6 +42,14 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     )
 
 
+def signed_bytes(payload: Mapping[str, Any]) -> bytes:
+    """What an entry's or statement's ``signature`` covers: its canonical JSON without it.
+
+    The payload holds its own ``seq`` and ``kind``, so a signed entry cannot be moved.
+    """
+    return canonical_json({k: v for k, v in payload.items() if k != "signature"}).encode("utf-8")
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -16,15 +16,44 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import EXIT_BLOCKING_FAILURE, EXIT_PASS, RegistryError
+from auditor.errors import EXIT_BLOCKING_FAILURE, EXIT_PASS, RegistryError, SignatureError
 from auditor.registry.db import ENV_REGISTRY, default_registry_path
-from auditor.registry.records import GroupMetrics, HistoryRow, MetricValue, SignoffEntry
+from auditor.registry.records import (
+    GroupMetrics,
+    HeadStatement,
+    HistoryRow,
+    MetricValue,
+    SignoffEntry,
+)
 from auditor.registry.report_facts import KEY_METRICS
 from auditor.registry.service import DECISIONS, Registry
+from auditor.safe_text import escape_control
+from auditor.signing import (
+    ENV_SIGN_KEY,
+    ENV_TRUSTED_KEYS,
+    Signature,
+    load_private_key,
+    load_trusted_keys,
+    signature_problem,
+)
 
 EXIT_LOG_TAMPERED = EXIT_BLOCKING_FAILURE
 MSG_WHO = "cannot tell who ran the audit from the login: give --ran-by NAME"
 MSG_BAD_METRICS = "--metrics needs metric ids separated by commas, e.g. auroc,sensitivity"
+MSG_NEEDS_KEY = f"log-head signs its statement: give --sign-key KEY or set {ENV_SIGN_KEY}"
+MSG_BAD_HEAD = (
+    "--expect-head {value}: neither a head hash (64 hexadecimal digits) nor a head statement "
+    "file written by `auditor log-head` ({reason})"
+)
+MSG_TRUST_CHECKED = "signatures checked against {count} trusted key(s)"
+MSG_TRUST_NONE = (
+    "signatures not checked: no trusted keys (an append by someone with database write "
+    "access is caught only by a published head)"
+)
+MSG_HEAD_SIGNATURE = "--expect-head {value}: the head statement cannot be trusted: {problem}"
+MSG_HEAD_UNSIGNED = (
+    "--expect-head {value}: the head statement is not signed, and trusted keys are configured"
+)
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -48,6 +77,7 @@ def add_registry_parsers(subparsers: Any) -> None:
     )
     p.add_argument("--ran-by", metavar="NAME", help="who ran the audit (default: your login)")
     _add_registry_option(p)
+    _add_trust_option(p)
     p.set_defaults(handler=run_record)
 
     p = subparsers.add_parser(
@@ -85,7 +115,9 @@ def add_registry_parsers(subparsers: Any) -> None:
     p.add_argument("--role", required=True, metavar="ROLE", help="their role in the committee")
     p.add_argument("--decision", required=True, choices=DECISIONS)
     p.add_argument("--comment", default="", metavar="TEXT", help="the reasoning")
+    _add_sign_option(p, "sign the sign-off with this Ed25519 private key (PEM)")
     _add_registry_option(p)
+    _add_trust_option(p)
     p.set_defaults(handler=run_signoff)
 
     p = subparsers.add_parser(
@@ -99,11 +131,33 @@ def add_registry_parsers(subparsers: Any) -> None:
     )
     p.add_argument(
         "--expect-head",
-        metavar="SHA256",
-        help="a head hash printed earlier; it must still be in the log",
+        metavar="SHA256_OR_FILE",
+        help="a head hash printed earlier, or a head statement file from `auditor log-head`; "
+        "it must still be in the log",
+    )
+    p.add_argument(
+        "--nothing-after-head",
+        action="store_true",
+        help="with --expect-head: it must also be the last entry (nothing written since)",
     )
     _add_registry_option(p)
+    _add_trust_option(p)
     p.set_defaults(handler=run_verify_log)
+
+    p = subparsers.add_parser(
+        "log-head",
+        help="print a signed statement of the log's head, to store or post elsewhere",
+        description="Print the registry log's head (entry number and hash) as a JSON statement\n"
+        "signed with your Ed25519 key. Store it outside the database (minutes, ticket,\n"
+        "release notes); `auditor verify-log --expect-head FILE` then detects a log\n"
+        "rewritten or truncated after it.",
+        epilog="example:\n  auditor log-head --sign-key chair.key > head-2026-12.json\n"
+        "  auditor verify-log --expect-head head-2026-12.json --trusted-keys committee.pub",
+        formatter_class=_FORMATTER,
+    )
+    _add_sign_option(p, "sign the statement with this Ed25519 private key (PEM)")
+    _add_registry_option(p)
+    p.set_defaults(handler=run_log_head)
 
 
 def _add_registry_option(parser: argparse.ArgumentParser) -> None:
@@ -116,13 +170,43 @@ def _add_registry_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trusted-keys",
+        metavar="PATH",
+        default=None,
+        help="public keys (PEM file or folder) whose signatures are trusted "
+        f"(default: ${ENV_TRUSTED_KEYS}; none: signatures are not required or judged)",
+    )
+
+
+def _add_sign_option(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument(
+        "--sign-key", metavar="KEY", default=None, help=f"{text} (default: ${ENV_SIGN_KEY})"
+    )
+
+
+def _signer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import os
+
+    path = args.sign_key or os.environ.get(ENV_SIGN_KEY) or None
+    return load_private_key(path) if path else None
+
+
+def _open(args: argparse.Namespace) -> Registry:
+    trusted = load_trusted_keys(getattr(args, "trusted_keys", None))
+    return Registry(args.registry, trusted_keys=trusted)
+
+
 def run_record(args: argparse.Namespace) -> int:
     ran_by = args.ran_by or _login()
-    with Registry(args.registry) as registry:
+    with _open(args) as registry:
         entry = registry.record_dir(args.report_dir, ran_by=ran_by)
         print(
-            f"recorded audit {entry.audit_id}: {entry.model_name} {entry.release}, verdict "
-            f"{entry.verdict}, log entry {entry.seq} (registry: {registry.display_url})"
+            escape_control(
+                f"recorded audit {entry.audit_id}: {entry.model_name} {entry.release}, verdict "
+                f"{entry.verdict}, log entry {entry.seq} (registry: {registry.display_url})"
+            )
         )
     return EXIT_PASS
 
@@ -131,43 +215,105 @@ def run_history(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not metrics:
         raise RegistryError(MSG_BAD_METRICS)
-    with Registry(args.registry) as registry:
+    with Registry(args.registry, trusted_keys={}) as registry:
         rows = registry.history(args.model, metrics=metrics)
         if args.json:
             print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         else:
             print(
-                f"{args.model}: {len(rows)} audit(s) in release order "
-                f"(registry: {registry.display_url})\n"
+                escape_control(
+                    f"{args.model}: {len(rows)} audit(s) in release order "
+                    f"(registry: {registry.display_url})"
+                )
+                + "\n"
             )
             print(format_history(rows, metrics))
     return EXIT_PASS
 
 
 def run_signoff(args: argparse.Namespace) -> int:
-    with Registry(args.registry) as registry:
+    signer = _signer(args)
+    with _open(args) as registry:
         entry = registry.signoff(
-            args.audit_id, by=args.by, role=args.role, decision=args.decision, comment=args.comment
+            args.audit_id,
+            by=args.by,
+            role=args.role,
+            decision=args.decision,
+            comment=args.comment,
+            signer=signer,
         )
+    signed = " signed;" if signer is not None else ""
     print(
-        f"audit {entry.audit_id} {_decided(entry)} by {entry.signed_by} ({entry.role}); "
-        f"report SHA-256 {entry.report_sha256}; log entry {entry.seq}"
+        escape_control(
+            f"audit {entry.audit_id} {_decided(entry)} by {entry.signed_by} ({entry.role});"
+            f"{signed} report SHA-256 {entry.report_sha256}; log entry {entry.seq}"
+        )
     )
     return EXIT_PASS
 
 
+def _expected_head(value: str | None, registry: Registry) -> str | HeadStatement | None:
+    """A bare head hash, or a head statement (file or JSON text) whose signature is checked."""
+    import re
+
+    from auditor.hashing import read_regular_file
+    from auditor.registry.chain import signed_bytes
+
+    if value is None or re.fullmatch(r"[0-9a-f]{64}", value):
+        return value
+    try:
+        text = (
+            value
+            if value.lstrip().startswith("{")
+            else read_regular_file(Path(value), error=RegistryError).decode("utf-8")
+        )
+        statement = HeadStatement.from_dict(json.loads(text))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RegistryError(MSG_BAD_HEAD.format(value=value, reason=exc)) from exc
+    if registry.trusted_keys:
+        if statement.signature is None:
+            raise SignatureError(MSG_HEAD_UNSIGNED.format(value=value))
+        signature = Signature.from_dict(statement.signature, source=value)
+        problem = signature_problem(
+            signed_bytes(statement.to_dict()), signature, registry.trusted_keys
+        )
+        if problem is not None:
+            raise SignatureError(MSG_HEAD_SIGNATURE.format(value=value, problem=problem))
+    return statement
+
+
 def run_verify_log(args: argparse.Namespace) -> int:
-    with Registry(args.registry) as registry:
-        result = registry.verify_log(expect_head=args.expect_head)
+    with _open(args) as registry:
+        expected = _expected_head(args.expect_head, registry)
+        result = registry.verify_log(
+            expect_head=expected, nothing_after_head=args.nothing_after_head
+        )
+    trust = (
+        MSG_TRUST_CHECKED.format(count=result.trusted_keys)
+        if result.trusted_keys
+        else MSG_TRUST_NONE
+    )
     if result.ok:
         print(f"log intact: {result.entries} entries")
         if result.head_sha256:
-            print(f"head: {result.head_sha256} (publish it; later check with --expect-head)")
+            print(f"head: {result.head_sha256} (publish it: `auditor log-head`)")
+        print(trust)
         return EXIT_PASS
-    print(f"log TAMPERED: {result.problem}")
+    print(escape_control(f"log TAMPERED: {result.problem}"))
     for other in result.problems[1:]:
-        print(f"  also: {other}")
+        print(escape_control(f"  also: {other}"))
+    print(trust)
     return EXIT_LOG_TAMPERED
+
+
+def run_log_head(args: argparse.Namespace) -> int:
+    signer = _signer(args)
+    if signer is None:
+        raise SignatureError(MSG_NEEDS_KEY)
+    with Registry(args.registry, trusted_keys={}) as registry:
+        statement = registry.head_statement(signer)
+    print(statement.to_json(), end="")
+    return EXIT_PASS
 
 
 HISTORY_LEGEND = (
@@ -242,6 +388,7 @@ def _when(iso: str) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
+    rows = [[escape_control(cell) for cell in row] for row in rows]  # names are data
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
 

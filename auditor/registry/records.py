@@ -74,6 +74,82 @@ class SignoffEntry:
 
 
 @dataclass(frozen=True)
+class SignerIdentity:
+    """An authenticated person, as an identity provider vouches for them (OpenID Connect).
+
+    ``issuer`` and ``subject`` are the provider's stable identifiers (``iss``, ``sub``);
+    ``display_name`` and ``role`` are what people read. None may contain a line break.
+    """
+
+    issuer: str
+    subject: str
+    display_name: str
+    role: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "display_name": self.display_name,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class HeadStatement:
+    """The log's head at a moment (``seq``, ``entry_sha256``), to store or post elsewhere.
+
+    ``signature`` (a :class:`auditor.signing.Signature` as a dict) covers the
+    canonical JSON of every other field.
+    """
+
+    statement: str
+    registry: str
+    seq: int
+    entry_sha256: str
+    stated_at: str
+    signature: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "statement": self.statement,
+            "registry": self.registry,
+            "seq": self.seq,
+            "entry_sha256": self.entry_sha256,
+            "stated_at": self.stated_at,
+        }
+        if self.signature is not None:
+            data["signature"] = dict(self.signature)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> HeadStatement:
+        """Raises ValueError naming what is missing or of the wrong type."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        try:
+            seq, sha = data["seq"], data["entry_sha256"]
+        except KeyError as exc:
+            raise ValueError(f"no {exc.args[0]!r}") from exc
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            raise ValueError(f"seq is {seq!r}, expected a whole number of at least 1")
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise ValueError(f"entry_sha256 is {sha!r}, expected 64 hexadecimal digits")
+        signature = data.get("signature")
+        return cls(
+            statement=str(data.get("statement", "")),
+            registry=str(data.get("registry", "")),
+            seq=seq,
+            entry_sha256=sha,
+            stated_at=str(data.get("stated_at", "")),
+            signature=dict(signature) if isinstance(signature, dict) else None,
+        )
+
+
+@dataclass(frozen=True)
 class MetricValue:
     estimate: float | None
     ci_low: float | None = None
@@ -130,6 +206,8 @@ class VerifyResult:
     problems: tuple[str, ...] = ()
     head_sha256: str | None = None
     """Hash of the last entry: publish it (minutes, ticket) to detect a later rewrite."""
+    trusted_keys: int = 0
+    """How many trusted public keys signatures were checked against (0: not checked)."""
 
 
 def audit_entry(row: Row[Any]) -> AuditEntry:

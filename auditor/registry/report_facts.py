@@ -18,7 +18,7 @@ from auditor.compare import label
 from auditor.errors import RegistryError
 from auditor.registry.chain import sha256_text
 from auditor.registry.records import GroupMetrics, MetricValue
-from reports.model import Report
+from reports.model import PolicyResult, Report
 
 KEY_METRICS = ("auroc", "sensitivity", "calibration_slope")
 """Metrics ``history`` shows per group unless told otherwise."""
@@ -27,6 +27,14 @@ OVERALL_ATTRIBUTE = "overall"
 OVERALL_GROUP = "all"
 
 MSG_INVALID_REPORT = "{source} is not a valid audit report: at {path}: {problem}"
+MSG_VERDICT_EDITED = (
+    "{source}: its verdict is {found!r} but its own policy results make it {expected!r}: "
+    "the report was changed after it was judged; refusing to record it"
+)
+MSG_COUNTS_EDITED = (
+    "{source}: its summary says {field} = {found} but its own policy results give "
+    "{expected}: the report was changed after it was judged; refusing to record it"
+)
 MSG_JSON_MISMATCH = (
     "report_json does not match the report given with it: {field} is {in_json!r} in the JSON "
     "but {in_report!r} in the report"
@@ -66,6 +74,41 @@ def parse_report_json(text: str, *, source: str) -> dict[str, Any]:
     data = json.loads(text)
     assert isinstance(data, dict)
     return data
+
+
+def check_report(text: str, *, source: str) -> None:
+    """The report validates against its schema and its verdict follows from its own results.
+
+    Re-judges the summary: the counts and the verdict are recomputed from
+    ``policy_results`` with the judge's own rules (one definition), so a report
+    whose verdict was edited from fail to pass is refused. Editing the results
+    themselves is what report signatures catch.
+    """
+    from auditor.judge import count_results, verdict_of
+
+    data = parse_report_json(text, source=source)
+    results = [
+        PolicyResult.model_validate({k: v for k, v in r.items() if k in PolicyResult.model_fields})
+        for r in data.get("policy_results") or []
+        if isinstance(r, dict)
+    ]  # fields a newer version added are ignored; parse_report_json checked the rest
+    stated = data.get("counts") or {}
+    counts = count_results(results)
+    for field_name, expected in counts.model_dump().items():
+        found = stated.get(field_name, 0)
+        if found != expected:
+            raise RegistryError(
+                MSG_COUNTS_EDITED.format(
+                    source=source, field=field_name, found=found, expected=expected
+                )
+            )
+    expected_verdict = verdict_of(results)
+    if data.get("verdict") != expected_verdict:
+        raise RegistryError(
+            MSG_VERDICT_EDITED.format(
+                source=source, found=data.get("verdict"), expected=expected_verdict
+            )
+        )
 
 
 def _json_path(loc: Iterable[Any]) -> str:

@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, func, insert, select, update
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, func, insert, select
 
-from auditor.errors import RegistryError
+from auditor.errors import RegistryError, SignatureError
+from auditor.hashing import read_regular_file
 from auditor.registry import db
-from auditor.registry.chain import canonical_json, entry_hash, sha256_text
+from auditor.registry.chain import canonical_json, entry_hash, sha256_text, signed_bytes
 from auditor.registry.models import (
     AUDITS_TABLE,
     HEAD_TABLE,
@@ -32,7 +34,9 @@ from auditor.registry.models import (
 )
 from auditor.registry.records import (
     AuditEntry,
+    HeadStatement,
     HistoryRow,
+    SignerIdentity,
     SignoffEntry,
     VerifyResult,
     audit_entry,
@@ -43,10 +47,20 @@ from auditor.registry.records import (
 from auditor.registry.report_facts import (
     KEY_METRICS,
     audit_facts,
+    check_report,
     key_metrics,
     parse_report_json,
 )
 from auditor.registry.verify import verify
+from auditor.safe_text import escape_control, line_break_in
+from auditor.signing import (
+    SIGNATURE_SUFFIX,
+    Signature,
+    TrustedKeys,
+    load_trusted_keys,
+    sign,
+    signature_problem,
+)
 from reports.model import Report
 
 DECISIONS = ("approve", "reject")
@@ -83,16 +97,42 @@ MSG_NO_REPORT_FILE = (
     "{path} holds no report.json: give the --out folder of `auditor audit` or a report.json file"
 )
 MSG_UNREADABLE_REPORT = "cannot read {path}: {reason}"
+MSG_LINE_BREAK = "{field} must be one line; it contains a line break: {shown}"
+MSG_REPORT_UNSIGNED = (
+    "{path} has no signature ({sig} is missing) and the registry trusts only signed reports: "
+    "sign it with `auditor audit --sign-key KEY` or `auditor sign-report`"
+)
+MSG_REPORT_SIGNATURE = "{path} cannot be recorded: {problem}"
+MSG_SIGNOFF_UNSIGNED = (
+    "the registry trusts only signed sign-offs: give the signer's key (--sign-key KEY), "
+    "whose public key is among the trusted keys"
+)
+MSG_SIGNER_UNTRUSTED = "the sign-off cannot be written: {problem}"
+MSG_EMPTY_LOG = "the log is empty: there is no head to state"
+HEAD_STATEMENT = "clinical-fairness-auditor registry head"
+IDENTITY_FIELDS = ("issuer", "subject", "display_name", "role")
 
 
 class Registry:
     """The audit registry at ``url`` (see :func:`db.resolve_url` for the default).
 
     Opening it migrates the database to the newest schema. Use it as a context
-    manager, or call :meth:`close`, to release its connections.
+    manager, or call :meth:`close`, to release its connections. ``trusted_keys``
+    (default: ``$AUDITOR_TRUSTED_KEYS``, else none) are the public keys whose
+    signatures it accepts: with any, reports and sign-offs must be signed by one.
     """
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        migrate: bool = True,
+        trusted_keys: TrustedKeys | None = None,
+    ) -> None:
+        self.trusted_keys: TrustedKeys = (
+            load_trusted_keys() if trusted_keys is None else dict(trusted_keys)
+        )
+        """Public keys whose signatures this registry accepts; empty: signatures not judged."""
         self.url = db.resolve_url(url)
         self.engine = db.make_engine(self.url)
         if migrate:
@@ -124,14 +164,29 @@ class Registry:
         report_json: str,
         ran_by: str,
         report_dir: Path | None = None,
+        signature: Signature | None = None,
+        source: str = "report.json",
     ) -> AuditEntry:
         """Append an audit: its report text, provenance hashes, verdict, who and when.
 
         ``report_json`` is stored byte for byte and hashed; it must be the JSON of
-        ``report``. The same report text cannot be recorded twice.
+        ``report``. The same report text cannot be recorded twice. The report is
+        checked first (schema; verdict and counts re-judged from its own policy
+        results) and, when the registry has trusted keys, ``signature`` (over the
+        UTF-8 bytes of ``report_json``) must verify with one of them.
         """
+        check_report(report_json, source=source)
         facts = audit_facts(report, report_json)
         _require(ran_by, "ran_by")
+        _one_line(ran_by, "ran_by")
+        if self.trusted_keys:
+            if signature is None:
+                raise SignatureError(
+                    MSG_REPORT_UNSIGNED.format(path=source, sig=source + SIGNATURE_SUFFIX)
+                )
+            problem = signature_problem(report_json.encode("utf-8"), signature, self.trusted_keys)
+            if problem is not None:
+                raise SignatureError(MSG_REPORT_SIGNATURE.format(path=source, problem=problem))
         with db.write_connection(self.engine) as conn:
             seq, prev = self._lock_tail(conn)
             recorded_at = _utc_now()  # under the lock: times follow the order of the log
@@ -162,6 +217,8 @@ class Registry:
                 "provenance_sha256": facts.provenance_sha256,
                 **values,
             }
+            if signature is not None:
+                payload["report_signature"] = signature.to_dict()
             _append_entry(conn, seq, "audit", payload, prev)
             _insert_audit_row(
                 conn,
@@ -178,17 +235,30 @@ class Registry:
         )
 
     def record_dir(self, path: Path, *, ran_by: str) -> AuditEntry:
-        """Record ``path/report.json`` (or the report file ``path``) after validating it."""
+        """Record ``path/report.json`` (or the report file ``path``) after validating it.
+
+        The report is read once; its signature, if any, from ``report.json.sig``.
+        """
         path = Path(path)
         file = path / REPORT_FILE if path.is_dir() else path
-        if not file.is_file():
+        if not file.exists():
             raise RegistryError(MSG_NO_REPORT_FILE.format(path=path))
+        content = read_regular_file(file, error=RegistryError)
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise RegistryError(MSG_UNREADABLE_REPORT.format(path=file, reason=exc)) from exc
         data = parse_report_json(text, source=str(file))
-        return self.record(data, report_json=text, ran_by=ran_by, report_dir=file.parent.resolve())
+        sig_file = file.with_name(file.name + SIGNATURE_SUFFIX)
+        signature = Signature.read(sig_file) if sig_file.exists() else None
+        return self.record(
+            data,
+            report_json=text,
+            ran_by=ran_by,
+            report_dir=file.parent.resolve(),
+            signature=signature,
+            source=str(file),
+        )
 
     def signoff(
         self,
@@ -198,6 +268,8 @@ class Registry:
         role: str,
         decision: Decision | str,
         comment: str = "",
+        signer: Ed25519PrivateKey | None = None,
+        identity: SignerIdentity | None = None,
         issuer: str | None = None,
         subject: str | None = None,
     ) -> SignoffEntry:
@@ -205,12 +277,33 @@ class Registry:
 
         Refuses an audit whose stored report no longer matches its log entry: a
         signature must be on the evidence that was recorded. ``issuer`` and
-        ``subject`` are the signer's OIDC identity when a login established it;
-        without them the entry says the signer was not authenticated. Approving
-        an audit that did not pass (fail, undecided) needs conditions in ``comment``.
+        ``subject`` are the signer's OIDC identity when a login established it
+        (or take them from ``identity``, which also records the display name and
+        role the login gave); without them the entry says the signer was not
+        authenticated. Approving an audit that did not pass (fail, undecided) needs
+        conditions in ``comment``. ``signer`` signs the entry (its canonical
+        payload, position included); with trusted keys configured, a sign-off must
+        be signed by one of them.
         """
+        if identity is not None and issuer is None and subject is None:
+            issuer, subject = identity.issuer, identity.subject
         _require(by, "by")
         _require(role, "role")
+        _one_line(by, "by")
+        _one_line(role, "role")
+        if identity is not None:
+            for name in IDENTITY_FIELDS:
+                _one_line(getattr(identity, name), f"identity.{name}")
+        for name, value in (("issuer", issuer), ("subject", subject)):
+            if value is not None:
+                _one_line(value, name)
+        if self.trusted_keys:
+            if signer is None:
+                raise SignatureError(MSG_SIGNOFF_UNSIGNED)
+            probe = sign(b"probe", signer)
+            problem = signature_problem(b"probe", probe, self.trusted_keys)
+            if problem is not None:
+                raise SignatureError(MSG_SIGNER_UNTRUSTED.format(problem=problem))
         if decision not in DECISIONS:
             raise RegistryError(MSG_BAD_DECISION.format(decision=decision))
         if decision == "reject" and not comment.strip():
@@ -254,7 +347,16 @@ class Registry:
                 "signer_subject": subject,
                 "authenticated": subject is not None,
             }
-            payload = {"kind": "signoff", "seq": seq, "signoff_id": signoff_id, **values}
+            payload: dict[str, Any] = {
+                "kind": "signoff",
+                "seq": seq,
+                "signoff_id": signoff_id,
+                **values,
+            }
+            if identity is not None:
+                payload["identity"] = identity.to_dict()
+            if signer is not None:
+                payload["signature"] = sign(signed_bytes(payload), signer).to_dict()
             _append_entry(conn, seq, "signoff", payload, prev)
             conn.execute(insert(SignoffRow).values(id=signoff_id, log_seq=seq, **values))
         return SignoffEntry(signoff_id=signoff_id, seq=seq, **values)
@@ -353,16 +455,50 @@ class Registry:
 
     # -- verifying -------------------------------------------------------------------------
 
-    def verify_log(self, *, expect_head: str | None = None) -> VerifyResult:
+    def head_statement(self, signer: Ed25519PrivateKey | None = None) -> HeadStatement:
+        """The log's head as a statement to publish, signed by ``signer`` when given.
+
+        Stored elsewhere (minutes, a ticket, a transparency log), it lets
+        :meth:`verify_log` tell a rewritten or truncated log later.
+        """
+        with db.read_connection(self.engine) as conn:
+            head = conn.execute(select(HEAD_TABLE).where(ChainHead.id == 1)).one_or_none()
+        if head is None or head.seq == 0:
+            raise RegistryError(MSG_EMPTY_LOG)
+        body: dict[str, Any] = {
+            "statement": HEAD_STATEMENT,
+            "registry": self.display_url,
+            "seq": head.seq,
+            "entry_sha256": head.entry_sha256,
+            "stated_at": _utc_now(),
+        }
+        if signer is not None:
+            body["signature"] = sign(signed_bytes(body), signer).to_dict()
+        return HeadStatement.from_dict(body)
+
+    def verify_log(
+        self,
+        *,
+        expect_head: str | HeadStatement | None = None,
+        nothing_after_head: bool = False,
+    ) -> VerifyResult:
         """Recompute the chain from the first entry and compare the typed tables with it.
 
         Finds entries altered, deleted or inserted, typed rows that differ from
         their entry, and reports changed after they were recorded or signed off.
-        ``expect_head``: a head hash published earlier, which must still be in the
-        log (catches a rewrite of the whole chain).
+        ``expect_head``: a head hash or :class:`HeadStatement` published earlier,
+        which must still be in the log (catches a rewrite or truncation of the whole
+        chain). With trusted keys, every sign-off's signature and every report's
+        signature must verify with one of them. ``nothing_after_head``: the
+        published head must still be the last entry.
         """
         with db.read_connection(self.engine) as conn:
-            return verify(conn, expect_head=expect_head)
+            return verify(
+                conn,
+                expect_head=expect_head,
+                trusted_keys=self.trusted_keys,
+                nothing_after_head=nothing_after_head,
+            )
 
 
 def _append_entry(
@@ -381,13 +517,19 @@ def _append_entry(
             entry_sha256=link,
         )
     )
-    conn.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, entry_sha256=link))
+    # the database's trigger moves chain_head to this entry (and refuses any other move)
     return link
 
 
 def _insert_audit_row(conn: Connection, values: Mapping[str, Any]) -> None:
     """Insert the typed copy of an audit entry (a seam the crash test breaks)."""
     conn.execute(insert(AuditRow).values(**values))
+
+
+def _one_line(value: str, field: str) -> None:
+    """Identities are one line: a newline could forge a second line in every listing."""
+    if isinstance(value, str) and line_break_in(value):
+        raise RegistryError(MSG_LINE_BREAK.format(field=field, shown=escape_control(value)))
 
 
 def _require(value: str, what: str) -> None:

@@ -19,6 +19,7 @@ from auditor.registry.chain import (
     check_chain,
     describe_entry,
     sha256_text,
+    signed_bytes,
 )
 from auditor.registry.models import (
     AUDIT_LOGGED_FIELDS,
@@ -32,7 +33,8 @@ from auditor.registry.models import (
     LogEntry,
     SignoffRow,
 )
-from auditor.registry.records import VerifyResult
+from auditor.registry.records import HeadStatement, VerifyResult
+from auditor.signing import Signature, TrustedKeys, signature_problem
 
 MSG_HEAD_MISSING = "the chain head row is missing: the registry's tables were edited"
 MSG_TAIL_INSERTED = "{entry} was inserted after entry {head}, the last one the registry wrote"
@@ -47,6 +49,31 @@ MSG_TAIL_DELETED_MANY = (
 MSG_TAIL_REPLACED = "{entry} was replaced: it is not the entry the registry wrote last"
 MSG_PUBLISHED_HEAD_MISSING = (
     "the published head {sha} is not in the log: the log was rewritten after it was published"
+)
+MSG_STATED_HEAD_MISSING = (
+    "the published head (entry {seq}, {sha}) is not in the log: the log was rewritten or "
+    "truncated after it was published"
+)
+MSG_AFTER_HEAD = (
+    "{entry} was appended after the published head (entry {head}), which was to be the last"
+)
+MSG_SIGNOFF_UNSIGNED = (
+    "{entry} carries no signature: with trusted keys configured every sign-off must be "
+    "signed, so it was not written by a trusted signer"
+)
+MSG_REPORT_UNSIGNED = (
+    "{entry} records a report without a signature: with trusted keys configured every "
+    "report must be signed, so it was not recorded through the registry's checks"
+)
+MSG_ENTRY_SIGNATURE = "{entry}: {problem}"
+MSG_REPORT_SIGNATURE = "{entry}: the recorded report's signature is not valid: {problem}"
+MSG_DUPLICATE_REPORT = (
+    "{entry} records the same report as entry {first}: a report is recorded once, so it was "
+    "added outside the registry"
+)
+MSG_FACTS_DIFFER = (
+    "audit {row_id} (entry {seq}): its log entry says {field} is {in_log!r} but the recorded "
+    "report says {in_report!r}"
 )
 MSG_ROW_ALTERED = (
     "{what} {row_id} (entry {seq}) was altered in the {table} table: {field} is {in_table!r} "
@@ -69,13 +96,25 @@ MSG_SIGNED_OTHER_REPORT = (
 )
 
 
-def verify(conn: Connection, *, expect_head: str | None = None) -> VerifyResult:
+def verify(
+    conn: Connection,
+    *,
+    expect_head: str | HeadStatement | None = None,
+    trusted_keys: TrustedKeys | None = None,
+    nothing_after_head: bool = False,
+) -> VerifyResult:
     """Recompute the chain from the first entry and compare the typed tables with it.
 
     Finds entries altered, deleted or inserted, typed rows that differ from their
     entry, and reports changed after they were recorded or signed off.
     ``expect_head``: a head hash published earlier, which must still be in the log
-    (catches a rewrite of the whole chain, which no chain can detect by itself).
+    (catches a rewrite of the whole chain, which no chain can detect by itself);
+    a :class:`HeadStatement` also names its entry, so a truncated log shows too.
+    With ``trusted_keys``, every sign-off must carry a signature and every audit a
+    report signature that verify with one of them (catches an entry appended by
+    someone with write access to the database, without any published head).
+    ``nothing_after_head``: the published head must be the last entry (catches an
+    append when no keys are trusted, if a head is published after every write).
     """
     entries = [
         ChainEntry(r.seq, r.kind, r.payload, r.content_sha256, r.prev_sha256, r.entry_sha256)
@@ -84,9 +123,38 @@ def verify(conn: Connection, *, expect_head: str | None = None) -> VerifyResult:
     head = conn.execute(select(HEAD_TABLE).where(ChainHead.id == 1)).one_or_none()
     count, last_hash, problems = check_chain(entries)
     problems += _tail_problems(entries, head)
-    if expect_head is not None and all(e.entry_sha256 != expect_head for e in entries):
+    if isinstance(expect_head, HeadStatement):
+        if not any(
+            e.seq == expect_head.seq and e.entry_sha256 == expect_head.entry_sha256 for e in entries
+        ):
+            problems.append(
+                ChainProblem(
+                    0,
+                    MSG_STATED_HEAD_MISSING.format(
+                        seq=expect_head.seq, sha=expect_head.entry_sha256
+                    ),
+                )
+            )
+    elif expect_head is not None and all(e.entry_sha256 != expect_head for e in entries):
         problems.append(ChainProblem(0, MSG_PUBLISHED_HEAD_MISSING.format(sha=expect_head)))
+    if nothing_after_head and expect_head is not None:
+        sha = expect_head.entry_sha256 if isinstance(expect_head, HeadStatement) else expect_head
+        position = next((i for i, e in enumerate(entries) if e.entry_sha256 == sha), None)
+        if position is not None and position + 1 < len(entries):
+            after = entries[position + 1]
+            problems.append(
+                ChainProblem(
+                    after.seq,
+                    MSG_AFTER_HEAD.format(
+                        entry=describe_entry(after.seq, after.kind, after.payload),
+                        head=entries[position].seq,
+                    ),
+                )
+            )
     problems += _table_problems(conn, entries)
+    problems += _duplicate_reports(entries)
+    if trusted_keys:
+        problems += _signature_problems(conn, entries, trusted_keys)
     problems.sort(key=lambda p: (p.seq == 0, p.seq))  # problems tied to no entry go last
     first = problems[0] if problems else None
     return VerifyResult(
@@ -96,7 +164,71 @@ def verify(conn: Connection, *, expect_head: str | None = None) -> VerifyResult:
         problem=first.message if first else None,
         problems=tuple(p.message for p in problems),
         head_sha256=last_hash if entries else None,
+        trusted_keys=len(trusted_keys or {}),
     )
+
+
+def _duplicate_reports(entries: Sequence[ChainEntry]) -> list[ChainProblem]:
+    first: dict[str, int] = {}
+    problems = []
+    for e in entries:
+        payload = _json_object(e.payload) if e.kind == "audit" else None
+        sha = payload.get("report_sha256") if payload else None
+        if not isinstance(sha, str):
+            continue
+        if sha in first:
+            label = describe_entry(e.seq, e.kind, e.payload)
+            problems.append(
+                ChainProblem(e.seq, MSG_DUPLICATE_REPORT.format(entry=label, first=first[sha]))
+            )
+        else:
+            first[sha] = e.seq
+    return problems
+
+
+def _signature_problems(
+    conn: Connection, entries: Sequence[ChainEntry], trusted: TrustedKeys
+) -> list[ChainProblem]:
+    """Every sign-off signed, every recorded report signed, each by a trusted key."""
+    reports = {r.log_seq: r.report_json for r in conn.execute(select(AUDITS_TABLE))}
+    problems: list[ChainProblem] = []
+    for e in entries:
+        payload = _json_object(e.payload)
+        if payload is None:
+            continue
+        label = describe_entry(e.seq, e.kind, e.payload)
+        if "signature" in payload:
+            problem = _problem(signed_bytes(payload), payload["signature"], trusted)
+            if problem is not None:
+                problems.append(
+                    ChainProblem(e.seq, MSG_ENTRY_SIGNATURE.format(entry=label, problem=problem))
+                )
+        elif e.kind == "signoff":
+            problems.append(ChainProblem(e.seq, MSG_SIGNOFF_UNSIGNED.format(entry=label)))
+        if e.kind != "audit":
+            continue
+        if "report_signature" not in payload:
+            problems.append(ChainProblem(e.seq, MSG_REPORT_UNSIGNED.format(entry=label)))
+            continue
+        text = reports.get(e.seq)
+        if text is None:
+            continue  # the typed row is gone: reported by the table comparison
+        problem = _problem(text.encode("utf-8"), payload["report_signature"], trusted)
+        if problem is not None:
+            problems.append(
+                ChainProblem(e.seq, MSG_REPORT_SIGNATURE.format(entry=label, problem=problem))
+            )
+    return problems
+
+
+def _problem(content: bytes, raw: Any, trusted: TrustedKeys) -> str | None:
+    from auditor.errors import SignatureError
+
+    try:
+        signature = Signature.from_dict(raw)
+    except SignatureError as exc:
+        return exc.message
+    return signature_problem(content, signature, trusted)
 
 
 def _tail_problems(entries: Sequence[ChainEntry], head: Row[Any] | None) -> list[ChainProblem]:
@@ -161,6 +293,8 @@ def _table_problems(conn: Connection, entries: Sequence[ChainEntry]) -> list[Cha
         problems += _field_problems("audit", row.id, seq, "audits", in_table, in_log)
         if current_report[row.id] != payload.get("report_sha256"):
             problems.append(ChainProblem(seq, MSG_REPORT_CHANGED.format(audit_id=row.id, seq=seq)))
+        else:
+            problems += _facts_problems(row.id, seq, row.report_json, payload)
     for audit_id, (seq, _) in logged["audit"].items():
         if audit_id not in seen:
             problems.append(
@@ -222,6 +356,39 @@ def _table_problems(conn: Connection, entries: Sequence[ChainEntry]) -> list[Cha
                 )
             )
     return problems
+
+
+_REPORT_FACTS = ("model_name", "model_version", "report_name", "verdict", "generated_at")
+
+
+def _facts_problems(
+    row_id: int, seq: int, report_json: str, payload: Mapping[str, Any]
+) -> list[ChainProblem]:
+    """The entry's facts must be those of the report it records (which a signature covers)."""
+    from auditor.errors import RegistryError
+    from auditor.registry.report_facts import audit_facts
+
+    try:
+        data = json.loads(report_json)
+        facts = audit_facts(data, report_json)
+    except (ValueError, RegistryError):
+        return []  # an unreadable stored report shows as a changed report or signature
+    for name in (*_REPORT_FACTS, "provenance_sha256"):
+        in_report = getattr(facts, name)
+        if payload.get(name) != in_report:
+            return [
+                ChainProblem(
+                    seq,
+                    MSG_FACTS_DIFFER.format(
+                        row_id=row_id,
+                        seq=seq,
+                        field=name,
+                        in_log=payload.get(name),
+                        in_report=in_report,
+                    ),
+                )
+            ]
+    return []
 
 
 def _field_problems(
