@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
 
 Verdict = Literal["pass", "warn", "fail"]
