@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
+from auditor.judge import count_results, verdict_of
 from reports.model import (
     AttributeInfo,
     Bound,
@@ -43,7 +44,6 @@ from reports.model import (
     RankShift,
     Report,
     RepresentationRow,
-    ResultCounts,
     RocCurve,
 )
 
@@ -485,8 +485,8 @@ def make_report(
                 message="specificity 0.79 is below the minimum 0.90",
             )
         )
-    counts = _counts(results)
-    verdict = "fail" if counts.blocking_failures else "warn" if counts.warnings else "pass"
+    counts = count_results(results)  # the one way of counting (auditor.verdict)
+    verdict = verdict_of(results)
 
     overall = GroupResult(attribute=[], group=[], n=OVERALL.n, metrics=_metrics(OVERALL))
     return Report(
@@ -766,24 +766,6 @@ def _policy_results(
             )
         )
     return out
-
-
-def _counts(results: list[PolicyResult]) -> ResultCounts:
-    c = ResultCounts()
-    for r in results:
-        if r.status == "pass":
-            c.passed += 1
-        elif r.status == "fail":
-            c.failed += 1
-        elif r.status == "inconclusive":
-            c.inconclusive += 1
-        else:
-            c.not_evaluable += 1
-        if r.status == "fail" and r.severity == "block":
-            c.blocking_failures += 1
-        if r.severity == "warn" and r.status in ("fail", "inconclusive"):
-            c.warnings += 1
-    return c
 
 
 def _explanations(race: Any, suppressed_race: list[str], *, leaky: bool) -> Explanations:
