@@ -288,5 +288,9 @@ def add_shown(
     else:
         lo_cls = cls
     reader.bounds.append(
-        (reader.form(group, lo_cls, lo, top), (value - half) * den - EPS, (value + half) * den + EPS)
+        (
+            reader.form(group, lo_cls, lo, top),
+            (value - half) * den - EPS,
+            (value + half) * den + EPS,
+        )
     )

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from attack import Reader, add_shown
 from streamlit.testing.v1 import AppTest
 
 from auditor.audit import run_audit
@@ -39,9 +40,6 @@ from auditor.examples import demo_spec_path
 from auditor.metrics import METRICS
 from auditor.spec_loader import load_spec
 from reports.render import render
-
-sys.path.insert(0, str(Path(__file__).parent))
-from attack import Reader, add_shown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
@@ -227,9 +225,16 @@ def _is_view_choice(w: Any, view_labels: set[str]) -> bool:
     return w.type == "selectbox" and bool(set(w.options) & view_labels)
 
 
-def walk_view(at: AppTest, tab: str, threshold: float | None, views: set[str]) -> list[Shown]:
+def walk_view(
+    at: AppTest, tab: str, threshold: float | None, views: set[str], stride: int = 1
+) -> list[Shown]:
     """Every option of every choice widget in one view: under each value of the view's
-    attribute choice, every other widget over all of its options."""
+    attribute choice, every other widget over all of its options.
+
+    With ``stride`` > 1, under the view choices other than the first, a widget of many
+    options (a chart's metric) visits every ``stride``-th option, rotating with the view,
+    so every option is still seen under several views.
+    """
     at.session_state["view"] = tab
     at.run()
     _expand_multiselects(at)
@@ -239,7 +244,7 @@ def walk_view(at: AppTest, tab: str, threshold: float | None, views: set[str]) -
     for w in outer:
         outer_states += [(w.type, w.key, o) for o in _options(w) if o != _current(w)]
     start = {w.key: (w.type, _current(w)) for w in _choices(at)}
-    for state in outer_states:
+    for turn, state in enumerate(outer_states):
         if state is not None:
             _set(at, *state)
             _expand_multiselects(at)
@@ -248,8 +253,10 @@ def walk_view(at: AppTest, tab: str, threshold: float | None, views: set[str]) -
         for kind, key, value, options in inner:
             if _is_view_choice(next(w for w in _choices(at) if w.key == key), views):
                 continue
-            for option in options:
+            for i, option in enumerate(options):
                 if option == value:
+                    continue
+                if state is not None and len(options) > 6 and (i + turn) % stride:
                     continue
                 _set(at, kind, key, option)
                 _expand_multiselects(at)
@@ -271,7 +278,9 @@ def walk_view(at: AppTest, tab: str, threshold: float | None, views: set[str]) -
     return shown
 
 
-def walk(at: AppTest, *, views: set[str]) -> tuple[list[Shown], dict[str, Any] | None]:
+def walk(
+    at: AppTest, *, views: set[str], stride: int = 1
+) -> tuple[list[Shown], dict[str, Any] | None]:
     """Every view at every threshold of the slider; also the Export view's report.json."""
     at.run()
     assert not at.exception
@@ -284,7 +293,7 @@ def walk(at: AppTest, *, views: set[str]) -> tuple[list[Shown], dict[str, Any] |
         if t is not None:
             at.sidebar.get("select_slider")[0].set_value(t).run()
         for tab in tabs:
-            shown += walk_view(at, tab, t, views)
+            shown += walk_view(at, tab, t, views, stride)
     exported = _export_json(at, tabs)
     return shown, exported
 
@@ -298,7 +307,11 @@ def _export_json(at: AppTest, tabs: list[str]) -> dict[str, Any] | None:
     buttons = [b for b in at.main.get("button") if "Prepare" in str(b.label)]
     if buttons:
         buttons[0].click().run()
-    files = at.session_state[export.RESULT_KEY]["files"] if export.RESULT_KEY in at.session_state else {}
+    files = (
+        at.session_state[export.RESULT_KEY]["files"]
+        if export.RESULT_KEY in at.session_state
+        else {}
+    )
     data = files.get("report.json")
     return None if data is None else json.loads(data)
 
@@ -501,9 +514,11 @@ def _views(payload: dict[str, Any]) -> set[str]:
     return {_attribute(g) for g in payload["groups"]}
 
 
-def _attack_dashboard(payload: dict[str, Any]) -> tuple[list[Shown], dict[str, Any] | None]:
+def _attack_dashboard(
+    payload: dict[str, Any], stride: int = 3
+) -> tuple[list[Shown], dict[str, Any] | None]:
     at = AppTest.from_file(APP, default_timeout=180)
-    shown, exported = walk(at, views=_views(payload))
+    shown, exported = walk(at, views=_views(payload), stride=stride)
     m = int(payload["min_cell_size"])
     assert shown and sum(len(s.tables) for s in shown) > 20, "the walk saw the pages"
     assert suppressed_with_numbers(shown, payload) == []
@@ -547,32 +562,64 @@ def test_more_generated_cohorts(
 ) -> None:
     spec = write_cohort(tmp_path / "cohort", seed, small, [0.35, 0.25, 0.45, 0.55])
     monkeypatch.setenv(inputs.ENV_SPEC, str(spec))
-    _attack_dashboard(published(spec, tmp_path / "out"))
+    _attack_dashboard(published(spec, tmp_path / "out"), stride=1)
 
 
-def test_the_checks_catch_a_view_that_shows_a_hidden_groups_size(
+@pytest.mark.slow
+def test_every_example_view_with_every_option_under_every_view(tmp_path: Path) -> None:
+    _attack_dashboard(published(demo_spec_path(), tmp_path / "out"), stride=1)
+
+
+def test_the_checks_catch_what_a_careless_view_would_show(
     cohort_spec: Path, tmp_path: Path
 ) -> None:
-    """The checks can fail: a page showing a suppressed group's size is caught by all three."""
+    """The checks can fail: a hidden group's size, and a rate that pins a withheld count."""
     payload = published(cohort_spec, tmp_path / "out")
-    hidden = next(g for g in payload["groups"] if g.get("suppressed") and g["group"] == "s1")
+    data = pd.read_csv(cohort_spec.parent / "cohort.csv")
+    size = int((data["race"] == "s1").sum())
+    assert "s1" in suppressed_labels(payload) and 1 <= size < 11
     leak = Shown(
-        "a careless view",
+        "a view measuring outside the plan",
         None,
-        [pd.DataFrame({"Group": ["A", "s1"], "Patients": ["400", "5"]})],
-        ["s1: 5 patients"],
+        [pd.DataFrame({"Group": ["A", "s1"], "Patients": ["400", str(size)]})],
+        [f"s1: {size} patients"],
     )
-    assert hidden["n"] is None
-    assert suppressed_with_numbers([leak], payload)
-    assert small_counts_shown([leak], 11)
-    assert pinned_with_dashboard([leak], payload) == [] or True  # s1 is not a published group
-    big = next(g for g in payload["groups"] if _label(g) == "A")
-    rate = Shown(
-        "a view publishing an unrounded rate",
+    assert len(suppressed_with_numbers([leak], payload)) == 2
+    assert small_counts_shown([leak], 11) == [
+        f"a view measuring outside the plan:  Patients = {size}",
+        f"a view measuring outside the plan: text: {size} patients",
+    ]
+    # a published group whose event count the report withholds: its prevalence pins it
+    for g in payload["groups"]:
+        if g.get("suppressed") or g["metrics"].get("n_positive", {}).get("estimate") is not None:
+            continue
+        names, keys = (
+            ([g["attribute"]], [g["group"]])
+            if isinstance(g["group"], str)
+            else (
+                g["attribute"],
+                g["group"],
+            )
+        )
+        rows = data[np.logical_and.reduce([data[a] == k for a, k in zip(names, keys)])]
+        events = int(rows["died"].sum())
+        if 1 <= events < 11 or 1 <= len(rows) - events < 11:
+            break
+    else:
+        raise AssertionError("the cohort has a group whose event count is withheld")
+    label = _label(g)
+    careless = Shown(
+        "a view showing a withheld prevalence",
         None,
-        [pd.DataFrame({"Group": ["A"], "Patients with the outcome": [str(big["n"] - 3)]})],
+        [
+            pd.DataFrame(
+                {
+                    "Group": [label],
+                    display.metric_label("prevalence"): [f"{events / len(rows):.3f}"],
+                }
+            )
+        ],
         [],
     )
-    if big["metrics"].get("n_positive", {}).get("estimate") is None:
-        # with the event count withheld, showing it pins the withheld complement
-        assert pinned_with_dashboard([rate], payload)
+    assert suppressed_with_numbers([careless], payload) == []
+    assert any(found[0] == label for found in pinned_with_dashboard([careless], payload))
