@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from attack import Reader, add_shown
+from attack import Reader, add_shown, curve_steps, data_check_cells
 from streamlit.testing.v1 import AppTest
 
 from auditor.audit import run_audit
@@ -160,7 +160,7 @@ def _texts(at: AppTest) -> Iterator[str]:
         for el in at.get(kind):
             yield str(el.value)
     for m in at.get("metric"):
-        yield f"{m.label}: {m.value} {m.proto.body if hasattr(m.proto, 'body') else ''}"
+        yield f"{m.label}: {m.value} {getattr(m.proto, 'delta', '')}"
     for kind in ("vega_lite_chart", "arrow_vega_lite_chart"):
         for chart in at.get(kind):
             yield str(getattr(chart.proto, "spec", ""))
@@ -459,8 +459,6 @@ def shown_figures(
         if header.endswith("what-if") or what is None:
             return
         what = COUNT_IDS.get(what, what)
-        if what not in (*COUNT_IDS.values(), *RATE_IDS):
-            return
         candidates = by_label.get(label, [])
         if attribute is not None:
             candidates = [g for g in candidates if _attribute(g) == attribute] or candidates
@@ -494,6 +492,27 @@ def shown_figures(
     return out
 
 
+def unpublished_figures(shown: list[Shown], payload: dict[str, Any]) -> list[str]:
+    """(4): every figure shown for a group is the report's own, at the page's threshold,
+    to the shown precision; a figure the report withholds is never shown."""
+    groups = {(_attribute(g), _label(g)): g for g in [payload["overall"], *payload["groups"]]}
+    ids = {v: k for k, v in COUNT_IDS.items()}
+    bad = []
+    for attribute, label, what, value, digits, t in sorted(shown_figures(shown, payload)):
+        g = groups[(attribute, label)]
+        mid = ids.get(what, what)
+        by_t = {float(k): v for k, v in (g.get("by_threshold") or {}).items()}
+        metrics = by_t.get(t) if t is not None else None
+        if metrics is None or mid not in metrics:
+            metrics = g["metrics"]
+        pub = g.get("n") if mid == "n" else (metrics.get(mid) or {}).get("estimate")
+        if pub is None:
+            bad.append(f"{label}: {mid} at {t} = {value} is withheld in the report")
+        elif abs(pub - value) > 0.5 * 10.0**-digits + 1e-9:
+            bad.append(f"{label}: {mid} at {t} = {value}, the report publishes {pub}")
+    return bad
+
+
 def pinned_with_dashboard(shown: list[Shown], payload: dict[str, Any]) -> list[Any]:
     """(3): the report's figures plus every count and rate the pages show, attacked."""
     reader = Reader(payload)
@@ -525,9 +544,12 @@ def _attack_dashboard(
     assert small_counts_shown(shown, m) == []
     figures = shown_figures(shown, payload)
     assert len(figures) > 20, "the walk read the figures it attacks"
+    assert unpublished_figures(shown, payload) == []
     assert pinned_with_dashboard(shown, payload) == []
-    if exported is not None:
+    if exported is not None:  # the Export view's report.json, at the slider's last value
         assert Reader(exported).recovered() == []
+        assert curve_steps(exported) == []
+        assert data_check_cells(exported) == []
     return shown, exported
 
 
