@@ -13,7 +13,15 @@ data. Then, as a reader would:
    the floor;
 3. the counts and rates shown, added to report.json's published figures, pin no
    count from 1 to ``min_cell_size - 1`` under the linear-programming attack of
-   tests/attack.py.
+   tests/attack.py;
+4. every figure shown for a group is report.json's own at the page's threshold (to
+   the shown precision), and none the report withholds;
+5. the ROC curves the charts draw have no step of 1 to ``min_cell_size - 1`` patients;
+   and the Export view's report.json survives the report attack suite.
+
+The default form visits, under view choices other than the first, every third option
+of a many-option widget (rotating, so each option is still seen); the slow variants
+visit every combination of a view choice with every option.
 """
 
 from __future__ import annotations
@@ -513,6 +521,39 @@ def unpublished_figures(shown: list[Shown], payload: dict[str, Any]) -> list[str
     return bad
 
 
+def chart_curve_steps(shown: list[Shown], payload: dict[str, Any]) -> list[str]:
+    """(5): curve-step reconstruction on the ROC curves the charts draw: every step
+    between consecutive shown points holds 0 or at least the floor of patients with,
+    and of patients without, the outcome (the published event count sizes the steps)."""
+    m = int(payload["min_cell_size"])
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for g in [payload["overall"], *payload["groups"]]:
+        by_label.setdefault(_label(g), []).append(g)
+    bad = []
+    for s in shown:
+        for frame in s.tables:
+            if not {"fpr", "tpr", "group"} <= set(frame.columns) or len(frame) < 2:
+                continue
+            if "order" in frame.columns:
+                frame = frame.sort_values("order")
+            for name, points in frame.groupby("group", sort=False):
+                label = re.sub(r" \(.*\)$", "", str(name))
+                groups = by_label.get(label, [])
+                if len(groups) != 1:
+                    continue
+                g = groups[0]
+                pos = (g["metrics"].get("n_positive") or {}).get("estimate")
+                if g.get("suppressed") or pos is None or g.get("n") is None:
+                    bad.append(f"{s.where}: a curve for {label}, whose event count is withheld")
+                    continue
+                neg = g["n"] - pos
+                f, t = points["fpr"].to_numpy(float), points["tpr"].to_numpy(float)
+                for d in (*(np.diff(t) * pos), *(np.diff(f) * neg)):
+                    if 0.5 < abs(d) < m - 0.5:
+                        bad.append(f"{s.where}: {label}: a step of {abs(d):.1f} patients")
+    return sorted(set(bad))
+
+
 def pinned_with_dashboard(shown: list[Shown], payload: dict[str, Any]) -> list[Any]:
     """(3): the report's figures plus every count and rate the pages show, attacked."""
     reader = Reader(payload)
@@ -545,6 +586,7 @@ def _attack_dashboard(
     figures = shown_figures(shown, payload)
     assert len(figures) > 20, "the walk read the figures it attacks"
     assert unpublished_figures(shown, payload) == []
+    assert chart_curve_steps(shown, payload) == []
     assert pinned_with_dashboard(shown, payload) == []
     if exported is not None:  # the Export view's report.json, at the slider's last value
         assert Reader(exported).recovered() == []
@@ -645,3 +687,9 @@ def test_the_checks_catch_what_a_careless_view_would_show(
     )
     assert suppressed_with_numbers([careless], payload) == []
     assert any(found[0] == label for found in pinned_with_dashboard([careless], payload))
+    # a chart drawing the ROC curve at every score: a step of 3 patients with the outcome
+    a = next(g for g in payload["groups"] if _label(g) == "A")
+    pos = a["metrics"]["n_positive"]["estimate"]
+    curve = pd.DataFrame({"group": ["A (AUROC 0.7)"] * 2, "fpr": [0.0, 0.0], "tpr": [0.0, 3 / pos]})
+    steps = chart_curve_steps([Shown("a fine-grained chart", None, [curve], [])], payload)
+    assert steps == ["a fine-grained chart: A: a step of 3.0 patients"]
