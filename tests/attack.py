@@ -235,3 +235,62 @@ def data_check_cells(report: dict[str, Any]) -> list[tuple[str, str, float]]:
         if 0 < d < m:
             bad.append(("rows", "dropped by subtraction", d))
     return bad
+
+
+RATE_BASES = {
+    "selection_rate": ("n", 2, True),
+    "prevalence": ("n", 1, False),
+    "sensitivity": ("events", 1, True),
+    "fnr": ("events", 1, True),
+    "specificity": ("non-events", 0, True),
+    "fpr": ("non-events", 0, True),
+}
+"""A shown rate's denominator, the class it counts, and whether it depends on the threshold."""
+
+
+def add_shown(
+    reader: Reader,
+    group: dict[str, Any],
+    what: str,
+    value: float,
+    digits: int,
+    threshold: float | None = None,
+) -> None:
+    """Add one figure another face shows (a dashboard cell) to the reader's system.
+
+    ``value`` was shown with ``digits`` decimals, so it bounds the count it stands for
+    to an interval: a count is an equation, a rate times its denominator (when the
+    reader can pin the denominator) is a bound on the count it was made from.
+    """
+    top = reader.n_bands - 1
+    half = 0.5 * 10.0**-digits
+    if what in ("n", "events", "non-events"):
+        cls = {"n": 2, "events": 1, "non-events": 0}[what]
+        reader.bounds.append((reader.form(group, cls, 0, top), value - half, value + half))
+        if digits == 0:
+            reader.derived.append((reader.label(group), f"shown {what}", round(value)))
+        return
+    base = RATE_BASES.get(what)
+    if base is None:
+        return
+    name, cls, by_threshold = base
+    lo = 0
+    if by_threshold:
+        assert threshold is not None, what
+        lo = reader.thresholds.index(threshold) + 1
+    den_cls = {"n": 2, "events": 1, "non-events": 0}[name]
+    low, high = reader.range(reader.form(group, den_cls, 0, top))
+    if math.isinf(low) or math.isinf(high) or math.ceil(low - EPS) != math.floor(high + EPS):
+        return  # the denominator is not pinned: a linear reader cannot use the rate
+    den = math.ceil(low - EPS)
+    if what in ("fnr", "specificity"):
+        value, lo_cls = 1 - value, cls
+    else:
+        lo_cls = cls
+    reader.bounds.append(
+        (
+            reader.form(group, lo_cls, lo, top),
+            (value - half) * den - EPS,
+            (value + half) * den + EPS,
+        )
+    )
