@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -39,3 +40,13 @@ def write_spec(folder: Path, name: str = "spec.yaml", **changes: object) -> Path
 def fast_spec(example_dir: Path) -> Path:
     """The example spec with fewer bootstrap replicates, to keep tests quick."""
     return write_spec(example_dir, "fast.yaml", bootstrap=TEST_BOOTSTRAP)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Exhaustive variants (minutes each) run only when asked: their reduced forms run always."""
+    if os.environ.get("AUDITOR_EXHAUSTIVE") == "1":
+        return
+    skip = pytest.mark.skip(reason="exhaustive variant: set AUDITOR_EXHAUSTIVE=1 to run it")
+    for item in items:
+        if item.get_closest_marker("exhaustive") is not None:
+            item.add_marker(skip)

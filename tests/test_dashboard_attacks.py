@@ -619,7 +619,7 @@ def test_every_view_of_a_small_group_cohort_at_every_threshold(
     assert thresholds == {0.3, 0.4, 0.5}, "the slider was moved over its whole grid"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize(("seed", "small"), [(2, [3, 10, 11]), (4, [2, 7, 11, 12])])
 def test_more_generated_cohorts(
     seed: int, small: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -629,7 +629,7 @@ def test_more_generated_cohorts(
     _attack_dashboard(published(spec, tmp_path / "out"), stride=1)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_every_example_view_with_every_option_under_every_view(tmp_path: Path) -> None:
     _attack_dashboard(published(demo_spec_path(), tmp_path / "out"), stride=1)
 
