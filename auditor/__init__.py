@@ -20,7 +20,7 @@ _PUBLIC: dict[str, str] = {
     "prepare": "auditor.audit",
     "rejudge": "auditor.audit",
     "run_audit": "auditor.audit",
-    "compare_reports": "auditor.compare",
+    "compare_reports": "auditor.judge.compare",
     "AuditInputError": "auditor.errors",
     "AuditorError": "auditor.errors",
     "DataError": "auditor.errors",
@@ -29,21 +29,21 @@ _PUBLIC: dict[str, str] = {
     "PolicyError": "auditor.errors",
     "ReportInputError": "auditor.errors",
     "SpecError": "auditor.errors",
-    "demo_spec_path": "auditor.examples",
-    "SubgroupMetricFrame": "auditor.frame",
-    "subgroup_metrics": "auditor.frame",
-    "Measurement": "auditor.measure",
-    "measure": "auditor.measure",
-    "METRICS": "auditor.metrics",
-    "MetricDef": "auditor.metrics",
-    "metric_value": "auditor.metrics",
-    "load_policies": "auditor.policy",
-    "AuditSpec": "auditor.spec",
-    "load_spec": "auditor.spec_loader",
-    "validate_spec": "auditor.spec_loader",
-    "ScoreTable": "auditor.stats",
-    "SubgroupStats": "auditor.stats",
-    "reduce_frame": "auditor.stats",
+    "demo_spec_path": "auditor.load.examples",
+    "SubgroupMetricFrame": "auditor.measure.frame",
+    "subgroup_metrics": "auditor.measure.frame",
+    "Measurement": "auditor.measure.measurement",
+    "measure": "auditor.measure.measurement",
+    "METRICS": "auditor.measure.metrics",
+    "MetricDef": "auditor.measure.metrics",
+    "metric_value": "auditor.measure.metrics",
+    "load_policies": "auditor.judge.policy",
+    "AuditSpec": "auditor.load.spec",
+    "load_spec": "auditor.load.spec_loader",
+    "validate_spec": "auditor.load.spec_loader",
+    "ScoreTable": "auditor.reduce.stats",
+    "SubgroupStats": "auditor.reduce.stats",
+    "reduce_frame": "auditor.reduce.stats",
 }
 
 __all__ = [
@@ -103,7 +103,6 @@ if TYPE_CHECKING:
         rejudge,
         run_audit,
     )
-    from auditor.compare import compare_reports
     from auditor.errors import (
         AuditInputError,
         AuditorError,
@@ -114,11 +113,12 @@ if TYPE_CHECKING:
         ReportInputError,
         SpecError,
     )
-    from auditor.examples import demo_spec_path
-    from auditor.frame import SubgroupMetricFrame, subgroup_metrics
-    from auditor.measure import Measurement, measure
-    from auditor.metrics import METRICS, MetricDef, metric_value
-    from auditor.policy import load_policies
-    from auditor.spec import AuditSpec
-    from auditor.spec_loader import load_spec, validate_spec
-    from auditor.stats import ScoreTable, SubgroupStats, reduce_frame
+    from auditor.judge.compare import compare_reports
+    from auditor.judge.policy import load_policies
+    from auditor.load.examples import demo_spec_path
+    from auditor.load.spec import AuditSpec
+    from auditor.load.spec_loader import load_spec, validate_spec
+    from auditor.measure.frame import SubgroupMetricFrame, subgroup_metrics
+    from auditor.measure.measurement import Measurement, measure
+    from auditor.measure.metrics import METRICS, MetricDef, metric_value
+    from auditor.reduce.stats import ScoreTable, SubgroupStats, reduce_frame

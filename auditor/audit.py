@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from auditor.data import LoadedData, load_data
 from auditor.errors import ReportInputError, SpecError
-from auditor.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
-from auditor.hashing import read_regular_file, sha256_bytes, sha256_path
-from auditor.identifiers import refuse_identifier_like
-from auditor.judge import judge
-from auditor.measure import Measurement, measure
-from auditor.policy import Policy, load_policies
-from auditor.publish import PublishPlan, publish
-from auditor.scorers import Scorer, load_scorer
-from auditor.spec import AuditSpec, Waiver, display_path
-from auditor.stats import SubgroupStats, reduce_frame
-from auditor.suppression import INTERNAL_STAMP
+from auditor.judge.engine import judge
+from auditor.judge.policy import Policy, load_policies
+from auditor.load.data import LoadedData, load_data
+from auditor.load.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
+from auditor.load.hashing import read_regular_file, sha256_bytes, sha256_path
+from auditor.load.identifiers import refuse_identifier_like
+from auditor.load.scorers import Scorer, load_scorer
+from auditor.load.spec import AuditSpec, Waiver, display_path
+from auditor.measure.measurement import Measurement, measure
+from auditor.privacy.publish import PublishPlan, publish
+from auditor.privacy.suppression import INTERNAL_STAMP
+from auditor.reduce.stats import SubgroupStats, reduce_frame
 from reports.model import (
     DataChecks,
     Explanations,
@@ -178,8 +178,8 @@ def proxy_threshold(spec: AuditSpec, policies: Sequence[Policy] | None = None) -
     ``max_strength`` fails, so the report never calls a number a proxy in one place
     and a pass in another.
     """
-    from auditor.policy import ProxyCheck
-    from auditor.proxies import PROXY_THRESHOLD
+    from auditor.judge.policy import ProxyCheck
+    from auditor.measure.proxies import PROXY_THRESHOLD
 
     if spec.explain.proxy_threshold is not None:
         return spec.explain.proxy_threshold
@@ -196,8 +196,8 @@ def explain_prepared(
     prepared: Prepared, *, seed: int | None = None, policies: Sequence[Policy] | None = None
 ) -> Explanations:
     """SHAP and proxies on a seeded, stratified sample (independent of thresholds)."""
-    from auditor.explain import explain
-    from auditor.proxies import proxy_strengths
+    from auditor.measure.explain import explain
+    from auditor.measure.proxies import proxy_strengths
 
     spec = prepared.spec
     seed = spec.seed if seed is None else seed
@@ -236,7 +236,7 @@ def explain_prepared(
 
 
 def check_data(prepared: Prepared) -> DataChecks:
-    from auditor.data_checks import data_checks
+    from auditor.measure.data_checks import data_checks
 
     spec = prepared.spec
     return data_checks(
@@ -353,8 +353,8 @@ def build_report(
         data_checks = check_data(prepared)
     # Every stage shows exactly the groups the measurement shows: its suppression
     # plan (complementary suppression included) is stricter than a size floor alone.
-    from auditor.data_checks import restrict_to_reportable as data_checks_reportable
-    from auditor.explain import restrict_to_reportable as explanations_reportable
+    from auditor.measure.data_checks import restrict_to_reportable as data_checks_reportable
+    from auditor.measure.explain import restrict_to_reportable as explanations_reportable
 
     suppressed = suppressed_groups(measurement)
     explanations = explanations_reportable(
@@ -479,7 +479,7 @@ def _judge_and_publish(
 
 def spec_waivers(raw_spec: dict[str, Any]) -> tuple[Waiver, ...]:
     """The waivers of a spec as given (a report keeps its spec in its provenance)."""
-    from auditor.spec_loader import waiver_from
+    from auditor.load.spec_loader import waiver_from
 
     return tuple(waiver_from(w) for w in raw_spec.get("waivers") or ())
 

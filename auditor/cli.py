@@ -80,7 +80,7 @@ def _threshold(text: str) -> float:
 
 
 def _seed(text: str) -> int:
-    from auditor.spec import MAX_SEED
+    from auditor.load.spec import MAX_SEED
 
     try:
         value = int(text)
@@ -271,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, spec_path: Path) -> int:
     from auditor.audit import build_report, prepare, read_report, with_overrides
+    from auditor.load.spec_loader import load_spec, validate_spec
     from auditor.output import check_output_dir, publish, staging_dir
-    from auditor.spec_loader import load_spec, validate_spec
     from reports import render
 
     progress = Progress(quiet=args.quiet)
@@ -314,7 +314,7 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
         publish(tmp, args.out)
     record_note = ""
     if args.record:
-        from auditor.hashing import read_regular_file
+        from auditor.load.hashing import read_regular_file
         from auditor.registry import Registry
         from auditor.signing import load_trusted_keys
 
@@ -330,7 +330,7 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
                 source=str(written),
             )
         record_note = f"; recorded as audit {entry.audit_id}"
-    from auditor.verdict import verdict_summary
+    from auditor.judge.verdict import verdict_summary
 
     summary = verdict_summary(report.policy_results)
     fails_gate = report.verdict == "fail" or (args.fail_on == "warn" and report.verdict == "warn")
@@ -353,7 +353,7 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
 
 def _sign_report_file(path: Path, key):  # type: ignore[no-untyped-def]
     """Sign the bytes of ``path`` and write the signature to ``path.sig``; return it."""
-    from auditor.hashing import read_regular_file
+    from auditor.load.hashing import read_regular_file
     from auditor.signing import SIGNATURE_SUFFIX, sign
 
     signature = sign(read_regular_file(path), key)
@@ -384,7 +384,7 @@ def cmd_sign_report(args: argparse.Namespace) -> int:
 
 def cmd_verify_report(args: argparse.Namespace) -> int:
     from auditor.errors import SignatureError
-    from auditor.hashing import read_regular_file
+    from auditor.load.hashing import read_regular_file
     from auditor.signing import (
         ENV_TRUSTED_KEYS,
         SIGNATURE_SUFFIX,
@@ -414,7 +414,7 @@ def cmd_verify_report(args: argparse.Namespace) -> int:
 def _policies(spec, spec_path: Path, *, from_cli: bool):  # type: ignore[no-untyped-def]
     """Load the audit's policies; an unknown pack is reported against where it was named."""
     from auditor.errors import PolicyError
-    from auditor.policy import load_policies
+    from auditor.judge.policy import load_policies
 
     try:
         return load_policies(spec.policies, base_dir=spec_path.resolve().parent)
@@ -445,7 +445,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from auditor.examples import demo_spec_path
+    from auditor.load.examples import demo_spec_path
 
     return _run(args, demo_spec_path())
 
@@ -475,7 +475,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_validate_spec(args: argparse.Namespace) -> int:
     from auditor.audit import prepare
-    from auditor.spec_loader import load_spec, validate_spec
+    from auditor.load.spec_loader import load_spec, validate_spec
 
     spec = load_spec(args.spec)
     validate_spec(spec)
@@ -492,7 +492,7 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
 
 
 def cmd_validate_policy(args: argparse.Namespace) -> int:
-    from auditor.policy import validate_policy_file
+    from auditor.judge.policy import validate_policy_file
 
     policy = validate_policy_file(args.policy)
     print(
@@ -502,7 +502,7 @@ def cmd_validate_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_policies(args: argparse.Namespace) -> int:
-    from auditor.policy import list_packs
+    from auditor.judge.policy import list_packs
 
     packs = list_packs()
     if args.json:
@@ -517,7 +517,7 @@ def cmd_policies(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from auditor.metrics import METRICS
+    from auditor.measure.metrics import METRICS
 
     if args.json:
         rows = [
@@ -541,7 +541,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from auditor.audit import load_report
-    from auditor.compare import compare_reports, comparison_summary, format_comparison
+    from auditor.judge.compare import compare_reports, comparison_summary, format_comparison
 
     comparison = compare_reports(load_report(args.before), load_report(args.after))
     s = comparison_summary(comparison)

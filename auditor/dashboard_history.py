@@ -18,7 +18,7 @@ import pandas as pd
 
 from auditor.dashboard.display import plain
 from auditor.errors import RegistryError
-from auditor.metrics import METRICS
+from auditor.measure.metrics import METRICS
 from auditor.registry import KEY_METRICS, HistoryRow, Registry
 from auditor.registry.service import DECISIONS
 

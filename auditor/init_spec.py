@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from auditor.errors import DataError, OutputError
-from auditor.judge import TODO_MARK
-from auditor.spec import group_label
+from auditor.judge.engine import TODO_MARK
+from auditor.load.spec import group_label
 
 INIT_EXISTS = "{path}: already exists; choose another --out (nothing was overwritten)"
 INIT_UNREADABLE = "{path}: cannot read the data file: {error}"
@@ -123,7 +123,7 @@ class Guess:
 
 
 def _read(path: Path, nrows: int = SAMPLE_ROWS) -> pd.DataFrame:
-    from auditor.hashing import open_regular_file
+    from auditor.load.hashing import open_regular_file
 
     suffix = path.suffix.lower()
     try:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from auditor.errors import AuditInputError
-from auditor.safe_yaml import load_yaml
-from auditor.spec import DEFAULT_MIN_CELL_SIZE
+from auditor.load.safe_yaml import load_yaml
+from auditor.load.spec import DEFAULT_MIN_CELL_SIZE
 
 ENV_SERVER_CONFIG = "AUDITOR_SERVER_CONFIG"
 ARG_SERVER_CONFIG = "--server-config"

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from auditor.errors import SignatureError
-from auditor.hashing import read_regular_file
+from auditor.load.hashing import read_regular_file
 
 __all__ = [
     "ALGORITHM",

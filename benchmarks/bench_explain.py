@@ -12,7 +12,7 @@ Runs on the bundled example (examples/hospital_use: 2,644 audited patients,
 * model-agnostic: the example's model behind a plain ``scores`` function (as an
   ONNX or MLflow model is seen) -> shap.PermutationExplainer.
 
-Each cell is the wall time of :func:`auditor.explain.explain` (sampling,
+Each cell is the wall time of :func:`auditor.measure.explain.explain` (sampling,
 SHAP, per-group aggregation; proxies are passed in precomputed and timed on
 their own line). The model-agnostic path compiles shap's numba kernels on its
 first call in a process; that one-time cost is timed separately and excluded.
@@ -45,10 +45,10 @@ from sklearn.preprocessing import OneHotEncoder
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.data_checks import data_checks  # noqa: E402
-from auditor.explain import explain  # noqa: E402
-from auditor.proxies import proxy_strengths  # noqa: E402
-from auditor.scorers import EstimatorScorer  # noqa: E402
+from auditor.load.scorers import EstimatorScorer  # noqa: E402
+from auditor.measure.data_checks import data_checks  # noqa: E402
+from auditor.measure.explain import explain  # noqa: E402
+from auditor.measure.proxies import proxy_strengths  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "hospital_use"
 README = Path(__file__).resolve().parent / "README.md"
@@ -190,8 +190,9 @@ def render(
         [
             HEADING,
             "",
-            f"Wall time of `auditor.explain.explain` on the bundled example ({n_rows:,} audited "
-            "patients, 14 features, 4 sensitive attributes; 100 background rows), against the "
+            f"Wall time of `auditor.measure.explain.explain` on the bundled example "
+            f"({n_rows:,} audited patients, 14 features, 4 sensitive attributes; 100 background "
+            "rows), against the "
             "sample budget (`explain.sample_size`). A budget above the row count explains "
             "every row. Each time covers the stratified sample, the SHAP values and every "
             "per-group aggregate.",

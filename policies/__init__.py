@@ -3,7 +3,7 @@
 Packs are found with :mod:`importlib.resources`, so they are read the same way
 from a source checkout, an installed wheel or a zipped package; nothing here
 assumes a file system path. Loading, validating and judging live in
-``auditor.policy`` and ``auditor.judge``: this package only holds the data.
+``auditor.judge.policy`` and ``auditor.judge.engine``: this package only holds the data.
 """
 
 from __future__ import annotations

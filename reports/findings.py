@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.metrics import COUNT_METRICS
-from auditor.verdict import verdict_summary
+from auditor.judge.verdict import verdict_summary
+from auditor.measure.metrics import COUNT_METRICS
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -353,7 +353,7 @@ def build_summary(report: Report) -> Summary:
 
 
 def headline_text(report: Report) -> str:
-    """The verdict summary sentence every face prints (:mod:`auditor.verdict`)."""
+    """The verdict summary sentence every face prints (:mod:`auditor.judge.verdict`)."""
     text = verdict_summary(report.policy_results).counts_text()
     return text[:1].upper() + text[1:] + "."
 

@@ -1,7 +1,7 @@
 """How numbers, groups, bounds and statuses are written, once for every renderer.
 
 Renderers do no statistics: these helpers only turn what the report holds into text.
-Metric display names come from the metric registry (``auditor.metrics.METRICS``),
+Metric display names come from the metric registry (``auditor.measure.metrics.METRICS``),
 never from a second list here.
 """
 
@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.metrics import COUNT_METRICS, METRICS
-from auditor.suppression import (
+from auditor.measure.metrics import COUNT_METRICS, METRICS
+from auditor.privacy.suppression import (
     SUPPRESSED_COMPLEMENTARY,
     WITHHELD_BOTH,
     WITHHELD_COMPLEMENTARY,
@@ -330,7 +330,7 @@ NOT_STATED = "not stated"
 
 def card_text(value: Any) -> str:
     """A model card value as text; ``not stated`` when missing, empty or a TODO placeholder."""
-    from auditor.judge import TODO_MARK
+    from auditor.judge.engine import TODO_MARK
 
     if value is None or (isinstance(value, str | list | dict) and not value):
         return NOT_STATED

@@ -7,7 +7,7 @@ apart by the type); undecided blocking checks (inconclusive or not evaluable) ar
 that could not be evaluated and waived results are ``<skipped message=...>`` with
 their reason; passes are plain test cases. One ``<testsuite>`` per policy, named by
 the policy id. The first suite's ``summary`` property is the verdict summary every
-face prints (:mod:`auditor.verdict`).
+face prints (:mod:`auditor.judge.verdict`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditor.verdict import counts_undecided
+from auditor.judge.verdict import counts_undecided
 from reports import format as fmt
 from reports.findings import ResultRow, counts_text, headline_text, hidden_keys, result_row
 from reports.model import GroupKey, PolicyResult, Report, group_key

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor.metrics import COUNT_METRICS, METRICS
+from auditor.measure.metrics import COUNT_METRICS, METRICS
 from reports import format as fmt
 from reports.model import (
     DisparityResult,

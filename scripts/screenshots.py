@@ -86,9 +86,9 @@ def seed_registry(path: Path) -> None:
     import yaml
 
     from auditor.audit import run_audit
-    from auditor.examples import EXAMPLE_DIR
+    from auditor.load.examples import EXAMPLE_DIR
+    from auditor.load.spec_loader import load_spec
     from auditor.registry import Registry
-    from auditor.spec_loader import load_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "example"
@@ -383,8 +383,8 @@ def report_pages(out: Path) -> Path:
     from pypdf import PdfReader
 
     from auditor.audit import run_audit
-    from auditor.examples import demo_spec_path
-    from auditor.spec_loader import load_spec
+    from auditor.load.examples import demo_spec_path
+    from auditor.load.spec_loader import load_spec
     from reports import render
 
     with tempfile.TemporaryDirectory() as tmp:

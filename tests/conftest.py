@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.examples import EXAMPLE_DIR
+from auditor.load.examples import EXAMPLE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_BOOTSTRAP = 200

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from auditor.suppression import SUPPRESSED_SMALL, WITHHELD_POSITIVES
+from auditor.privacy.suppression import SUPPRESSED_SMALL, WITHHELD_POSITIVES
 from reports.model import (
     AttributeInfo,
     DataChecks,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-from auditor.judge import count_results, verdict_of
+from auditor.judge.engine import count_results, verdict_of
 from reports.model import (
     AttributeInfo,
     Bound,
@@ -485,7 +485,7 @@ def make_report(
                 message="specificity 0.79 is below the minimum 0.90",
             )
         )
-    counts = count_results(results)  # the one way of counting (auditor.verdict)
+    counts = count_results(results)  # the one way of counting (auditor.judge.verdict)
     verdict = verdict_of(results)
 
     overall = GroupResult(attribute=[], group=[], n=OVERALL.n, metrics=_metrics(OVERALL))

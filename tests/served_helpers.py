@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from auditor.examples import EXAMPLE_DIR
+from auditor.load.examples import EXAMPLE_DIR
 
 ISSUER = "https://idp.test"
 AUTH_SECRETS = {

@@ -27,7 +27,7 @@ from auditor import cli
 from auditor.dashboard import export, inputs, policy_editor
 from auditor.dashboard.app import SOURCE_PATH_KEY, VIEW_LABELS
 from auditor.errors import AuditorError
-from auditor.examples import EXAMPLE_DIR
+from auditor.load.examples import EXAMPLE_DIR
 from reports.model import Report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +199,7 @@ def test_full_intervals_replace_the_interactive_ones_by_themselves() -> None:
 
 
 def test_invalid_policy_edit_shows_each_json_path_error() -> None:
-    from auditor.policy import load_policy_text
+    from auditor.judge.policy import load_policy_text
 
     with pytest.raises(AuditorError) as expected:
         load_policy_text(INVALID_POLICY, name=policy_editor.EDITOR_NAME)
@@ -236,7 +236,7 @@ def test_valid_policy_edit_rejudges_at_once() -> None:
 
 def test_choosing_a_shipped_pack_rejudges() -> None:
     at = _open(_app().run(), "Policy")
-    from auditor.policy import list_packs
+    from auditor.judge.policy import list_packs
 
     packs = [p.source for p in list_packs()]
     own = next(c.value for c in at.caption if "· policy " in c.value)
@@ -454,7 +454,7 @@ def test_spec_path_from_the_command_line_wins_over_the_environment() -> None:
 
 def test_a_group_hidden_to_protect_another_reads_suppressed_not_fewer_than() -> None:
     from auditor.dashboard import display
-    from auditor.suppression import (
+    from auditor.privacy.suppression import (
         SUPPRESSED_COMPLEMENTARY,
         SUPPRESSED_SMALL,
         WITHHELD_COMPLEMENTARY,

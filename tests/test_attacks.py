@@ -19,11 +19,11 @@ import pytest
 from attack import Reader, curve_steps, data_check_cells
 
 from auditor.audit import run_audit
-from auditor.examples import demo_spec_path
-from auditor.measure import measure
-from auditor.spec_loader import load_spec
-from auditor.stats import reduce_frame
-from auditor.suppression import WITHHELD_COMPLEMENTARY, WITHHELD_POSITIVES
+from auditor.load.examples import demo_spec_path
+from auditor.load.spec_loader import load_spec
+from auditor.measure.measurement import measure
+from auditor.privacy.suppression import WITHHELD_COMPLEMENTARY, WITHHELD_POSITIVES
+from auditor.reduce.stats import reduce_frame
 from reports.render import render
 
 
@@ -169,7 +169,7 @@ def test_mitigation_what_if_shows_no_more_than_the_report() -> None:
     the report hides has none, and what-if figures appear only where differencing
     them with the report isolates no small count."""
     from auditor.audit import build_report, prepare
-    from auditor.mitigation import REPORTED_METRICS, publish_what_if, what_if
+    from auditor.measure.mitigation import REPORTED_METRICS, publish_what_if, what_if
     from reports.model import group_key
 
     spec = dataclasses.replace(load_spec(demo_spec_path()), bootstrap=0)

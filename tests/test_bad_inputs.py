@@ -24,10 +24,10 @@ import yaml
 from hostile_models import StringScores, ThreeColumns
 
 from auditor import cli
-from auditor.data import ENV_MAX_DATA_BYTES, ENV_MAX_ROWS
-from auditor.safe_yaml import MAX_YAML_DEPTH
+from auditor.load.data import ENV_MAX_DATA_BYTES, ENV_MAX_ROWS
+from auditor.load.safe_yaml import MAX_YAML_DEPTH
+from auditor.load.spec import MAX_BOOTSTRAP, MAX_SEED
 from auditor.schema import spec_schema
-from auditor.spec import MAX_BOOTSTRAP, MAX_SEED
 from tests.load_helpers import base_spec, make_cohort, write_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,7 +369,7 @@ def test_a_closed_pipe_keeps_a_failing_exit_status(tmp_path: Path) -> None:
 
 def test_frames_are_unchanged_for_plain_inputs(tmp_path: Path) -> None:
     """The single read keeps what pandas made of a CSV before (no behaviour change)."""
-    from auditor.data import read_data_file
+    from auditor.load.data import read_data_file
 
     cohort = make_cohort(50)
     path = write_cohort(tmp_path, cohort)
@@ -379,8 +379,8 @@ def test_frames_are_unchanged_for_plain_inputs(tmp_path: Path) -> None:
 
 
 def test_the_documented_limits_are_the_constants() -> None:
-    from auditor import safe_yaml
-    from auditor.data import DEFAULT_MAX_DATA_BYTES, DEFAULT_MAX_ROWS
+    from auditor.load import safe_yaml
+    from auditor.load.data import DEFAULT_MAX_DATA_BYTES, DEFAULT_MAX_ROWS
 
     text = DOC.read_text()
     for value in (
@@ -408,7 +408,7 @@ def test_error_messages_escape_control_characters_from_the_inputs(
 
 
 def test_a_csv_with_a_byte_order_mark_reads_as_before(tmp_path: Path) -> None:
-    from auditor.data import read_columns, read_data_file
+    from auditor.load.data import read_columns, read_data_file
 
     cohort = make_cohort(30)
     path = tmp_path / "excel.csv"

@@ -369,8 +369,8 @@ def test_validate_policy(tmp_path: Path, passing_policy: Path) -> None:
 def test_init_then_audit_in_two_commands(example_dir: Path, tmp_path: Path) -> None:
     import pandas as pd
 
-    from auditor.scorers import load_scorer
-    from auditor.spec_loader import load_spec
+    from auditor.load.scorers import load_scorer
+    from auditor.load.spec_loader import load_spec
 
     spec = load_spec(example_dir / "spec.yaml")
     cohort = pd.read_csv(spec.data)
@@ -400,8 +400,8 @@ def test_compare_two_releases(example_dir: Path, fast_spec: Path, tmp_path: Path
     import skops.io as sio
     from sklearn.base import clone
 
-    from auditor.scorers import load_scorer
-    from auditor.spec_loader import load_spec
+    from auditor.load.scorers import load_scorer
+    from auditor.load.spec_loader import load_spec
 
     spec = load_spec(fast_spec)
     shipped = load_scorer(spec).estimator

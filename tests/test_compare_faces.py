@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from auditor.compare import compare_reports, format_comparison
+from auditor.judge.compare import compare_reports, format_comparison
 from reports.model import Report
 from tests.report_factory import make_report
 from tests.test_cli import run

@@ -44,9 +44,9 @@ from streamlit.testing.v1 import AppTest
 
 from auditor.audit import run_audit
 from auditor.dashboard import display, export, inputs
-from auditor.examples import demo_spec_path
-from auditor.metrics import METRICS
-from auditor.spec_loader import load_spec
+from auditor.load.examples import demo_spec_path
+from auditor.load.spec_loader import load_spec
+from auditor.measure.metrics import METRICS
 from reports.render import render
 
 ROOT = Path(__file__).resolve().parents[1]

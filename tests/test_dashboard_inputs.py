@@ -11,8 +11,8 @@ import skops.io as sio
 
 from auditor.dashboard.inputs import upload_spec_text
 from auditor.errors import ModelError
-from auditor.scorers import load_scorer
-from auditor.spec_loader import load_spec
+from auditor.load.scorers import load_scorer
+from auditor.load.spec_loader import load_spec
 
 
 def _spec(example_dir: Path, model: Path, **trust: object) -> Path:

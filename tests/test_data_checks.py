@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.data_checks import (
+from auditor.errors import SpecError
+from auditor.measure.data_checks import (
     DROPPED_FEW_NOTE,
     MISSING_COMPLEMENTARY,
     MISSING_WITHHELD,
     data_checks,
     restrict_to_reportable,
 )
-from auditor.errors import SpecError
-from auditor.suppression import (
+from auditor.privacy.suppression import (
     SUPPRESSED_COMPLEMENTARY,
     SUPPRESSED_SMALL,
     Counts,

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from auditor.audit import NOTE_BASELINE_UNUSED
-from auditor.measure import (
+from auditor.measure.measurement import (
     NOTE_REFERENCE_DEFAULT,
     NOTE_REFERENCE_WITHHELD,
     measure,
 )
-from auditor.stats import reduce_frame
+from auditor.reduce.stats import reduce_frame
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 from tests.test_cli import run
 
@@ -88,7 +88,7 @@ def test_clinical_default_gates_a_worse_release_against_the_baseline(tmp_path: P
     reg = [r for r in alone["policy_results"] if r["check"] == "regression"]
     assert reg and all(r["status"] == "not_evaluable" and r["undecided"] is None for r in reg)
     from auditor.audit import load_report
-    from auditor.verdict import counts_undecided
+    from auditor.judge.verdict import counts_undecided
 
     published = load_report(tmp_path / "v3" / "out" / "report.json")
     assert not any(counts_undecided(r) for r in published.policy_results if r.check == "regression")

@@ -14,7 +14,7 @@ from fairlearn.metrics import (
     equalized_odds_ratio,
 )
 
-from auditor.disparities import (
+from auditor.measure.disparities import (
     FAIRNESS,
     RATIO_ZERO_REFERENCE,
     TOO_FEW_GROUPS,
@@ -23,8 +23,8 @@ from auditor.disparities import (
     compare_metric,
     fairness_metrics,
 )
-from auditor.measure import measure
-from auditor.stats import reduce_frame
+from auditor.measure.measurement import measure
+from auditor.reduce.stats import reduce_frame
 
 FAIRLEARN = {
     "demographic_parity_difference": demographic_parity_difference,

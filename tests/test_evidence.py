@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from auditor.evidence import (
+from auditor.judge.engine import NOT_MEASURED_LABEL_OUTPUT
+from auditor.load.evidence import (
     LABEL_OUTPUT_NOT_LABELS,
     NOTE_LABEL_OUTPUT,
     ONE_CLASS_LABEL,
     SCORES_ARE_LABELS,
 )
-from auditor.judge import NOT_MEASURED_LABEL_OUTPUT
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 from tests.test_cli import assert_bad_input, run
 
@@ -85,7 +85,7 @@ def test_one_class_label_is_refused(tmp_path: Path) -> None:
 
 
 def test_one_class_check_counts_rows_after_loading() -> None:
-    from auditor.evidence import check_evidence
+    from auditor.load.evidence import check_evidence
 
     scores = np.linspace(0.01, 0.99, 10)
     check_evidence(

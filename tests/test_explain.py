@@ -23,7 +23,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from auditor.errors import SpecError
-from auditor.explain import (
+from auditor.load.feature_names import FeatureMappingError, encoded_sources, sum_by_source
+from auditor.load.scorers import EstimatorScorer, ScoreColumnScorer
+from auditor.measure.explain import (
     FALLBACK_CATEGORICAL,
     NO_MODEL_REASON,
     PROXY_TOP_K_FLAG,
@@ -33,9 +35,7 @@ from auditor.explain import (
     restrict_to_reportable,
     shap_values,
 )
-from auditor.feature_names import FeatureMappingError, encoded_sources, sum_by_source
-from auditor.sampling import allocate, cell_codes, largest_remainder, stratified_sample
-from auditor.scorers import EstimatorScorer, ScoreColumnScorer
+from auditor.reduce.sampling import allocate, cell_codes, largest_remainder, stratified_sample
 from reports.model import Explanations, ProxyResult, group_key
 
 CATEGORICAL = ["payer", "admit"]

@@ -14,8 +14,8 @@ from scipy.special import logit
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 
-from auditor.explain import shap_values
-from auditor.scorers import EstimatorScorer
+from auditor.load.scorers import EstimatorScorer
+from auditor.measure.explain import shap_values
 from tests.test_explain import NUMERIC, columns, make_cohort
 
 

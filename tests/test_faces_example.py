@@ -14,10 +14,10 @@ import pytest
 from pypdf import PdfReader
 
 from auditor.audit import proxy_threshold, run_audit
-from auditor.examples import demo_spec_path
-from auditor.policy import load_policies
-from auditor.spec_loader import load_spec
-from auditor.suppression import WITHHELD_BOTH, WITHHELD_COMPLEMENTARY, WITHHELD_PARENT
+from auditor.judge.policy import load_policies
+from auditor.load.examples import demo_spec_path
+from auditor.load.spec_loader import load_spec
+from auditor.privacy.suppression import WITHHELD_BOTH, WITHHELD_COMPLEMENTARY, WITHHELD_PARENT
 from reports import format as fmt
 from reports import render
 from reports.charts import make_charts

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from auditor.measure import measure
-from auditor.stats import reduce_frame
+from auditor.measure.measurement import measure
+from auditor.reduce.stats import reduce_frame
 
 
 def _cohort() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from fairlearn.metrics import (
 from sklearn import metrics as skm
 
 from auditor.errors import AuditInputError, DataError
-from auditor.frame import (
+from auditor.measure.frame import (
     COLUMN_MISSING,
     LABEL_MISSING_VALUES,
     LABEL_NOT_BINARY,

@@ -8,15 +8,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from auditor.bootstrap import group_rng, resample_group, resample_view
-from auditor.intervals import (
+from auditor.measure.bootstrap import group_rng, resample_group, resample_view
+from auditor.measure.intervals import (
     NO_INTERVAL_BOOTSTRAP_OFF,
     NO_INTERVAL_UNDEFINED,
     percentile_interval,
     wilson_interval,
 )
-from auditor.metrics import METRICS
-from auditor.stats import bin_stats, reduce_frame
+from auditor.measure.metrics import METRICS
+from auditor.reduce.stats import bin_stats, reduce_frame
 
 
 @pytest.mark.parametrize("n", [1, 2, 11, 57, 1000, 123457])

@@ -16,10 +16,10 @@ from policy_helpers import (
     rule,
 )
 
-from auditor import judge as J
-from auditor.judge import compare, judge
-from auditor.policy import Bounds, Policy, load_policy_text
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_BOTH
+from auditor.judge import engine as J
+from auditor.judge.engine import compare, judge
+from auditor.judge.policy import Bounds, Policy, load_policy_text
+from auditor.privacy.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_BOTH
 from reports.model import (
     Estimate,
     FairnessMetric,
@@ -889,7 +889,7 @@ def test_results_follow_policy_and_rule_order():
 
 
 def test_example_report_round_trips_through_json_with_results():
-    from auditor.policy import load_policies
+    from auditor.judge.policy import load_policies
 
     report = example_report()
     judgement = judge(report, load_policies(["clinical-default"]))

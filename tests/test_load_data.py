@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.data import LoadedData, load_data
 from auditor.errors import DataError
-from auditor.examples import EXAMPLE_DIR
-from auditor.spec import MISSING_GROUP
-from auditor.spec_loader import load_spec
+from auditor.load.data import LoadedData, load_data
+from auditor.load.examples import EXAMPLE_DIR
+from auditor.load.spec import MISSING_GROUP
+from auditor.load.spec_loader import load_spec
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 
 COLUMNS = "died, risk, race, sex, age, lactate, unit"

@@ -25,16 +25,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from auditor.errors import ModelError
-from auditor.examples import EXAMPLE_DIR
-from auditor.hashing import sha256_bytes, sha256_path
-from auditor.scorers import (
+from auditor.load.examples import EXAMPLE_DIR
+from auditor.load.hashing import sha256_bytes, sha256_path
+from auditor.load.scorers import (
     EstimatorScorer,
     ScoreColumnScorer,
     Scorer,
     load_scorer,
 )
-from auditor.spec import AuditSpec
-from auditor.spec_loader import load_spec
+from auditor.load.spec import AuditSpec
+from auditor.load.spec_loader import load_spec
 from tests.load_helpers import FEATURES, fit_pipeline, make_cohort, write_cohort, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]

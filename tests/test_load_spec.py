@@ -11,10 +11,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from auditor.errors import DataError, ModelError, SpecError
-from auditor.examples import EXAMPLE_DIR
+from auditor.load.examples import EXAMPLE_DIR
+from auditor.load.spec import DEFAULT_POLICY, AuditSpec, LabelSpec, ModelSpec
+from auditor.load.spec_loader import is_pack_name, load_spec, validate_spec
 from auditor.schema import SPEC_SCHEMA_PATH, spec_schema
-from auditor.spec import DEFAULT_POLICY, AuditSpec, LabelSpec, ModelSpec
-from auditor.spec_loader import is_pack_name, load_spec, validate_spec
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 
 ALLOWED_KEYS = (

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from auditor.errors import AuditInputError, DataError
-from auditor.intervals import NO_INTERVAL_BOOTSTRAP_OFF
-from auditor.measure import (
+from auditor.measure.intervals import NO_INTERVAL_BOOTSTRAP_OFF
+from auditor.measure.measurement import (
     BINS_INVALID,
     BOOTSTRAP_INVALID,
     NOTE_REFERENCE_FALLBACK,
@@ -18,8 +18,8 @@ from auditor.measure import (
     VIEW_EMPTY,
     measure,
 )
-from auditor.metrics import METRICS, metric_value
-from auditor.stats import reduce_frame
+from auditor.measure.metrics import METRICS, metric_value
+from auditor.reduce.stats import reduce_frame
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,14 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from auditor.errors import AuditInputError
-from auditor.metrics import (
+from auditor.measure.metrics import (
     METRICS,
     UNKNOWN_METRIC,
     Levels,
     compute,
     metric_value,
 )
-from auditor.stats import LOG_EPS, ScoreTable, bin_stats, reduce_frame
+from auditor.reduce.stats import LOG_EPS, ScoreTable, bin_stats, reduce_frame
 
 PUBLIC_ORDER = [
     "n",

@@ -10,8 +10,8 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import recall_score
 
 from auditor.errors import AuditInputError
-from auditor.metrics import metric_value
-from auditor.mitigation import (
+from auditor.measure.metrics import metric_value
+from auditor.measure.mitigation import (
     CONSTRAINTS,
     GRID,
     NOT_POSTPROCESSED,
@@ -22,7 +22,7 @@ from auditor.mitigation import (
     Rule,
     what_if,
 )
-from auditor.stats import reduce_frame
+from auditor.reduce.stats import reduce_frame
 
 MIN_CELL = 11
 

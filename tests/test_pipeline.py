@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from auditor.audit import build_report, prepare, rejudge, run_audit
-from auditor.policy import load_policies
-from auditor.scorers import load_scorer
-from auditor.spec_loader import load_spec
+from auditor.judge.policy import load_policies
+from auditor.load.scorers import load_scorer
+from auditor.load.spec_loader import load_spec
 from tests.conftest import write_spec
 
 

@@ -14,9 +14,8 @@ from policy_helpers import example_report, policy_doc, rule, write_policy
 
 import policies
 from auditor.errors import EXIT_BAD_INPUT, PolicyError
-from auditor.judge import judge
-from auditor.metrics import METRICS
-from auditor.policy import (
+from auditor.judge.engine import judge
+from auditor.judge.policy import (
     DisparityCheck,
     MetricCheck,
     Policy,
@@ -25,6 +24,7 @@ from auditor.policy import (
     load_policy_text,
     validate_policy_file,
 )
+from auditor.measure.metrics import METRICS
 
 SENS = {"kind": "metric", "metric": "sensitivity", "min": 0.7, "bound_on": "interval"}
 PACKS = [
@@ -158,8 +158,8 @@ def test_hti_1_pack_asks_for_all_source_attribute_categories():
 @pytest.mark.slow
 def test_every_pack_runs_on_the_bundled_example():
     from auditor.audit import build_report, prepare
-    from auditor.examples import demo_spec_path
-    from auditor.spec_loader import load_spec
+    from auditor.load.examples import demo_spec_path
+    from auditor.load.spec_loader import load_spec
 
     spec = load_spec(demo_spec_path())
     report = build_report(prepare(spec), policies=load_policies(["clinical-default"]), bootstrap=50)

@@ -13,10 +13,10 @@ from load_helpers import make_cohort, write_cohort, write_spec
 
 from auditor.audit import prepare, run_audit
 from auditor.errors import DataError, SpecError
-from auditor.identifiers import MOSTLY_SMALL_GROUPS, TOO_MANY_GROUPS, refuse_identifier_like
-from auditor.spec import display_path
-from auditor.spec_loader import MIN_CELL_SIZE_TWICE, load_spec
-from auditor.suppression import INTERNAL_STAMP
+from auditor.load.identifiers import MOSTLY_SMALL_GROUPS, TOO_MANY_GROUPS, refuse_identifier_like
+from auditor.load.spec import display_path
+from auditor.load.spec_loader import MIN_CELL_SIZE_TWICE, load_spec
+from auditor.privacy.suppression import INTERNAL_STAMP
 from reports.render import render
 
 
@@ -112,7 +112,7 @@ def test_complementary_off_stamps_every_file(tmp_path: Path) -> None:
 
 
 def test_the_notebook_api_refuses_an_identifier_too() -> None:
-    from auditor.frame import subgroup_metrics
+    from auditor.measure.frame import subgroup_metrics
 
     frame = make_cohort(300)
     frame["patient"] = np.arange(300)

@@ -7,9 +7,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.measure import measure
-from auditor.metrics import METRICS, Levels, compute, metric_value
-from auditor.stats import ScoreTable, reduce_frame
+from auditor.measure.measurement import measure
+from auditor.measure.metrics import METRICS, Levels, compute, metric_value
+from auditor.reduce.stats import ScoreTable, reduce_frame
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from auditor.errors import SpecError
-from auditor.proxies import ALL_FEATURES, proxy_strengths
+from auditor.measure.proxies import ALL_FEATURES, proxy_strengths
 from reports.model import ProxyResult
 
 

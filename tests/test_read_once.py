@@ -22,12 +22,13 @@ import pytest
 import skops.io as sio
 from hostile_models import ConstantModel
 
-from auditor import audit, data, hashing, scorers, spec_loader
+from auditor import audit
 from auditor.audit import prepare, read_report
 from auditor.errors import ModelError
-from auditor.hashing import UnsafeTreeError, copy_tree_hashed, sha256_path
-from auditor.scorers import estimator_runtimes, load_scorer
-from auditor.spec_loader import load_spec
+from auditor.load import data, hashing, scorers, spec_loader
+from auditor.load.hashing import UnsafeTreeError, copy_tree_hashed, sha256_path
+from auditor.load.scorers import estimator_runtimes, load_scorer
+from auditor.load.spec_loader import load_spec
 from tests.load_helpers import FEATURES, fit_pipeline, make_cohort, write_cohort, write_spec
 
 

@@ -21,7 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from auditor.errors import RegistryError
-from auditor.judge import count_results, verdict_of
+from auditor.judge.engine import count_results, verdict_of
 from auditor.registry import Registry, chain, commands, db, records, service
 from auditor.registry.models import Base
 from reports.model import PolicyResult, Report

@@ -17,7 +17,7 @@ from report_factory import (
     make_report,
 )
 
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY
+from auditor.privacy.suppression import SUPPRESSED_COMPLEMENTARY
 from reports.model import (
     SCHEMA_PATH,
     SCHEMA_VERSION,

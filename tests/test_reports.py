@@ -29,7 +29,7 @@ from report_factory import (
 )
 
 from auditor.errors import AuditInputError
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_COMPLEMENTARY
+from auditor.privacy.suppression import SUPPRESSED_COMPLEMENTARY, WITHHELD_COMPLEMENTARY
 from reports import FORMATS, render
 from reports import format as fmt
 from reports.charts import SERIES_COLOURS, SERIES_LINES, SERIES_MARKERS, make_charts
@@ -257,7 +257,7 @@ def test_junit_has_one_case_per_result_and_right_counts(
     results = report.policy_results
     # issue 12: failed warn results and undecided blocking checks are failures too
     # (type="warn" / "undecided"), never skipped
-    from auditor.verdict import counts_undecided
+    from auditor.judge.verdict import counts_undecided
 
     failing = [
         r

@@ -22,9 +22,9 @@ import pytest
 from pypdf import PdfReader
 
 from auditor.audit import run_audit
-from auditor.examples import demo_spec_path
-from auditor.spec_loader import load_spec
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY
+from auditor.load.examples import demo_spec_path
+from auditor.load.spec_loader import load_spec
+from auditor.privacy.suppression import SUPPRESSED_COMPLEMENTARY
 from reports import format as fmt
 from reports import render
 from reports.html import governance_html
@@ -154,7 +154,7 @@ def test_junit_counts_equal_the_policy_results_and_names_are_unique(
     root = ET.parse(files["junit"]).getroot()
     results = report.policy_results
     # issue 12: failed warn results and undecided blocking checks are failures too
-    from auditor.verdict import counts_undecided
+    from auditor.judge.verdict import counts_undecided
 
     failing = sum(
         r.waiver is None

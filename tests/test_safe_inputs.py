@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor import safe_yaml
 from auditor.errors import AuditInputError, DataError
-from auditor.hashing import TOO_LARGE, read_regular_file
+from auditor.load import safe_yaml
+from auditor.load.hashing import TOO_LARGE, read_regular_file
+from auditor.load.safe_yaml import load_json, load_yaml
 from auditor.safe_text import escape_control, line_break_in
-from auditor.safe_yaml import load_json, load_yaml
 
 
 def test_plain_yaml_loads_as_safe_load_does() -> None:

@@ -9,8 +9,8 @@ import yaml
 
 from auditor import cli
 from auditor.errors import AuditInputError, PolicyError, SpecError
-from auditor.policy import load_policy_text
-from auditor.safe_yaml import (
+from auditor.judge.policy import load_policy_text
+from auditor.load.safe_yaml import (
     MAX_YAML_ALIASES,
     MAX_YAML_BYTES,
     MAX_YAML_DEPTH,
@@ -103,9 +103,9 @@ def test_an_mlflow_folder_with_a_bomb_in_mlmodel_is_a_model_error(tmp_path: Path
     from dataclasses import replace
 
     from auditor.errors import ModelError
-    from auditor.examples import EXAMPLE_DIR
-    from auditor.scorers import load_scorer
-    from auditor.spec_loader import load_spec
+    from auditor.load.examples import EXAMPLE_DIR
+    from auditor.load.scorers import load_scorer
+    from auditor.load.spec_loader import load_spec
 
     folder = tmp_path / "model"
     folder.mkdir()

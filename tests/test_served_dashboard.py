@@ -27,11 +27,11 @@ from streamlit.testing.v1 import AppTest
 
 from auditor.dashboard import access, inputs, policy_editor, state, trust, uploads
 from auditor.dashboard.app import UPLOADS_KEY
-from auditor.examples import EXAMPLE_DIR
-from auditor.policy import POLICY_NOT_ALLOWED
+from auditor.judge.policy import POLICY_NOT_ALLOWED
+from auditor.load.examples import EXAMPLE_DIR
+from auditor.load.safe_yaml import MAX_YAML_NODES, YAML_TOO_MANY_NODES
 from auditor.registry import Registry
 from auditor.registry.service import MSG_APPROVE_NEEDS_CONDITIONS
-from auditor.safe_yaml import MAX_YAML_NODES, YAML_TOO_MANY_NODES
 from auditor.server_config import ENV_SERVER_CONFIG
 
 sys.path.insert(0, str(Path(__file__).parent))

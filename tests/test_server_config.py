@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import AuditInputError
+from auditor.load.spec import DEFAULT_MIN_CELL_SIZE
 from auditor.server_config import (
     CONFIG_FOLDER_MISSING,
     CONFIG_NOT_FOUND,
@@ -19,7 +20,6 @@ from auditor.server_config import (
     load_config,
     server_config,
 )
-from auditor.spec import DEFAULT_MIN_CELL_SIZE
 
 
 def test_no_configuration_means_local_mode() -> None:

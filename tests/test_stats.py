@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from auditor.errors import DataError
-from auditor.stats import (
+from auditor.reduce.stats import (
     ECE_EDGES,
     LABELS_NOT_BINARY,
     LENGTH_MISMATCH,

@@ -12,7 +12,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 
 from auditor.errors import ModelError
-from auditor.scorers import EstimatorScorer, OnnxScorer, ScoreColumnScorer
+from auditor.load.scorers import EstimatorScorer, OnnxScorer, ScoreColumnScorer
 from tests.test_cli import assert_bad_input, run
 
 

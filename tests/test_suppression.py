@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.measure import measure
-from auditor.stats import reduce_frame
-from auditor.suppression import (
+from auditor.measure.measurement import measure
+from auditor.privacy.suppression import (
     MIN_CELL_SIZE_INVALID,
     SUPPRESSED_COMPLEMENTARY,
     SUPPRESSED_OWN,
@@ -23,6 +22,7 @@ from auditor.suppression import (
     check_min_cell_size,
     plan_suppression,
 )
+from auditor.reduce.stats import reduce_frame
 
 
 def c(n: int, pos: int | None = None) -> Counts:

@@ -33,7 +33,7 @@ def test_a_planted_link_is_never_written_through(tmp_path: Path) -> None:
     content = b"x\n"
     target = tmp_path / "victim.txt"
     target.write_text("keep")
-    from auditor.hashing import sha256_bytes
+    from auditor.load.hashing import sha256_bytes
 
     sub = held.folder / sha256_bytes(content)[:16]
     sub.mkdir()

@@ -2,7 +2,7 @@
 
 The bundled example is audited once through the CLI; the CLI's last line,
 summary.md, junit.xml, report.html, report.pdf, governance.pdf and the dashboard's
-verdict sentence must all carry the counts of :func:`auditor.verdict.verdict_summary`.
+verdict sentence must all carry the counts of :func:`auditor.judge.verdict.verdict_summary`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader
 
 from auditor.audit import load_report
-from auditor.verdict import verdict_summary
+from auditor.judge.verdict import verdict_summary
 from reports.findings import headline_text
 from tests.conftest import write_spec
 
@@ -28,7 +28,7 @@ from tests.conftest import write_spec
 def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     import shutil
 
-    from auditor.examples import demo_spec_path
+    from auditor.load.examples import demo_spec_path
 
     folder = tmp_path_factory.mktemp("faces")
     for f in demo_spec_path().parent.iterdir():

@@ -18,10 +18,10 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from auditor.measure import measure
-from auditor.publish import WITHHELD_MESSAGE, PublishPlan, publish
-from auditor.stats import reduce_frame
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY
+from auditor.measure.measurement import measure
+from auditor.privacy.publish import WITHHELD_MESSAGE, PublishPlan, publish
+from auditor.privacy.suppression import SUPPRESSED_COMPLEMENTARY
+from auditor.reduce.stats import reduce_frame
 
 BACKWARDS = "Asian"
 SIZES = {"White": 1400, "Black": 700, BACKWARDS: 203, "Pacific": 5, "Other": 4}
@@ -153,8 +153,8 @@ def test_backwards_group_fails_the_gate_and_its_auroc_is_printed_nowhere(tmp_pat
 def test_publish_keeps_status_and_withholds_evidence() -> None:
     """The publish step on its own: statuses and counts unchanged, numbers gone."""
     from auditor.audit import build_report, prepare
-    from auditor.policy import load_policies
-    from auditor.spec_loader import load_spec
+    from auditor.judge.policy import load_policies
+    from auditor.load.spec_loader import load_spec
 
     frame = backwards_cohort()
     import tempfile

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.judge import judge
-from auditor.policy import load_policy_text
-from auditor.publish import PublishPlan, publish
-from auditor.spec import Waiver
-from auditor.suppression import SUPPRESSED_COMPLEMENTARY, Privacy
-from auditor.verdict import verdict_summary
+from auditor.judge.engine import judge
+from auditor.judge.policy import load_policy_text
+from auditor.judge.verdict import verdict_summary
+from auditor.load.spec import Waiver
+from auditor.privacy.publish import PublishPlan, publish
+from auditor.privacy.suppression import SUPPRESSED_COMPLEMENTARY, Privacy
 from reports.model import group_key
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 from tests.policy_helpers import group, make_report, policy_doc, rule

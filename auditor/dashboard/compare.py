@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from auditor.compare import Comparison, RuleChange, compare_reports
 from auditor.dashboard import display, state
 from auditor.dashboard.inputs import max_upload_mb
+from auditor.judge.compare import Comparison, RuleChange, compare_reports
 from reports.model import Report
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from auditor.compare import label
-from auditor.metrics import COUNT_METRICS, METRICS
+from auditor.judge.compare import label
+from auditor.measure.metrics import COUNT_METRICS, METRICS
 from reports.format import suppression_text
 from reports.model import (
     DisparityResult,
@@ -358,9 +358,9 @@ def disparity_bounds(report: Report, view: str, metric: str, kind: str) -> list[
 
 def verdict_words(report: Report) -> str:
     """The verdict as a sentence a committee member can read aloud: the verdict summary
-    every face prints (:mod:`auditor.verdict`), undecided blocking checks named, with the
+    every face prints (:mod:`auditor.judge.verdict`), undecided blocking checks named, with the
     verdict word every file uses (WARN, never "PASS WITH WARNINGS")."""
-    from auditor.verdict import verdict_summary
+    from auditor.judge.verdict import verdict_summary
     from reports.findings import headline_text
     from reports.format import VERDICT_WORDS
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from auditor.dashboard import display, state
-from auditor.hashing import sha256_bytes
+from auditor.load.hashing import sha256_bytes
 from reports.model import Report
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from auditor.dashboard.display import plain
 from auditor.dashboard.state import guarded, message
 from auditor.dashboard.uploads import SessionUploads
 from auditor.errors import AuditorError
-from auditor.hashing import sha256_bytes
+from auditor.load.hashing import sha256_bytes
 from auditor.server_config import ServerConfig, inside
 
 ENV_SPEC = "AUDITOR_SPEC"
@@ -92,7 +92,7 @@ def spec_from_start(argv: Sequence[str], environ: Mapping[str, str]) -> Path | N
 
 def example_spec() -> Path:
     try:
-        from auditor.examples import demo_spec_path
+        from auditor.load.examples import demo_spec_path
     except ImportError:
         import auditor
 
@@ -404,7 +404,7 @@ def _upload_form(session: Session, limit: float) -> Source | None:
 
 def _read_columns(path: Path) -> list[str]:
     """The upload's columns, read as ``auditor audit`` reads data (same errors)."""
-    from auditor.data import read_columns
+    from auditor.load.data import read_columns
 
     return read_columns(path)
 

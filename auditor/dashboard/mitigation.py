@@ -1,7 +1,7 @@
 """Mitigation what-if: per-group thresholds under a fairness constraint, next to the model as is.
 
 Clearly analysis, not a change: the audited report, its verdict and its exports
-are untouched. The computation is :func:`auditor.mitigation.what_if` on the
+are untouched. The computation is :func:`auditor.measure.mitigation.what_if` on the
 cached statistics; this view only draws its aggregates.
 """
 
@@ -15,7 +15,7 @@ import streamlit as st
 
 from auditor.dashboard import display, state
 from auditor.dashboard.charts import ROW_STEP
-from auditor.mitigation import (
+from auditor.measure.mitigation import (
     CONSTRAINT_WORDS,
     CONSTRAINTS,
     METHODS,

@@ -9,7 +9,7 @@ import streamlit as st
 
 from auditor.dashboard import display
 from auditor.dashboard.widgets import show_table
-from auditor.verdict import verdict_summary
+from auditor.judge.verdict import verdict_summary
 from reports.format import card_text
 from reports.model import PolicyResult, Report
 

@@ -36,7 +36,7 @@ SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 
 @st.cache_resource(show_spinner=False)
 def pack_infos() -> list[Any]:
-    from auditor.policy import list_packs
+    from auditor.judge.policy import list_packs
 
     return list(list_packs())
 
@@ -73,7 +73,7 @@ def apply_choice(default_base: str | None = None) -> None:
             return
         if store["choice"] == EDIT:
             from auditor.dashboard.app import session_trust
-            from auditor.policy import load_policy_text
+            from auditor.judge.policy import load_policy_text
 
             policy = load_policy_text(
                 store["text"] or "",
@@ -83,7 +83,7 @@ def apply_choice(default_base: str | None = None) -> None:
             label = f"edited policy {policy.id}"
             chosen = [policy]
         else:
-            from auditor.policy import load_policies
+            from auditor.judge.policy import load_policies
 
             chosen = load_policies([store["choice"]])
             label = f"shipped pack {store['choice']}"

@@ -21,7 +21,7 @@ import streamlit as st
 
 from auditor.dashboard.trust import LOCAL_TRUST, Trust, enforce
 from auditor.errors import AuditorError
-from auditor.hashing import sha256_bytes, sha256_path
+from auditor.load.hashing import sha256_bytes, sha256_path
 from reports.model import DataChecks, Explanations, Report
 
 T = TypeVar("T")
@@ -95,7 +95,7 @@ class LiveAudit:
     key: str
     spec: Any  # AuditSpec
     prepared: Any  # auditor.audit.Prepared
-    policies: list[Any]  # auditor.policy.Policy
+    policies: list[Any]  # auditor.judge.policy.Policy
     explanations: Explanations
     data_checks: DataChecks
 
@@ -109,7 +109,7 @@ class Timed:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _spec(path: str, sha: str, trust_key: str, _trust: Trust) -> Any:
-    from auditor.spec_loader import load_spec, validate_spec
+    from auditor.load.spec_loader import load_spec, validate_spec
 
     spec = enforce(load_spec(path), _trust)  # before any file the spec names is opened
     validate_spec(spec)
@@ -127,7 +127,7 @@ def _prepared(key: str, _spec: Any) -> Any:
 
 @st.cache_resource(show_spinner="Loading the policies…", max_entries=8)
 def _policies(key: str, trust_key: str, _spec: Any, _trust: Trust) -> list[Any]:
-    from auditor.policy import load_policies
+    from auditor.judge.policy import load_policies
 
     base = _spec.source.parent if _spec.source is not None else None
     return list(

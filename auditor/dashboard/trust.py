@@ -81,7 +81,7 @@ def trust_for(config: ServerConfig, upload_folder: Path | None = None) -> Trust:
 
 def _unpickles(path: Path) -> bool:
     """True for files whose loading can run code: pickle-family files and MLflow folders."""
-    from auditor.scorers import PICKLE_SUFFIXES
+    from auditor.load.scorers import PICKLE_SUFFIXES
 
     if path.is_dir():
         return True

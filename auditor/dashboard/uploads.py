@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditInputError
-from auditor.hashing import sha256_bytes
+from auditor.load.hashing import sha256_bytes
 from auditor.server_config import UploadLimits
 
 SESSION_PREFIX = "auditor-session-"

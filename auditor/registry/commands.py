@@ -256,7 +256,7 @@ def _expected_head(value: str | None, registry: Registry) -> str | HeadStatement
     """A bare head hash, or a head statement (file or JSON text) whose signature is checked."""
     import re
 
-    from auditor.hashing import read_regular_file
+    from auditor.load.hashing import read_regular_file
     from auditor.registry.chain import signed_bytes
 
     if value is None or re.fullmatch(r"[0-9a-f]{64}", value):

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from auditor.compare import label
 from auditor.errors import RegistryError
+from auditor.judge.compare import label
 from auditor.registry.chain import sha256_text
 from auditor.registry.records import GroupMetrics, MetricValue
 from reports.model import PolicyResult, Report
@@ -84,7 +84,7 @@ def check_report(text: str, *, source: str) -> None:
     whose verdict was edited from fail to pass is refused. Editing the results
     themselves is what report signatures catch.
     """
-    from auditor.judge import count_results, verdict_of
+    from auditor.judge.engine import count_results, verdict_of
 
     data = parse_report_json(text, source=source)
     results = [

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, insert, select
 
 from auditor.errors import RegistryError, SignatureError
-from auditor.hashing import read_regular_file
+from auditor.load.hashing import read_regular_file
 from auditor.registry import db
 from auditor.registry.chain import canonical_json, entry_hash, sha256_text, signed_bytes
 from auditor.registry.models import (

@@ -22,13 +22,12 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from auditor.data import DATA_NOT_FOUND, check_columns, read_columns
 from auditor.errors import DataError, ModelError, SpecError
-from auditor.hashing import read_regular_file, sha256_bytes
-from auditor.safe_yaml import load_json, load_yaml
-from auditor.schema import spec_schema
-from auditor.scorers import MODEL_NOT_FOUND, model_format
-from auditor.spec import (
+from auditor.load.data import DATA_NOT_FOUND, check_columns, read_columns
+from auditor.load.hashing import read_regular_file, sha256_bytes
+from auditor.load.safe_yaml import load_json, load_yaml
+from auditor.load.scorers import MODEL_NOT_FOUND, model_format
+from auditor.load.spec import (
     DEFAULT_BINS,
     DEFAULT_BOOTSTRAP,
     DEFAULT_MAX_GROUPS,
@@ -44,6 +43,7 @@ from auditor.spec import (
     display_path,
     group_label,
 )
+from auditor.schema import spec_schema
 
 __all__ = [
     "MIN_CELL_SIZE_LOWERED",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.intervals import percentile_interval
+from auditor.measure.intervals import percentile_interval
 from reports.model import DisparityResult, FairnessMetric, GroupName
 
 RATIO_ZERO_REFERENCE = "ratio undefined: the reference group's {metric} is 0"

@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 
 from auditor.errors import AuditInputError
-from auditor.stats import ECE_EDGES, BinnedTable, ScoreTable, score_terms
+from auditor.reduce.stats import ECE_EDGES, BinnedTable, ScoreTable, score_terms
 
 Direction = Literal["higher", "lower", "target_1", "target_0", "none"]
 
@@ -64,7 +64,7 @@ class Levels:
     ``key`` (shape (k,), increasing) decides ``score >= threshold``: the score itself
     for an exact table, the bin's lower edge for a binned one. ``pos``/``neg`` have
     shape ``(..., k)``. ``pos_terms``/``neg_terms`` index the per-level means of
-    :data:`auditor.stats.BIN_TERMS` for positives and negatives (4 rows of shape
+    :data:`auditor.reduce.stats.BIN_TERMS` for positives and negatives (4 rows of shape
     (k,)); the logit row is the same for both labels.
     ``ece_bin`` (shape (k,)) is each level's calibration bin (non-decreasing).
     """
@@ -907,7 +907,7 @@ def format_threshold(threshold: float) -> str:
 def metric_value(metric_id: str, table: ScoreTable | Levels, threshold: float = 0.5) -> MetricValue:
     """One metric of one group from its exact table, or None and why it is undefined.
 
-    >>> from auditor.stats import ScoreTable
+    >>> from auditor.reduce.stats import ScoreTable
     >>> t = ScoreTable.from_arrays([0.2, 0.7, 0.9], [0, 1, 1])
     >>> metric_value("sensitivity", t, 0.5)
     MetricValue(value=1.0, reason=None)

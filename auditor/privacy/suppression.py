@@ -19,10 +19,10 @@ across views, differences across thresholds). Figures map to cells:
   intercept/slope, ECE) reveal no count: shown whenever the group has at least the
   floor with and without the outcome, rounded to ``rounding`` decimals when its event
   count is withheld (so the exact value cannot pin the count);
-* **curves**: only for groups whose events are published (steps: :mod:`auditor.curves`).
+* **curves**: only for groups whose events are published (steps: :mod:`auditor.measure.curves`).
 
 Complementary suppression (``complementary: true``) then runs the attack a reader
-would: a linear programme over every published count (:mod:`auditor.disclosure`)
+would: a linear programme over every published count (:mod:`auditor.privacy.disclosure`)
 bounds each hidden small cell; when one is pinned to a single value, the cheapest
 published figure that unpins it is withheld too (a threshold figure before an event
 count, an event count before a size; the smaller group first). No label metric
@@ -154,7 +154,7 @@ class Privacy:
 
     def metric_reason(self, metric_id: str, threshold: float | None = None) -> str | None:
         """Why this group's value of a registry metric at ``threshold`` is withheld."""
-        from auditor.metrics import METRICS
+        from auditor.measure.metrics import METRICS
 
         if self.status == "suppressed":
             return self.reason
@@ -265,7 +265,7 @@ def _complement(
     A slice's total is published, so its hidden members add up to a known number:
     hide the next smallest until every slice has none or at least two hidden
     members summing to at least ``m``. The linear-programming check that follows
-    (:func:`auditor.disclosure.repair`) closes what this local rule misses.
+    (:func:`auditor.privacy.disclosure.repair`) closes what this local rule misses.
     """
     slices = _slices(view, keys, published)
     changed = True
@@ -433,7 +433,7 @@ def _plan(
                         )
 
     if complementary:
-        from auditor.disclosure import repair
+        from auditor.privacy.disclosure import repair
 
         repair(state)
 
@@ -446,7 +446,7 @@ def _plan(
 
 
 def _fmt(t: float) -> str:
-    from auditor.metrics import format_threshold
+    from auditor.measure.metrics import format_threshold
 
     return format_threshold(t)
 

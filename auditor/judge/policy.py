@@ -33,11 +33,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 import policies as packs
-from auditor.disparities import FAIRNESS
 from auditor.errors import PolicyError
-from auditor.hashing import read_regular_file
-from auditor.metrics import METRICS
-from auditor.safe_yaml import load_json, load_yaml
+from auditor.load.hashing import read_regular_file
+from auditor.load.safe_yaml import load_json, load_yaml
+from auditor.measure.disparities import FAIRNESS
+from auditor.measure.metrics import METRICS
 from auditor.server_config import inside
 from reports.model import PolicyInfo, Severity
 
@@ -459,7 +459,7 @@ def _unknown_metric(metric: str) -> str:
 
 
 def fairness_metric_names() -> list[str]:
-    """Named fairness metrics a disparity check may use (defined in auditor.disparities)."""
+    """Named fairness metrics a disparity check may use (defined in auditor.measure.disparities)."""
     return [f.name for f in FAIRNESS]
 
 

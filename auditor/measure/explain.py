@@ -26,7 +26,7 @@ that output must match ``scorer.scores``; otherwise the model-agnostic path
 runs and the report says why.
 
 Rows are a seeded sample stratified by the finest subgroup cell
-(:mod:`auditor.sampling`), weighted back to the population, so small groups
+(:mod:`auditor.reduce.sampling`), weighted back to the population, so small groups
 are represented and importances still estimate population means. Only
 aggregates leave this module's :func:`explain`; row-level values
 (:func:`shap_values`) stay in memory.
@@ -47,10 +47,10 @@ from scipy.stats import kendalltau
 from threadpoolctl import threadpool_limits
 
 from auditor.errors import SpecError
-from auditor.feature_names import FeatureMappingError, encoded_sources, sum_by_source
-from auditor.proxies import ALL_FEATURES, PROXY_THRESHOLD, proxy_strengths
-from auditor.sampling import cell_codes, check_row_alignment, stratified_sample
-from auditor.spec import MISSING_GROUP
+from auditor.load.feature_names import FeatureMappingError, encoded_sources, sum_by_source
+from auditor.load.spec import MISSING_GROUP
+from auditor.measure.proxies import ALL_FEATURES, PROXY_THRESHOLD, proxy_strengths
+from auditor.reduce.sampling import cell_codes, check_row_alignment, stratified_sample
 from reports.model import (
     Explanations,
     FeatureImportance,
@@ -253,7 +253,7 @@ def explain(
     min_cell_size : int
         Groups with fewer patients, or fewer sampled rows, are suppressed.
     proxies : list of ProxyResult, optional
-        Precomputed :func:`auditor.proxies.proxy_strengths`; computed here when None.
+        Precomputed :func:`auditor.measure.proxies.proxy_strengths`; computed here when None.
     intersections : sequence of attribute tuples
         Intersections to explain besides every single attribute.
 

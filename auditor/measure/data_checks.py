@@ -9,7 +9,7 @@ each feature per group, and the features whose missingness differs most
 between groups; a lab measured less often in one group is a warning sign of
 unequal care and of a model that learns from that gap).
 
-Outcome prevalence per group is a metric (see :mod:`auditor.metrics`) and is
+Outcome prevalence per group is a metric (see :mod:`auditor.measure.metrics`) and is
 not repeated here. Groups below ``min_cell_size`` keep only their name.
 """
 
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import SpecError
-from auditor.sampling import check_row_alignment
-from auditor.spec import MISSING_GROUP
+from auditor.load.spec import MISSING_GROUP
+from auditor.reduce.sampling import check_row_alignment
 from reports.model import DataChecks, GroupKey, MissingnessRow, RepresentationRow, group_key
 
 UNDER_REPRESENTED_RATIO = 0.8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EXAMPLE_DIR = Path(__file__).parent / "example_data"
+EXAMPLE_DIR = Path(__file__).parent.parent / "example_data"
 
 
 def demo_spec_path() -> Path:

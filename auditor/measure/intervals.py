@@ -2,7 +2,7 @@
 
 The Wilson score interval equals
 ``statsmodels.stats.proportion.proportion_confint(method="wilson")``. Percentile
-intervals summarize replicates from :mod:`auditor.bootstrap`; point estimates always
+intervals summarize replicates from :mod:`auditor.measure.bootstrap`; point estimates always
 come from the exact table, so the interval is widened to include the estimate in
 the rare case the percentile interval misses it (skewed replicates, or the small
 discretization of the binned table).

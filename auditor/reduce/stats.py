@@ -102,7 +102,7 @@ class ScoreTable:
 
     ``scores`` is float64 and strictly increasing; ``pos[i]`` and ``neg[i]`` (int64)
     count the patients with label 1 and 0 whose score is ``scores[i]``. This is the
-    sufficient statistic of every metric in :mod:`auditor.metrics`.
+    sufficient statistic of every metric in :mod:`auditor.measure.metrics`.
     """
 
     scores: np.ndarray

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from auditor.suppression import (
+from auditor.privacy.suppression import (
     SUPPRESSED_COMPLEMENTARY,
     SUPPRESSED_OWN,
     SUPPRESSED_SMALL,

@@ -18,9 +18,9 @@ status from a closed set:
   no baseline, no proxy analysis..., always with the reason.
 
 The judge reads the unsuppressed report (privacy is applied afterwards, by
-:mod:`auditor.publish`). Blocking results that are inconclusive or not evaluable
+:mod:`auditor.privacy.publish`). Blocking results that are inconclusive or not evaluable
 carry the policy's (or spec's) ``undecided`` action; results covered by an active
-waiver carry it. The verdict and counts come from :func:`auditor.verdict.verdict_summary`,
+waiver carry it. The verdict and counts come from :func:`auditor.judge.verdict.verdict_summary`,
 the one way every face counts. Messages are one line a clinician can read.
 """
 
@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from auditor.metrics import COUNT_METRICS, METRICS
-from auditor.policy import (
+from auditor.judge.policy import (
     Bounds,
     CalibrationCheck,
     DisparityCheck,
@@ -47,13 +46,14 @@ from auditor.policy import (
     Rule,
     Selector,
 )
-from auditor.spec import Waiver as SpecWaiver
-from auditor.suppression import (
+from auditor.judge.verdict import verdict_summary
+from auditor.load.spec import Waiver as SpecWaiver
+from auditor.measure.metrics import COUNT_METRICS, METRICS
+from auditor.privacy.suppression import (
     SUPPRESSED_SMALL,
     WITHHELD_BOTH,
     WITHHELD_POSITIVES,
 )
-from auditor.verdict import verdict_summary
 from reports.model import (
     Bound,
     DisparityResult,
@@ -271,12 +271,12 @@ def _name(values: tuple[str, ...]) -> GroupName:
 
 
 def count_results(results: Sequence[PolicyResult]) -> ResultCounts:
-    """The report's counts (:func:`auditor.verdict.verdict_summary`, the one way)."""
+    """The report's counts (:func:`auditor.judge.verdict.verdict_summary`, the one way)."""
     return verdict_summary(results).counts(results)
 
 
 def verdict_of(results: Sequence[PolicyResult]) -> Verdict:
-    """The verdict of these results (:func:`auditor.verdict.verdict_summary`)."""
+    """The verdict of these results (:func:`auditor.judge.verdict.verdict_summary`)."""
     return verdict_summary(results).verdict
 
 

@@ -5,16 +5,16 @@ published points holds, with and without the outcome separately, either no
 patient or at least ``min_cell_size`` (:func:`safe_steps`). ROC points come from
 the exact table (every distinct score is a candidate threshold, high to low, from
 (0, 0) to (1, 1)); calibration points from the registry's 10 equal-width bins (see
-:func:`auditor.metrics.calibration_bins`), adjacent bins merged until each holds
+:func:`auditor.measure.metrics.calibration_bins`), adjacent bins merged until each holds
 enough patients. Curves carry no score thresholds, and only groups whose event
-count is published get curves (:attr:`auditor.suppression.Privacy.curves_shown`).
+count is published get curves (:attr:`auditor.privacy.suppression.Privacy.curves_shown`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from auditor.metrics import Levels, calibration_bins
+from auditor.measure.metrics import Levels, calibration_bins
 
 MAX_ROC_POINTS = 200
 

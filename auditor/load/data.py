@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import AuditInputError, DataError
-from auditor.hashing import open_regular_file, read_regular_file, sha256_bytes
-from auditor.spec import MISSING_GROUP, AuditSpec, display_path, group_label
+from auditor.load.hashing import open_regular_file, read_regular_file, sha256_bytes
+from auditor.load.spec import MISSING_GROUP, AuditSpec, display_path, group_label
 
 __all__ = [
     "DATA_SUFFIXES",

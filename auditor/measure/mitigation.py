@@ -11,8 +11,8 @@ rates be?". Two methods:
 * ``per_group_thresholds``: one deterministic threshold per group, the one whose
   constrained rate comes closest to everyone's rate at the current threshold.
 
-Both work from the reduced statistics (:class:`auditor.stats.SubgroupStats`),
-and every number comes from the metric registry (:mod:`auditor.metrics`)
+Both work from the reduced statistics (:class:`auditor.reduce.stats.SubgroupStats`),
+and every number comes from the metric registry (:mod:`auditor.measure.metrics`)
 evaluated on the decision counts. Results are aggregates only. Groups under the
 small-cell threshold, or with too few patients with or without the outcome,
 keep the current threshold and are not post-processed; suppressed groups are
@@ -29,8 +29,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from auditor.errors import AuditInputError
-from auditor.metrics import METRICS, Levels, metric_value
-from auditor.stats import ScoreTable, SubgroupStats
+from auditor.measure.metrics import METRICS, Levels, metric_value
+from auditor.reduce.stats import ScoreTable, SubgroupStats
 
 Constraint = Literal[
     "demographic_parity",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from auditor.errors import DataError, ModelError
-from auditor.metrics import COUNT_METRICS, METRICS
+from auditor.measure.metrics import COUNT_METRICS, METRICS
 
 OUTPUT_PROBABILITY = "probability"
 OUTPUT_LABEL = "label"

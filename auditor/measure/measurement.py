@@ -2,14 +2,14 @@
 disparities, named fairness metrics, curves and the small-cell suppression plan.
 
 Point estimates come from the exact distinct-score tables of
-:class:`auditor.stats.SubgroupStats`; proportions get Wilson intervals; the other
+:class:`auditor.reduce.stats.SubgroupStats`; proportions get Wilson intervals; the other
 metrics, the disparities and the fairness metrics get percentile intervals from one
-seeded bootstrap over the binned tables (:mod:`auditor.bootstrap`).
+seeded bootstrap over the binned tables (:mod:`auditor.measure.bootstrap`).
 
 Every number is computed for every group, suppressed or not, and held in memory:
-the judge decides on the full measurement. Suppression (:mod:`auditor.suppression`)
+the judge decides on the full measurement. Suppression (:mod:`auditor.privacy.suppression`)
 is decided from counts; the measurement carries that plan, with the comparisons
-recomputed over the groups that may be shown, and :mod:`auditor.publish` applies it
+recomputed over the groups that may be shown, and :mod:`auditor.privacy.publish` applies it
 to what is written or shown.
 
 Re-measuring cached statistics at another threshold is cheap: merged group tables,
@@ -28,17 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from auditor.bootstrap import resample_view
-from auditor.curves import calibration_points, roc_points
-from auditor.disclosure import grid_bands
-from auditor.disparities import GroupValue, compare_metric, fairness_metrics
 from auditor.errors import AuditInputError
-from auditor.intervals import (
+from auditor.measure.bootstrap import resample_view
+from auditor.measure.curves import calibration_points, roc_points
+from auditor.measure.disparities import GroupValue, compare_metric, fairness_metrics
+from auditor.measure.intervals import (
     NO_INTERVAL_BOOTSTRAP_OFF,
     percentile_interval,
     wilson_interval,
 )
-from auditor.metrics import (
+from auditor.measure.metrics import (
     COUNT_METRICS,
     METRICS,
     Levels,
@@ -48,9 +47,9 @@ from auditor.metrics import (
     format_threshold,
     get_metric,
 )
-from auditor.publish import PublishPlan, published_group
-from auditor.stats import ScoreTable, SubgroupStats, bin_stats
-from auditor.suppression import (
+from auditor.privacy.disclosure import grid_bands
+from auditor.privacy.publish import PublishPlan, published_group
+from auditor.privacy.suppression import (
     DEFAULT_MIN_CELL_SIZE,
     DEFAULT_ROUNDING,
     THRESHOLD_OFF_GRID,
@@ -59,6 +58,7 @@ from auditor.suppression import (
     check_min_cell_size,
     plan_suppression,
 )
+from auditor.reduce.stats import ScoreTable, SubgroupStats, bin_stats
 from reports.model import (
     AttributeInfo,
     CalibrationBin,
@@ -164,7 +164,7 @@ class Measurement:
     """Number of score bins the bootstrap resampled (None when it did not run)."""
     seed: int = 0
     plan: PublishPlan = field(default_factory=PublishPlan)
-    """What may be shown (:func:`auditor.publish.publish` applies it); the fields above
+    """What may be shown (:func:`auditor.privacy.publish.publish` applies it); the fields above
     hold every group's numbers unsuppressed, for the judge."""
 
     def privacy(self, attribute: GroupName, group: GroupName) -> Privacy | None:
@@ -322,7 +322,7 @@ def measure(
 
     Parameters
     ----------
-    stats : the reduced statistics (:func:`auditor.stats.reduce_frame`).
+    stats : the reduced statistics (:func:`auditor.reduce.stats.reduce_frame`).
     views : attributes and intersections, e.g. ``[("race",), ("sex",), ("race", "sex")]``.
     thresholds : decision thresholds (``score >= t`` is positive); the first is primary.
     reference_groups : per view (attribute name, or tuple for an intersection) the

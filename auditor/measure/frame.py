@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import AuditInputError, DataError
-from auditor.identifiers import refuse_identifier_like
-from auditor.measure import Measurement, measure
-from auditor.metrics import METRICS, get_metric
-from auditor.stats import reduce_frame
-from auditor.suppression import DEFAULT_MIN_CELL_SIZE
+from auditor.load.identifiers import refuse_identifier_like
+from auditor.measure.measurement import Measurement, measure
+from auditor.measure.metrics import METRICS, get_metric
+from auditor.privacy.suppression import DEFAULT_MIN_CELL_SIZE
+from auditor.reduce.stats import reduce_frame
 
 COLUMN_MISSING = "{what}: column {column!r} is not in the data; columns are: {columns}."
 LABEL_MISSING_VALUES = "label: column {column!r} has {count} missing value(s) (first at row {row})."
@@ -179,7 +179,7 @@ def subgroup_metrics(
     scores : a column name, or an array of predicted probabilities (one per row).
     sensitive : sensitive columns; several form their intersection.
     threshold : ``score >= threshold`` predicts positive.
-    metrics : registry ids (default: all of :data:`auditor.metrics.METRICS`).
+    metrics : registry ids (default: all of :data:`auditor.measure.metrics.METRICS`).
     min_cell_size : groups smaller than this are suppressed (default 11).
     bootstrap : replicates for percentile intervals (default 0: Wilson only).
     seed : seed of the bootstrap.

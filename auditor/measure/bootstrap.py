@@ -1,12 +1,12 @@
 """Seeded percentile bootstrap by resampling count tables, not rows.
 
-Each group's binned table (:class:`auditor.stats.BinnedTable`) is a histogram of its
+Each group's binned table (:class:`auditor.reduce.stats.BinnedTable`) is a histogram of its
 patients over (score bin, label) cells. A replicate draws the group's ``n``
 patients again with a multinomial over those cells (stratified by group: every
 group keeps its size), so the cost grows with the number of bins, not patients.
 The groups of a view share replicate indices, so a difference between two groups
 is computed within each replicate. The metric functions are the registry's own
-(:mod:`auditor.metrics`), applied to arrays of shape ``(replicates, bins)``.
+(:mod:`auditor.measure.metrics`), applied to arrays of shape ``(replicates, bins)``.
 
 Determinism: each group draws from its own generator seeded by ``(seed, view,
 group)`` names, so the same seed gives the same intervals whatever else is audited,
@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from auditor.metrics import Levels, MetricDef, compute
-from auditor.stats import BinnedTable
+from auditor.measure.metrics import Levels, MetricDef, compute
+from auditor.reduce.stats import BinnedTable
 
 CHUNK_ELEMENTS = 262_144
 """Replicates are drawn in chunks of about this many (replicate x bin) counts."""

@@ -9,9 +9,9 @@ module returns, never the one it was given.
 ``publish(report, plan)``
 
 * ``report`` is the judged, unsuppressed report (:func:`auditor.audit.build_report`
-  builds it from :class:`auditor.measure.Measurement`; nothing flagged suppressed).
+  builds it from :class:`auditor.measure.measurement.Measurement`; nothing flagged suppressed).
 * ``plan`` is a :class:`PublishPlan`: the privacy of every group that is not fully
-  shown (from :func:`auditor.suppression.plan_suppression`, decided from counts), and
+  shown (from :func:`auditor.privacy.suppression.plan_suppression`, decided from counts), and
   the comparisons and attribute summaries computed over the groups that are shown.
 
 What it changes:
@@ -33,8 +33,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from auditor.metrics import METRICS
-from auditor.suppression import Privacy, publish_group
+from auditor.measure.metrics import METRICS
+from auditor.privacy.suppression import Privacy, publish_group
 from reports.model import (
     AttributeInfo,
     DisparityResult,
@@ -105,7 +105,7 @@ def _label_dependent(metric: str) -> bool:
 def published_group(
     group: GroupResult, privacy: Privacy | None, threshold: float | None = None
 ) -> GroupResult:
-    """One group as it may be shown (:func:`auditor.suppression.publish_group`):
+    """One group as it may be shown (:func:`auditor.privacy.suppression.publish_group`):
     name only, or each figure as the plan allows; ``metrics`` are at ``threshold``."""
     return publish_group(group, privacy, threshold)
 

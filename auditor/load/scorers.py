@@ -23,16 +23,16 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from auditor.data import row_numbers
 from auditor.errors import ModelError
-from auditor.hashing import (
+from auditor.load.data import row_numbers
+from auditor.load.hashing import (
     UnsafeTreeError,
     copy_tree_hashed,
     read_regular_file,
     sha256_bytes,
     sha256_path,
 )
-from auditor.spec import AuditSpec, display_path, group_label
+from auditor.load.spec import AuditSpec, display_path, group_label
 
 __all__ = [
     "EstimatorScorer",
@@ -670,7 +670,7 @@ def _load_mlflow(spec: AuditSpec, path: Path, copy: Path, actual_sha: str) -> Sc
     """Load the private ``copy`` of the MLflow folder ``path`` (the copy is what was hashed)."""
     import yaml
 
-    from auditor.safe_yaml import load_yaml
+    from auditor.load.safe_yaml import load_yaml
 
     file = display_path(path)
     try:

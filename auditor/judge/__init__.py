@@ -1,0 +1,1 @@
+"""Judge: policies, their evaluation, and the one verdict summary every face prints."""

@@ -1,0 +1,1 @@
+"""Measure: metrics, intervals, disparities, curves and explanations from the reduced statistics."""

@@ -1,0 +1,1 @@
+"""Reduce: rows to mergeable per-cell statistics, once."""
