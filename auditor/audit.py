@@ -36,6 +36,7 @@ from auditor.privacy.publish import PublishPlan, publish
 from auditor.privacy.suppression import INTERNAL_STAMP
 from auditor.reduce.stats import SubgroupStats, reduce_frame
 from reports.model import (
+    CohortsFound,
     DataChecks,
     Explanations,
     GroupKey,
@@ -105,9 +106,11 @@ def tool_version() -> str:
 
 
 def views_for(spec: AuditSpec) -> list[tuple[str, ...]]:
-    """Every sensitive attribute alone, then every intersection, in spec order."""
+    """Every sensitive attribute alone, then every intersection, in spec order, then
+    every named group (an attribute with the groups in and out)."""
     views: list[tuple[str, ...]] = [(a,) for a in spec.sensitive]
     views.extend(tuple(i) for i in spec.intersections)
+    views.extend((g.name,) for g in spec.named_groups)
     return views
 
 
@@ -115,6 +118,11 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics."""
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
+    if spec.named_groups:
+        from auditor.load.named_groups import with_named_groups
+
+        data = with_named_groups(data, spec)
+    check_discover_features(spec, data)
     refuse_identifier_like(
         data.sensitive,
         min_cell_size=spec.min_cell_size,
@@ -144,6 +152,73 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+
+
+DISCOVER_COLUMN_MISSING = (
+    "{spec}: $.discover.features[{i}]: {column!r} is not a column of {data}; "
+    "list columns of the data (default: the model's features and the sensitive attributes)"
+)
+
+
+def check_discover_features(spec: AuditSpec, data: LoadedData) -> None:
+    """Every column the search is told to use exists: say so against the spec."""
+    if spec.discover is None or spec.discover.features is None:
+        return
+    for i, column in enumerate(spec.discover.features):
+        if column not in data.frame.columns:
+            raise SpecError(
+                DISCOVER_COLUMN_MISSING.format(
+                    spec=spec.source.name if spec.source else "the spec",
+                    i=i,
+                    column=column,
+                    data=spec.data.name,
+                )
+            )
+
+
+def discover_features(spec: AuditSpec, data: LoadedData) -> list[str]:
+    """The columns to search: the spec's, else the model's features and the sensitive
+    attributes (named groups are already named, so never searched)."""
+    if spec.discover is not None and spec.discover.features is not None:
+        return list(spec.discover.features)
+    return list(dict.fromkeys([*data.features, *spec.sensitive]))
+
+
+def discover_prepared(
+    prepared: Prepared, *, threshold: float | None = None, seed: int | None = None
+) -> CohortsFound | None:
+    """The "Cohorts found" section (None when the spec has no discover: block), with
+    the small-cell rules applied to every count it shows."""
+    spec = prepared.spec
+    if spec.discover is None:
+        return None
+    from auditor.discover import discover
+    from auditor.privacy.cohorts import protect_cohorts
+
+    threshold = spec.threshold if threshold is None else threshold
+    seed = (
+        spec.discover.seed
+        if spec.discover.seed is not None
+        else (spec.seed if seed is None else seed)
+    )
+    found = discover(
+        prepared.data.frame,
+        prepared.data.labels,
+        prepared.scores,
+        features=discover_features(spec, prepared.data),
+        spec=spec.discover,
+        threshold=threshold,
+        seed=seed,
+    )
+    return protect_cohorts(
+        found.section,
+        found.masks,
+        np.asarray(prepared.data.labels, dtype=np.int64),
+        prepared.scores,
+        threshold=threshold,
+        min_cell_size=spec.min_cell_size,
+        rounding=spec.privacy.rounding,
+    )
 
 
 def _score_source(spec: AuditSpec) -> str:
@@ -364,6 +439,10 @@ def build_report(
         min_cell_size=spec.min_cell_size,
     )
     data_checks = data_checks_reportable(data_checks, suppressed)
+    cohorts_found = None
+    if spec.discover is not None:
+        progress("searching for underperforming cohorts (discover)")
+        cohorts_found = discover_prepared(prepared, threshold=thresholds[0], seed=seed)
     hashes = dict(prepared.hashes)
     if baseline_sha256 is not None:
         hashes["baseline"] = baseline_sha256
@@ -405,6 +484,7 @@ def build_report(
         ],
         privacy_notice=None if spec.privacy.complementary else INTERNAL_STAMP,
         provenance=provenance,
+        cohorts_found=cohorts_found,
     )
     progress("judging against the policies")
     return _judge_and_publish(

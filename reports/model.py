@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
 
 Verdict = Literal["pass", "warn", "fail"]
@@ -526,6 +526,68 @@ class Provenance(_Model):
     )
 
 
+class DiscoveredCohort(_Model):
+    """One cohort the search found and the confirmation half confirmed."""
+
+    id: str = Field(description="C1, C2, ... in report order.")
+    description: str = Field(description='The cohort in words ("age ≥ 80 and site = B").')
+    conditions: list[dict[str, Any]] = Field(
+        description="Its conditions as named_groups[].where entries {column, op, value} of a "
+        "spec (empty when a condition is 'is missing', which a spec cannot name)."
+    )
+    depth: int = Field(description="Number of conditions joined by 'and'.")
+    metric: str = Field(description="auroc, fnr or oe_ratio (metric registry id).")
+    direction: str | None = Field(
+        None, description="For oe_ratio: under-predicted or over-predicted relative to the rest."
+    )
+    estimate: float = Field(description="The cohort's value, on the confirmation half only.")
+    ci_low: float = Field(description="Lower end of its 95% interval (confirmation half).")
+    ci_high: float = Field(description="Upper end of its 95% interval (confirmation half).")
+    rest: float = Field(description="The same metric on the rest of the confirmation half.")
+    difference: float = Field(description="Cohort minus rest.")
+    p_value: float = Field(description="One-sided p-value on the confirmation half.")
+    q_value: float = Field(description="FDR-adjusted p-value across every hypothesis tested.")
+    n: int | None = Field(None, description="Patients of the cohort in the confirmation half.")
+    n_events: int | None = Field(None, description="Of them, patients with the outcome.")
+    counts_withheld: str | None = Field(
+        None, description="Why n and n_events are not shown (privacy), if they are not."
+    )
+    found_by: str = Field(description="How it was found (search, test, correction).")
+
+
+class DiscoverySearch(_Model):
+    """What the cohort search looked at, so a report that found nothing says so."""
+
+    features: list[str] = Field(description="Columns searched.")
+    features_skipped: list[str] = Field(
+        default_factory=list, description="Columns not searched, each with the reason."
+    )
+    metrics: list[str] = Field(description="Metrics searched on.")
+    max_depth: int = Field(description="Most conditions joined by 'and'.")
+    min_size: int = Field(description="Fewest patients of a cohort in each half.")
+    min_events: int = Field(description="Fewest patients with the outcome in each half.")
+    fdr: float = Field(description="False discovery rate controlled.")
+    correction: str = Field(description="by (Benjamini-Yekutieli) or bh (Benjamini-Hochberg).")
+    seed: int = Field(description="Seed of the search/confirm split.")
+    rows_search: int = Field(description="Rows of the search half.")
+    rows_confirm: int = Field(description="Rows of the confirmation half.")
+    cohorts_evaluated: int = Field(description="Distinct cohorts scored on the search half.")
+    hypotheses_tested: int = Field(description="(cohort, metric) pairs tested on confirmation.")
+    max_candidates: int = Field(description="The cap on hypotheses carried to confirmation.")
+    cap_reached: bool = Field(description="More hypotheses passed screening than the cap.")
+    confirmed_before_pruning: int = Field(description="Rejections of the FDR procedure.")
+    pruned: int = Field(description="Confirmed cohorts explained by a simpler confirmed parent.")
+
+
+class CohortsFound(_Model):
+    """The "Cohorts found" section: underperforming cohorts nobody named."""
+
+    status: Literal["found", "none_found"] = Field(description="Whether any cohort was confirmed.")
+    summary: str = Field(description="One paragraph: what was searched and what was found.")
+    searched: DiscoverySearch = Field(description="What the search looked at.")
+    cohorts: list[DiscoveredCohort] = Field(default_factory=list, description="Confirmed cohorts.")
+
+
 class Report(_Model):
     """One audit of one model on one dataset, judged against its policies."""
 
@@ -575,6 +637,11 @@ class Report(_Model):
         "(privacy.complementary: false): the report is for internal use only.",
     )
     provenance: Provenance = Field(description="Hashes, versions, seed, time and the spec.")
+    cohorts_found: CohortsFound | None = Field(
+        None,
+        description="Cohorts found by the discovery search (spec discover:), confirmed on a "
+        "held-out half with the false discovery rate controlled; null when no search ran.",
+    )
     _unpublished: Any = PrivateAttr(default=None)
     """In memory only (never serialized): the unsuppressed report and its publish plan,
     so :func:`auditor.audit.rejudge` can judge again on the full measurement."""

@@ -88,6 +88,56 @@ class PrivacySpec:
     """A sensitive attribute with more groups is refused as identifier-like."""
 
 
+DISCOVER_METRICS = ("auroc", "fnr", "oe_ratio")
+"""Metrics the cohort search can test (binary task): one-sided tests exist for these."""
+
+
+@dataclass(frozen=True)
+class DiscoverSpec:
+    """The ``discover:`` block: search for underperforming cohorts nobody named.
+
+    Defaults are the issue's: model features plus sensitive attributes, AUROC, FNR at
+    the threshold and calibration O/E, conjunctions up to 3, cohorts of at least 100
+    patients and 20 with the outcome, false discovery rate 5% (Benjamini-Yekutieli).
+    """
+
+    features: tuple[str, ...] | None = None
+    """Columns to search; None: the model's features plus the sensitive attributes."""
+    metrics: tuple[str, ...] = DISCOVER_METRICS
+    max_depth: int = 3
+    """Most conditions joined by "and" in one cohort."""
+    min_size: int = 100
+    """Fewest patients of a cohort, in each half (never below the privacy floor)."""
+    min_events: int = 20
+    """Fewest patients with the outcome of a cohort, in each half."""
+    fdr: float = 0.05
+    correction: str = "by"
+    """``by`` (Benjamini-Yekutieli, any dependence) or ``bh`` (Benjamini-Hochberg)."""
+    bins: int = 4
+    """Quantile bins of a numeric feature (edges rounded to readable numbers)."""
+    max_candidates: int = 50
+    """Most (cohort, metric) hypotheses carried from the search half to confirmation."""
+    beam: int = 20
+    """Cohorts of one depth extended by one more condition."""
+    seed: int | None = None
+    """Seed of the search/confirm split; None: the spec's seed."""
+
+
+@dataclass(frozen=True)
+class NamedGroup:
+    """A cohort the spec names (often one discovery found), measured as an attribute.
+
+    The audit adds an attribute ``name`` with the groups ``in`` and ``out`` and
+    measures it like any sensitive attribute, under the same privacy plan.
+    """
+
+    name: str
+    where: tuple[dict[str, Any], ...]
+    """Conditions joined by "and": ``{column, op, value}`` with op one of
+    ``==, !=, <, <=, >, >=``."""
+    description: str | None = None
+
+
 @dataclass(frozen=True)
 class Waiver:
     """A committee-approved exception to one rule for one group (or all), until a date."""
@@ -132,6 +182,10 @@ class AuditSpec:
     undecided: str | None = None
     """Overrides the policies' ``undecided`` (``warn`` or ``block``) when set."""
     waivers: tuple[Waiver, ...] = ()
+    discover: DiscoverSpec | None = None
+    """The cohort search; None when the spec has no ``discover:`` block."""
+    named_groups: tuple[NamedGroup, ...] = ()
+    """Cohorts named in the spec, measured as extra attributes (groups ``in``/``out``)."""
     source: Path | None = None
     """The spec file itself (None when built in code)."""
     raw: dict[str, Any] = field(default_factory=dict)

@@ -35,9 +35,11 @@ from auditor.load.spec import (
     DEFAULT_POLICY,
     DEFAULT_ROUNDING,
     AuditSpec,
+    DiscoverSpec,
     ExplainSpec,
     LabelSpec,
     ModelSpec,
+    NamedGroup,
     PrivacySpec,
     Waiver,
     display_path,
@@ -280,6 +282,7 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
         problems.append(
             ("$.label.negative", NEGATIVE_IS_POSITIVE.format(value=spec.label.negative))
         )
+    problems += _discover_problems(spec)
     block = spec.raw.get("privacy") or {}
     top = spec.raw.get("min_cell_size")
     twice = "min_cell_size" in block and top is not None
@@ -291,6 +294,44 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
             )
         )
     return sorted(problems)
+
+
+DISCOVER_BELOW_FLOOR = (
+    "{value} is below the privacy floor (min_cell_size {floor}): a discovered cohort "
+    "must be at least as large as the smallest group the report may publish"
+)
+NAMED_GROUP_CLASH = (
+    "{name!r} is already {what}; a named group needs a name of its own (it becomes an "
+    "attribute with the groups in and out)"
+)
+
+
+def _discover_problems(spec: AuditSpec) -> list[tuple[str, str]]:
+    """The search may not go below the privacy floor; named groups need their own names."""
+    problems: list[tuple[str, str]] = []
+    floor = spec.min_cell_size
+    if spec.discover is not None:
+        for key in ("min_size", "min_events"):
+            value = getattr(spec.discover, key)
+            if value < floor:
+                problems.append(
+                    (f"$.discover.{key}", DISCOVER_BELOW_FLOOR.format(value=value, floor=floor))
+                )
+    seen: set[str] = set()
+    for i, group in enumerate(spec.named_groups):
+        what = None
+        if group.name in spec.sensitive:
+            what = "a sensitive attribute"
+        elif group.name == spec.label.column:
+            what = "the label column"
+        elif group.name in seen:
+            what = "the name of another named group"
+        if what:
+            problems.append(
+                (f"$.named_groups[{i}].name", NAMED_GROUP_CLASH.format(name=group.name, what=what))
+            )
+        seen.add(group.name)
+    return problems
 
 
 def _raise_problems(file: str, problems: list[tuple[str, str]]) -> None:
@@ -385,8 +426,30 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         },
         undecided=raw.get("undecided"),
         waivers=tuple(waiver_from(w) for w in raw.get("waivers", ())),
+        discover=_discover(raw.get("discover")),
+        named_groups=tuple(
+            NamedGroup(
+                name=g["name"],
+                where=tuple(dict(c) for c in g["where"]),
+                description=g.get("description"),
+            )
+            for g in raw.get("named_groups", ())
+        ),
         raw=copy.deepcopy(raw),
     )
+
+
+def _discover(block: Any) -> DiscoverSpec | None:
+    """The ``discover:`` block (``true`` or ``{}`` for every default; absent: no search)."""
+    if block is None or block is False:
+        return None
+    if block is True:
+        return DiscoverSpec()
+    values = dict(block)
+    for key in ("features", "metrics"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return DiscoverSpec(**values)
 
 
 def _min_cell_size(raw: dict[str, Any]) -> int:
