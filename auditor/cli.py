@@ -16,9 +16,12 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from auditor.errors import EXIT_BAD_INPUT, EXIT_BLOCKING_FAILURE, EXIT_PASS, AuditorError
+
+if TYPE_CHECKING:
+    from reports.model import Report
 
 EXIT_INTERNAL_ERROR = 3
 FORMATS_ALL = ("json", "html", "pdf", "md", "junit")
@@ -190,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "discover",
+        help="search for underperforming cohorts nobody named (FDR-controlled)",
+        epilog="example:\n  auditor discover spec.yaml\n  auditor discover spec.yaml --json",
+        formatter_class=fmt,
+    )
+    p.add_argument("spec", type=Path, help="audit spec (its discover: block, else defaults)")
+    p.add_argument("--seed", type=int, help="seed of the search/confirm split")
+    p.add_argument("--json", action="store_true", help="print the section as JSON")
+
+    p = sub.add_parser(
         "validate-spec",
         help="check a spec: schema, files, columns",
         epilog="example:\n  auditor validate-spec spec.yaml",
@@ -344,11 +357,25 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
             )
     if summary.undecided:
         print(summary.undecided_text(limit=UNDECIDED_LISTED))
+    if report.cohorts_found is not None:
+        _print_cohorts(report)
     print(
         f"verdict: {report.verdict.upper()} — {summary.counts_text()}; "
         f"reports in {args.out}/{record_note}"
     )
     return EXIT_BLOCKING_FAILURE if fails_gate else EXIT_PASS
+
+
+COHORTS_LISTED = 5
+
+
+def _print_cohorts(report: Report) -> None:
+    """The "Cohorts found" section in a few lines (every face shows it)."""
+    from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary
+
+    print(f"{SECTION_TITLE}: {cohorts_summary(report)}")
+    for line in cohorts_lines(report, limit=COHORTS_LISTED):
+        print(f"  {line}")
 
 
 def _sign_report_file(path: Path, key):  # type: ignore[no-untyped-def]
@@ -442,6 +469,36 @@ def _user() -> str:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     return _run(args, args.spec)
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    """The discovery search alone: the same section the audit's reports show."""
+    import dataclasses
+
+    from auditor.audit import discover_prepared, prepare
+    from auditor.load.spec import DiscoverSpec
+    from auditor.load.spec_loader import load_spec, validate_spec
+
+    spec = load_spec(args.spec)
+    block = spec.discover or DiscoverSpec()
+    if args.seed is not None:
+        block = dataclasses.replace(block, seed=args.seed)
+    spec = dataclasses.replace(spec, discover=block)
+    validate_spec(spec)
+    found = discover_prepared(prepare(spec))
+    assert found is not None
+    if args.json:
+        print(found.model_dump_json(indent=2))
+        return EXIT_PASS
+    from reports.cohorts import SECTION_TITLE, cohort_row
+
+    print(f"{SECTION_TITLE}: {found.summary}")
+    for c in found.cohorts:
+        row = cohort_row(c, min_size=found.searched.min_size, min_events=found.searched.min_events)
+        print(f"  {row.line()}")
+    if found.searched.features_skipped:
+        print(f"not searched: {'; '.join(found.searched.features_skipped)}")
+    return EXIT_PASS
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -563,6 +620,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "demo": cmd_demo,
+    "discover": cmd_discover,
     "init": cmd_init,
     "validate-spec": cmd_validate_spec,
     "validate-policy": cmd_validate_policy,

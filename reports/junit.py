@@ -19,6 +19,7 @@ from pathlib import Path
 
 from auditor.judge.verdict import counts_undecided
 from reports import format as fmt
+from reports.cohorts import cohort_rows, cohorts_summary
 from reports.findings import ResultRow, counts_text, headline_text, hidden_keys, result_row
 from reports.model import GroupKey, PolicyResult, Report, group_key
 
@@ -130,6 +131,7 @@ def junit_xml(report: Report) -> str:
         suite.set("timestamp", report.provenance.generated_at.removesuffix("Z"))
         for key in totals:
             totals[key] += counts[key]
+    totals["tests"] += _cohorts_suite(root, report)
     root.set("tests", str(totals["tests"]))
     root.set("failures", str(totals["failures"]))
     root.set("errors", "0")
@@ -153,6 +155,30 @@ def junit_xml(report: Report) -> str:
         root.set("privacy_notice", report.privacy_notice)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=False) + "\n"
+
+
+COHORTS_SUITE = "cohorts found"
+
+
+def _cohorts_suite(root: ET.Element, report: Report) -> int:
+    """A suite listing the confirmed cohorts (information; the gate is the discovery
+    rule's result in its policy's suite). Returns the number of test cases added."""
+    if report.cohorts_found is None:
+        return 0
+    suite = ET.SubElement(root, "testsuite", name=COHORTS_SUITE)
+    rows = cohort_rows(report)
+    if not rows:
+        case = ET.SubElement(suite, "testcase", classname=COHORTS_SUITE, name="none confirmed")
+        ET.SubElement(case, "system-out").text = cohorts_summary(report)
+    for row in rows:
+        name = f"{row.id} {row.cohort}: {row.metric}"
+        case = ET.SubElement(suite, "testcase", classname=COHORTS_SUITE, name=name, time="0")
+        ET.SubElement(case, "system-out").text = f"{row.line()}. Found by: {row.found_by}."
+    n = max(len(rows), 1)
+    for key, value in (("tests", n), ("failures", 0), ("errors", 0), ("skipped", 0)):
+        suite.set(key, str(value))
+    suite.set("time", "0")
+    return n
 
 
 def write_junit(report: Report, out_dir: Path) -> Path:

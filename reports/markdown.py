@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports import format as fmt
+from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary
 from reports.findings import ResultRow, build_summary, counts_text
 from reports.model import Report, group_key
 from reports.tables import withheld_note
@@ -21,6 +22,10 @@ MAX_RULE_ROWS = 40
 VERDICT_MARKS = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 _ESCAPE = {ch: "\\" + ch for ch in "\\`*_[]|#"}
 _ESCAPE.update({"<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})
+
+
+MD_COHORTS = 10
+"""Cohorts listed in summary.md (all are in report.json and report.html)."""
 
 
 def md(text: object) -> str:
@@ -79,6 +84,8 @@ def summary_markdown(report: Report) -> str:
     else:
         lines += ["No rule failed and none was inconclusive.", ""]
     lines += _metrics_table(report)
+    lines += ["", f"### {SECTION_TITLE}", "", md(cohorts_summary(report)), ""]
+    lines += [f"- {md(line)}" for line in cohorts_lines(report, limit=MD_COHORTS)]
     small = fmt.small_group_text(report.min_cell_size)
     others = [(name, why) for name, why in zip(s.suppressed, s.suppressed_why) if why != small]
     lines += [

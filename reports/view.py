@@ -14,6 +14,7 @@ from typing import Any
 
 from reports import format as fmt
 from reports.charts import Chart, ChartSet
+from reports.cohorts import cohort_rows, cohorts_summary
 from reports.findings import (
     ResultRow,
     RuleBlock,
@@ -105,6 +106,8 @@ class ReportView:
     not_evaluable_text: str
     threshold_text: str
     extra: dict[str, Any] = field(default_factory=dict)
+    cohorts: dict[str, Any] = field(default_factory=dict)
+    """The "Cohorts found" section: ``ran``, ``summary`` and ``rows`` (text only)."""
 
 
 def build_view(report: Report, charts: ChartSet) -> ReportView:
@@ -207,6 +210,11 @@ def build_view(report: Report, charts: ChartSet) -> ReportView:
         counts_text=counts_text(report),
         not_evaluable_text=not_evaluable_text(report),
         threshold_text=fmt.number(report.threshold),
+        cohorts={
+            "ran": report.cohorts_found is not None,
+            "summary": cohorts_summary(report),
+            "rows": cohort_rows(report),
+        },
     )
 
 

@@ -2,8 +2,9 @@
 
 Columns: ``age`` (60-99), ``site`` (A-D), ``comorbidity`` (yes/no), ``language``
 (en/es/other), ``sex`` and ``bmi`` (the last four unrelated to the outcome, so a
-search over them alone is a null search); the outcome follows a logistic risk of age and comorbidity,
-and the model's score is that risk (well calibrated, AUROC about 0.75). In a planted
+search over them alone is a null search); the outcome follows a logistic risk of age
+and comorbidity, and the model's score is that risk (well calibrated, AUROC about
+0.75). In a planted
 cohort the score is blended towards noise with weight ``strength`` (0: none, 1: pure
 noise), so the model discriminates worse there and misses more of its events.
 """

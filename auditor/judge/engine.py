@@ -36,6 +36,7 @@ from typing import Any
 from auditor.judge.policy import (
     Bounds,
     CalibrationCheck,
+    DiscoveryCheck,
     DisparityCheck,
     DocumentationCheck,
     MetricCheck,
@@ -1212,6 +1213,69 @@ def _documentation(ctx: _RuleContext) -> Iterator[PolicyResult]:
     yield ctx.result("fail", message, reason=reason)
 
 
+# ------------------------------------------------------------------- discovery
+
+DISCOVERY_NOT_RUN = "no discovery search ran (the spec has no discover: block)"
+MSG_DISCOVERY_NONE = (
+    "No cohort was confirmed on {metric} by the discovery search ({tested} hypotheses "
+    "tested, FDR {fdr:g}); nothing to judge."
+)
+MSG_DISCOVERY_PASS = "Discovered cohort {id} ({cohort}): {metric} {value} is within {bound}."
+MSG_DISCOVERY_FAIL = (
+    "Discovered cohort {id} ({cohort}): {metric} {value} (rest {rest}) is beyond {bound}."
+)
+RATIO_BOUND = "at most {ratio:g} times the rest's value"
+
+
+def _discovery(ctx: _RuleContext) -> Iterator[PolicyResult]:
+    check = ctx.rule.check
+    assert isinstance(check, DiscoveryCheck)
+    found = ctx.audit.report.cohorts_found
+    subject = f"Discovered cohorts ({check.metric})"
+    if found is None:
+        yield ctx.not_evaluable(subject, DISCOVERY_NOT_RUN, metric=check.metric)
+        return
+    cohorts = [c for c in found.cohorts if c.metric == check.metric]
+    if not cohorts:
+        yield ctx.result(
+            "pass",
+            MSG_DISCOVERY_NONE.format(
+                metric=check.metric, tested=found.searched.hypotheses_tested, fdr=found.searched.fdr
+            ),
+            metric=check.metric,
+        )
+        return
+    for c in cohorts:
+        status, _side, _reason = compare(c.estimate, None, None, check.bounds, "estimate")
+        words = []
+        if check.bounds.min is not None:
+            words.append(f"at least {check.bounds.min:g}")
+        if check.bounds.max is not None:
+            words.append(f"at most {check.bounds.max:g}")
+        if check.max_ratio_to_rest is not None:
+            words.append(RATIO_BOUND.format(ratio=check.max_ratio_to_rest))
+            if c.rest > 0 and c.estimate > check.max_ratio_to_rest * c.rest:
+                status = "fail"
+        fmt = _Numbers([c.estimate, c.rest], [])
+        message = MSG_DISCOVERY_PASS if status == "pass" else MSG_DISCOVERY_FAIL
+        yield ctx.result(
+            "pass" if status == "pass" else "fail",
+            message.format(
+                id=c.id,
+                cohort=c.description,
+                metric=check.metric,
+                value=fmt(c.estimate),
+                rest=fmt(c.rest),
+                bound="; ".join(words),
+            ),
+            metric=check.metric,
+            observed=c.estimate,
+            ci_low=c.ci_low,
+            ci_high=c.ci_high,
+            bound=Bound(min=check.bounds.min, max=check.bounds.max, on="estimate"),
+        )
+
+
 _EVALUATORS = {
     "metric": _metric,
     "disparity": _disparity,
@@ -1220,4 +1284,5 @@ _EVALUATORS = {
     "representation": _representation,
     "proxy": _proxy,
     "documentation": _documentation,
+    "discovery": _discovery,
 }

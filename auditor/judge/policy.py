@@ -45,6 +45,7 @@ __all__ = [
     "Bounds",
     "CalibrationCheck",
     "Check",
+    "DiscoveryCheck",
     "DisparityCheck",
     "DocumentationCheck",
     "MetricCheck",
@@ -195,6 +196,17 @@ class DocumentationCheck:
     kind: ClassVar[Literal["documentation"]] = "documentation"
 
 
+@dataclass(frozen=True)
+class DiscoveryCheck:
+    """Every confirmed discovered cohort on ``metric`` within bounds (estimate, and its
+    ratio to the rest's value)."""
+
+    metric: str
+    bounds: Bounds
+    max_ratio_to_rest: float | None = None
+    kind: ClassVar[Literal["discovery"]] = "discovery"
+
+
 Check = (
     MetricCheck
     | DisparityCheck
@@ -203,6 +215,7 @@ Check = (
     | RepresentationCheck
     | ProxyCheck
     | DocumentationCheck
+    | DiscoveryCheck
 )
 
 
@@ -627,6 +640,13 @@ def _check(obj: Mapping[str, Any]) -> Check:
         return ProxyCheck(
             max_strength=float(obj["max_strength"]),
             include_joint=bool(obj.get("include_joint", False)),
+        )
+    if kind == "discovery":
+        ratio = obj.get("max_ratio_to_rest")
+        return DiscoveryCheck(
+            metric=obj["metric"],
+            bounds=_bounds(obj),
+            max_ratio_to_rest=None if ratio is None else float(ratio),
         )
     return DocumentationCheck(fields=tuple(obj["fields"]))
 

@@ -1,0 +1,92 @@
+"""The "Cohorts found" section as text rows, one formatting for every face.
+
+Renderers compute nothing: every number comes from ``report.cohorts_found``
+(confirmation-half estimates, privacy already applied); this module only words them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports import format as fmt
+from reports.model import DiscoveredCohort, Report
+
+SECTION_TITLE = "Cohorts found"
+NOT_RUN = (
+    "No discovery search ran (the spec has no discover: block), so only the groups the "
+    "spec names were audited."
+)
+SIZE_TEXT = "{n} patients, {events} with the outcome (confirmation half)"
+SIZE_WITHHELD = "at least {min_size} patients, {min_events} with the outcome ({why})"
+DIFF_TEXT = "{diff} vs the rest ({rest})"
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    id: str
+    cohort: str
+    size: str
+    metric: str
+    value: str
+    difference: str
+    q_value: str
+    found_by: str
+
+    def line(self) -> str:
+        """One line for the CLI and summary.md."""
+        return (
+            f"{self.id} {self.cohort}: {self.metric} {self.value}, {self.difference}; "
+            f"{self.size}; q = {self.q_value}"
+        )
+
+
+def _metric(c: DiscoveredCohort) -> str:
+    name = fmt.metric_name(c.metric)
+    return f"{name} ({c.direction})" if c.direction else name
+
+
+def cohort_row(c: DiscoveredCohort, *, min_size: int, min_events: int) -> CohortRow:
+    d = fmt.digits_for(c.estimate)
+    if c.n is None or c.n_events is None:
+        size = SIZE_WITHHELD.format(
+            min_size=min_size, min_events=min_events, why=c.counts_withheld or "withheld"
+        )
+    else:
+        size = SIZE_TEXT.format(n=fmt.count(c.n), events=fmt.count(c.n_events))
+    diff = fmt.number(c.difference, d)
+    if c.difference > 0:
+        diff = "+" + diff
+    return CohortRow(
+        id=c.id,
+        cohort=c.description,
+        size=size,
+        metric=_metric(c),
+        value=fmt.value_with_ci(c.estimate, c.ci_low, c.ci_high, d),
+        difference=DIFF_TEXT.format(diff=diff, rest=fmt.number(c.rest, d)),
+        q_value=f"{c.q_value:.2g}",
+        found_by=c.found_by,
+    )
+
+
+def cohort_rows(report: Report) -> list[CohortRow]:
+    found = report.cohorts_found
+    if found is None:
+        return []
+    s = found.searched
+    return [cohort_row(c, min_size=s.min_size, min_events=s.min_events) for c in found.cohorts]
+
+
+def cohorts_summary(report: Report) -> str:
+    """The section's opening paragraph: what was searched and found, or that none ran."""
+    found = report.cohorts_found
+    return NOT_RUN if found is None else found.summary
+
+
+def cohorts_lines(report: Report, *, limit: int | None = None) -> list[str]:
+    """Plain lines for the terminal and summary.md."""
+    rows = cohort_rows(report)
+    shown = rows if limit is None else rows[:limit]
+    lines = [r.line() for r in shown]
+    if len(rows) > len(shown):
+        lines.append(f"... and {len(rows) - len(shown)} more in report.json and report.html")
+    return lines
