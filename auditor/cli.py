@@ -355,10 +355,10 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
                 ),
                 file=sys.stderr,
             )
-    if summary.undecided:
-        print(summary.undecided_text(limit=UNDECIDED_LISTED))
     if report.cohorts_found is not None:
         _print_cohorts(report)
+    if summary.undecided:
+        print(summary.undecided_text(limit=UNDECIDED_LISTED))
     print(
         f"verdict: {report.verdict.upper()} — {summary.counts_text()}; "
         f"reports in {args.out}/{record_note}"

@@ -255,7 +255,7 @@ def test_every_error_is_listed_one_per_line_sorted_by_path(tmp_path):
             "check needs a metric where higher, lower or closer to a target is better",
             "$.rules[5]: 'source' is a required property",
             "$.rules[5].check.kind: 'metrc' is not one of ['metric', 'disparity', 'calibration', "
-            "'regression', 'representation', 'proxy', 'documentation']",
+            "'regression', 'representation', 'proxy', 'documentation', 'discovery']",
             "$.version: 2.0 is not of type 'string'",
         ]
     ]

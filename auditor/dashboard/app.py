@@ -76,6 +76,7 @@ class ViewContext:
 
 def _views() -> list[tuple[str, ModuleType]]:
     from auditor.dashboard import (
+        cohorts,
         compare,
         curves,
         explanations,
@@ -94,6 +95,7 @@ def _views() -> list[tuple[str, ModuleType]]:
         ("Fairness", fairness),
         ("Calibration & ROC", curves),
         ("Explanations", explanations),
+        ("Cohorts found", cohorts),
         ("Policy", policy_editor),
         ("Compare", compare),
         ("Mitigation what-if", mitigation),
@@ -108,6 +110,7 @@ VIEW_LABELS = (
     "Fairness",
     "Calibration & ROC",
     "Explanations",
+    "Cohorts found",
     "Policy",
     "Compare",
     "Mitigation what-if",

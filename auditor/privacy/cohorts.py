@@ -95,5 +95,9 @@ def protect_cohorts(
                     "difference": round(c.difference, r),
                 }
             )
+        else:
+            c = c.model_copy(
+                update={"n": counts[cid]["patients"], "n_events": counts[cid]["events"]}
+            )
         out.append(c)
     return section.model_copy(update={"cohorts": out})
