@@ -31,12 +31,13 @@ class CohortRow:
     difference: str
     q_value: str
     found_by: str
+    depth: int
 
     def line(self) -> str:
-        """One line for the CLI and summary.md."""
+        """One line for the CLI and summary.md (the method is in the section's summary)."""
         return (
             f"{self.id} {self.cohort}: {self.metric} {self.value}, {self.difference}; "
-            f"{self.size}; q = {self.q_value}"
+            f"{self.size}; depth {self.depth}, q = {self.q_value}"
         )
 
 
@@ -65,6 +66,7 @@ def cohort_row(c: DiscoveredCohort, *, min_size: int, min_events: int) -> Cohort
         difference=DIFF_TEXT.format(diff=diff, rest=fmt.number(c.rest, d)),
         q_value=f"{c.q_value:.2g}",
         found_by=c.found_by,
+        depth=c.depth,
     )
 
 

@@ -75,6 +75,21 @@ def test_governance_and_report_pdf_views_show_the_cohort(planted_report):
     assert "Cohorts found beyond the named groups" in governance and PLANTED in governance
 
 
+def test_both_pdfs_show_the_cohorts_found(planted_report, tmp_path):
+    from pypdf import PdfReader
+
+    report, _ = planted_report
+    render(report, tmp_path, ("pdf",))
+    for name, heading in (
+        ("report.pdf", "Cohorts found"),
+        ("governance.pdf", "Cohorts found beyond the named groups"),
+    ):
+        text = " ".join((page.extract_text() or "") for page in PdfReader(tmp_path / name).pages)
+        flat = " ".join(text.split())
+        assert heading in flat, name
+        assert "site = B" in flat, name
+
+
 def test_discovery_rule_warns_on_the_planted_cohort(planted_report):
     report, _ = planted_report
     rows = [r for r in report.policy_results if r.rule_id == "discovered-cohort-discrimination"]

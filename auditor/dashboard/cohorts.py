@@ -50,12 +50,12 @@ def render(ctx: ViewContext) -> None:
                 "Value (95% CI)": r.value,
                 "Difference from the rest": r.difference,
                 "q": r.q_value,
+                "How found": r.found_by,
             }
             for r in rows
         ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(f"How they were found: {rows[0].found_by}.")
     found = report.cohorts_found
     assert found is not None
     ids = [c.id for c in found.cohorts]
