@@ -158,9 +158,9 @@ def column_items(name: str, column: pd.Series, search_rows: np.ndarray, *, bins:
             if not finite.all():
                 items.append(Item(Condition(name, "missing", MISSING_GROUP), ~finite))
             return items
-    labels = np.array(
-        [MISSING_GROUP if _is_missing(v) else group_label(v) for v in values], dtype=object
-    )
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    names = np.array([group_label(u) for u in uniques] + [MISSING_GROUP], dtype=object)
+    labels = names[np.where(codes < 0, len(uniques), codes)]
     distinct_labels = sorted(set(labels[search_rows].tolist()))
     if len(distinct_labels) > MAX_CATEGORIES or len(distinct_labels) < 2:
         return []
@@ -173,10 +173,3 @@ def column_items(name: str, column: pd.Series, search_rows: np.ndarray, *, bins:
         )
         out.append(Item(cond, labels == v))
     return out
-
-
-def _is_missing(v: object) -> bool:
-    try:
-        return bool(pd.isna(v))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
