@@ -122,7 +122,6 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         from auditor.load.named_groups import with_named_groups
 
         data = with_named_groups(data, spec)
-    check_discover_features(spec, data)
     refuse_identifier_like(
         data.sensitive,
         min_cell_size=spec.min_cell_size,
@@ -152,28 +151,6 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
-
-
-DISCOVER_COLUMN_MISSING = (
-    "{spec}: $.discover.features[{i}]: {column!r} is not a column of {data}; "
-    "list columns of the data (default: the model's features and the sensitive attributes)"
-)
-
-
-def check_discover_features(spec: AuditSpec, data: LoadedData) -> None:
-    """Every column the search is told to use exists: say so against the spec."""
-    if spec.discover is None or spec.discover.features is None:
-        return
-    for i, column in enumerate(spec.discover.features):
-        if column not in data.frame.columns:
-            raise SpecError(
-                DISCOVER_COLUMN_MISSING.format(
-                    spec=spec.source.name if spec.source else "the spec",
-                    i=i,
-                    column=column,
-                    data=spec.data.name,
-                )
-            )
 
 
 def discover_features(spec: AuditSpec, data: LoadedData) -> list[str]:

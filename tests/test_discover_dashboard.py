@@ -142,14 +142,19 @@ def test_named_group_on_a_missing_column_exits_2(planted_spec: Path) -> None:
         text=True,
     )
     assert out.returncode == 2
-    from auditor.load.named_groups import NAMED_COLUMN_MISSING
+    assert out.stderr == f"error: {_column_missing(path, planted_spec.parent, 'ward', 0)}\n"
+
+
+def _column_missing(spec: Path, folder: Path, column: str, i: int) -> str:
+    from auditor.load.data import COLUMN_MISSING, _close_match, _list_columns
     from auditor.load.spec import display_path
 
-    expected = NAMED_COLUMN_MISSING.format(
-        spec=display_path(path),
-        i=0,
-        j=0,
-        column="ward",
-        data=display_path(planted_spec.parent / "cohort.csv"),
+    columns = list(__import__("pandas").read_csv(folder / "cohort.csv", nrows=0).columns)
+    return COLUMN_MISSING.format(
+        file=display_path(folder / "cohort.csv"),
+        column=column,
+        path=f"$.named_groups[{i}].where[0].column",
+        spec=display_path(spec),
+        hint=_close_match(column, columns),
+        columns=_list_columns(columns),
     )
-    assert out.stderr == f"error: {expected}\n"

@@ -164,10 +164,20 @@ def test_missing_discover_column_exits_2(tmp_path, planted_spec):
         [sys.executable, "-m", "auditor", "discover", str(spec)], capture_output=True, text=True
     )
     assert out.returncode == 2
-    assert (
-        "spec.yaml: $.discover.features[1]: 'ward' is not a column of cohort.csv; list columns "
-        "of the data (default: the model's features and the sensitive attributes)"
-    ) in out.stderr
+    from auditor.load.data import COLUMN_MISSING, _close_match, _list_columns
+    from auditor.load.spec import display_path
+
+    csv = planted_spec.parent / "cohort.csv"
+    columns = list(__import__("pandas").read_csv(csv, nrows=0).columns)
+    expected = COLUMN_MISSING.format(
+        file=display_path(csv),
+        column="ward",
+        path="$.discover.features[1]",
+        spec=display_path(spec),
+        hint=_close_match("ward", columns),
+        columns=_list_columns(columns),
+    )
+    assert out.stderr == f"error: {expected}\n"
 
 
 def _cohort(cid: str, metric: str = "auroc") -> DiscoveredCohort:

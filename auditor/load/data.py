@@ -336,6 +336,15 @@ def named_columns(spec: AuditSpec) -> list[tuple[str, str]]:
     for i, view in enumerate(spec.intersections):
         named += [(f"$.intersections[{i}][{j}]", c) for j, c in enumerate(view)]
     named += [(f"$.reference_groups.{c}", c) for c in spec.reference_groups]
+    if spec.discover is not None:
+        named += [
+            (f"$.discover.features[{i}]", c) for i, c in enumerate(spec.discover.features or ())
+        ]
+    for i, group in enumerate(spec.named_groups):
+        named += [
+            (f"$.named_groups[{i}].where[{j}].column", str(w["column"]))
+            for j, w in enumerate(group.where)
+        ]
     seen: set[str] = set()
     unique = []
     for path, column in named:

@@ -18,9 +18,6 @@ from auditor.load.spec import AuditSpec, NamedGroup, display_path, group_label
 
 IN_GROUP = "in"
 OUT_GROUP = "out"
-NAMED_COLUMN_MISSING = (
-    "{spec}: $.named_groups[{i}].where[{j}].column: {column!r} is not a column of {data}"
-)
 NAMED_NOT_NUMERIC = (
     "{spec}: $.named_groups[{i}].where[{j}]: {op} needs a number, and column {column!r} "
     "or the value {value!r} is not numeric"
@@ -38,12 +35,6 @@ def group_rows(
     rows = np.ones(len(frame), dtype=bool)
     for j, cond in enumerate(group.where):
         column, op, value = cond["column"], cond["op"], cond["value"]
-        if column not in frame.columns:
-            raise DataError(
-                NAMED_COLUMN_MISSING.format(
-                    spec=_spec_name(spec), i=index, j=j, column=column, data=display_path(spec.data)
-                )
-            )
         series = frame[column]
         if op in ("==", "!="):
             labels = series.map(lambda v: None if pd.isna(v) else group_label(v))
