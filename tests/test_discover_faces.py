@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -312,3 +313,49 @@ def test_demo_spec_has_a_discover_block():
     from auditor.load.examples import demo_spec_path
 
     assert load_spec(demo_spec_path()).discover is not None
+
+
+def test_named_group_from_a_discovery_holds_under_the_attack_suite(tmp_path, planted_spec):
+    """A discovered cohort added as a named group is published under the same plan as
+    every attribute: the independent linear-programme reader recovers no small count."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from attack import Reader
+
+    raw = yaml.safe_load(planted_spec.read_text())
+    raw["data"] = str(planted_spec.parent / "cohort.csv")
+    raw.pop("discover")
+    raw["named_groups"] = [
+        {
+            "name": "old site B",
+            "where": [
+                {"column": "age", "op": ">=", "value": 80},
+                {"column": "site", "op": "==", "value": "B"},
+            ],
+        },
+        {  # a tiny cohort: 1 to 10 patients must never be derivable
+            "name": "oldest site B",
+            "where": [
+                {"column": "age", "op": ">=", "value": 99},
+                {"column": "site", "op": "==", "value": "B"},
+                {"column": "sex", "op": "==", "value": "male"},
+                {"column": "language", "op": "==", "value": "es"},
+            ],
+        },
+    ]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    report = run_audit(load_spec(spec)).report
+    payload = json.loads(report.to_json())
+    tiny = [g for g in payload["groups"] if g["attribute"] == "oldest site B"]
+    frame = pd.read_csv(planted_spec.parent / "cohort.csv")
+    true_n = int(
+        (
+            (frame["age"] >= 99)
+            & (frame["site"] == "B")
+            & (frame["sex"] == "male")
+            & (frame["language"] == "es")
+        ).sum()
+    )
+    assert 0 < true_n < 11
+    assert tiny and all(g["suppressed"] for g in tiny)
+    assert Reader(payload).recovered() == []
