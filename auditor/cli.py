@@ -371,11 +371,12 @@ COHORTS_LISTED = 5
 
 def _print_cohorts(report: Report) -> None:
     """The "Cohorts found" section in a few lines (every face shows it)."""
+    from auditor.safe_text import escape_control
     from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary
 
     print(f"{SECTION_TITLE}: {cohorts_summary(report)}")
     for line in cohorts_lines(report, limit=COHORTS_LISTED):
-        print(f"  {line}")
+        print(f"  {escape_control(line)}")
 
 
 def _sign_report_file(path: Path, key):  # type: ignore[no-untyped-def]
@@ -490,14 +491,15 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.json:
         print(found.model_dump_json(indent=2))
         return EXIT_PASS
+    from auditor.safe_text import escape_control
     from reports.cohorts import SECTION_TITLE, cohort_row
 
     print(f"{SECTION_TITLE}: {found.summary}")
     for c in found.cohorts:
         row = cohort_row(c, min_size=found.searched.min_size, min_events=found.searched.min_events)
-        print(f"  {row.line()}")
+        print(f"  {escape_control(row.line())}")
     if found.searched.features_skipped:
-        print(f"not searched: {'; '.join(found.searched.features_skipped)}")
+        print(escape_control(f"not searched: {'; '.join(found.searched.features_skipped)}"))
     return EXIT_PASS
 
 
