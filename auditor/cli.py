@@ -372,11 +372,13 @@ COHORTS_LISTED = 5
 def _print_cohorts(report: Report) -> None:
     """The "Cohorts found" section in a few lines (every face shows it)."""
     from auditor.safe_text import escape_control
-    from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary
+    from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary, method_text
 
     print(f"{SECTION_TITLE}: {cohorts_summary(report)}")
     for line in cohorts_lines(report, limit=COHORTS_LISTED):
         print(f"  {escape_control(line)}")
+    if method_text(report):
+        print(f"  {method_text(report)}")
 
 
 def _sign_report_file(path: Path, key):  # type: ignore[no-untyped-def]

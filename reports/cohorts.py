@@ -84,6 +84,31 @@ def cohorts_summary(report: Report) -> str:
     return NOT_RUN if found is None else found.summary
 
 
+METHOD_TEXT = (
+    "How they were found: each by beam search on the search half ({search:,} rows, seed "
+    "{seed}), then confirmed by a one-sided test against the rest on the held-out half "
+    "({confirm:,} rows), with the {correction} false discovery rate {fdr:g} across "
+    "{tested} hypotheses."
+)
+CORRECTIONS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg"}
+
+
+def method_text(report: Report) -> str:
+    """The method once for the whole table (each cohort's own words add its depth)."""
+    found = report.cohorts_found
+    if found is None or not found.cohorts:
+        return ""
+    s = found.searched
+    return METHOD_TEXT.format(
+        search=s.rows_search,
+        seed=s.seed,
+        confirm=s.rows_confirm,
+        correction=CORRECTIONS.get(s.correction, s.correction),
+        fdr=s.fdr,
+        tested=s.hypotheses_tested,
+    )
+
+
 def cohorts_lines(report: Report, *, limit: int | None = None) -> list[str]:
     """Plain lines for the terminal and summary.md."""
     rows = cohort_rows(report)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports import format as fmt
-from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary
+from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary, method_text
 from reports.findings import ResultRow, build_summary, counts_text
 from reports.model import Report, group_key
 from reports.tables import withheld_note
@@ -86,6 +86,8 @@ def summary_markdown(report: Report) -> str:
     lines += _metrics_table(report)
     lines += ["", f"### {SECTION_TITLE}", "", md(cohorts_summary(report)), ""]
     lines += [f"- {md(line)}" for line in cohorts_lines(report, limit=MD_COHORTS)]
+    if method_text(report):
+        lines += ["", md(method_text(report))]
     small = fmt.small_group_text(report.min_cell_size)
     others = [(name, why) for name, why in zip(s.suppressed, s.suppressed_why) if why != small]
     lines += [

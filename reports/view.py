@@ -14,7 +14,7 @@ from typing import Any
 
 from reports import format as fmt
 from reports.charts import Chart, ChartSet
-from reports.cohorts import cohort_rows, cohorts_summary
+from reports.cohorts import cohort_rows, cohorts_summary, method_text
 from reports.findings import (
     ResultRow,
     RuleBlock,
@@ -214,6 +214,7 @@ def build_view(report: Report, charts: ChartSet) -> ReportView:
             "ran": report.cohorts_found is not None,
             "summary": cohorts_summary(report),
             "rows": cohort_rows(report),
+            "method": method_text(report),
         },
     )
 

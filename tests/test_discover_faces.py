@@ -64,6 +64,8 @@ def test_every_face_shows_the_cohort_in_words(planted_report):
     assert "Cohorts found" in html and PLANTED in html
     md = (out / "summary.md").read_text()
     assert "### Cohorts found" in md and PLANTED in md
+    how = "How they were found: each by beam search on the search half"
+    assert how in html and how in md
     junit = (out / "junit.xml").read_text()
     assert 'name="cohorts_found"' in junit and PLANTED in junit
 
