@@ -17,33 +17,26 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from auditor.errors import ReportInputError, SpecError
-from auditor.judge.engine import judge
-from auditor.judge.policy import Policy, load_policies
 from auditor.load.data import LoadedData, load_data
 from auditor.load.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
 from auditor.load.hashing import read_regular_file, sha256_bytes, sha256_path
 from auditor.load.identifiers import refuse_identifier_like
 from auditor.load.scorers import Scorer, load_scorer
 from auditor.load.spec import AuditSpec, Waiver, display_path
-from auditor.measure.measurement import Measurement, measure
-from auditor.privacy.publish import PublishPlan, publish
-from auditor.privacy.suppression import INTERNAL_STAMP
 from auditor.reduce.stats import SubgroupStats, reduce_frame
-from reports.model import (
-    DataChecks,
-    Explanations,
-    GroupKey,
-    ModelInfo,
-    PolicyInfo,
-    Provenance,
-    Report,
-)
+
+# Measure, judge, publish and the report model are imported where they are used:
+# `auditor validate-spec` only loads, scores and reduces, and should start fast.
+if TYPE_CHECKING:
+    from auditor.judge.policy import Policy
+    from auditor.measure.measurement import Measurement
+    from auditor.privacy.publish import PublishPlan
+    from reports.model import DataChecks, Explanations, GroupKey, ModelInfo, PolicyInfo, Report
 
 Progress = Callable[[str], None]
 
@@ -259,6 +252,8 @@ def measure_prepared(
     bootstrap: int | None = None,
     seed: int | None = None,
 ) -> Measurement:
+    from auditor.measure.measurement import measure
+
     spec = prepared.spec
     labels_only = spec.model.output == OUTPUT_LABEL
     return measure(
@@ -306,6 +301,8 @@ def _libraries() -> dict[str, str]:
 
 
 def _model_info(spec: AuditSpec, scorer: Scorer) -> ModelInfo:
+    from reports.model import ModelInfo
+
     return ModelInfo(
         name=spec.model.name or spec.name,
         version=spec.model.version,
@@ -331,6 +328,10 @@ def build_report(
     progress: Progress = _silent,
 ) -> Report:
     """Measure, explain and judge; the result is the one input of every renderer."""
+    from auditor.judge.policy import load_policies
+    from auditor.privacy.suppression import INTERNAL_STAMP
+    from reports.model import Provenance, Report
+
     spec = prepared.spec
     seed = spec.seed if seed is None else seed
     thresholds = list(thresholds or spec.thresholds)
@@ -428,6 +429,9 @@ def _judge_and_publish(
 ) -> Report:
     """Judge the unsuppressed report, then publish it under the plan (the one place
     privacy is applied); the published report keeps the judged one in memory."""
+    from auditor.judge.engine import judge
+    from auditor.privacy.publish import publish
+
     spec = full.provenance.spec
     if waivers is None:
         waivers = spec_waivers(spec)
@@ -515,6 +519,8 @@ def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:
 
 
 def _policy_info(policy: Policy) -> PolicyInfo:
+    from reports.model import PolicyInfo
+
     return PolicyInfo(
         id=policy.id,
         title=policy.title,
@@ -537,6 +543,10 @@ def load_report(path: str | Path) -> Report:
 
 def read_report(path: str | Path) -> tuple[Report, str]:
     """A report.json and the SHA-256 of the very bytes it was parsed from (read once)."""
+    from pydantic import ValidationError
+
+    from reports.model import Report
+
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
@@ -587,6 +597,8 @@ def run_audit(
     progress: Progress = _silent,
 ) -> AuditResult:
     """Load, reduce, measure, explain and judge one audit spec."""
+    from auditor.judge.policy import load_policies
+
     prepared = prepare(spec, progress=progress)
     policies = load_policies(spec.policies, base_dir=_spec_dir(spec))
     report = build_report(prepared, policies=policies, baseline=baseline, progress=progress)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from auditor.errors import SpecError
 from auditor.load.spec import MISSING_GROUP
-from auditor.reduce.sampling import check_row_alignment
+from auditor.reduce.sampling import check_row_alignment, group_codes
 from reports.model import DataChecks, GroupKey, MissingnessRow, RepresentationRow, group_key
 
 UNDER_REPRESENTED_RATIO = 0.8
@@ -138,13 +138,17 @@ def data_checks(
         notes.append(DROPPED_NOTE.format(dropped=rows_dropped_missing_label, total=rows_total))
     for attribute in sensitive.columns:
         name = str(attribute)
-        values = sensitive[attribute].astype(str).to_numpy()
+        codes, seen_names = group_codes(sensitive[attribute])
+        # one pass over the rows per attribute: group sizes and missing counts per group
+        sizes = np.bincount(codes, minlength=len(seen_names))
+        missing_by_group = _missing_counts(codes, missing, len(seen_names))
+        index = {g: i for i, g in enumerate(seen_names)}
         references = {str(g): float(s) for g, s in reference_shares.get(name, {}).items()}
         suppressed: list[str] = []
         rates: list[tuple[str, np.ndarray]] = []
-        for group in _order(sensitive[attribute], extra=references):
-            mask = values == group
-            count = int(mask.sum())
+        for group in _order(sensitive[attribute], extra=references, seen=set(seen_names)):
+            at = index.get(group)
+            count = int(sizes[at]) if at is not None else 0
             hidden = count < min_cell_size
             representation.append(
                 RepresentationRow(
@@ -172,7 +176,7 @@ def data_checks(
             note = _under_represented_note(representation[-1])
             if note is not None:
                 notes.append(note)
-            group_counts = missing[mask].sum(axis=0)
+            group_counts = missing_by_group[at]
             rates.append((group, group_counts / count))
             missingness.extend(
                 MissingnessRow(
@@ -412,10 +416,21 @@ def _label_missingness(
     return notes
 
 
-def _order(column: pd.Series, *, extra: dict[str, float]) -> list[str]:
+def _missing_counts(codes: np.ndarray, missing: np.ndarray, groups: int) -> np.ndarray:
+    """Missing values per (group, feature): one bincount per feature, in row blocks."""
+    out = np.zeros((groups, missing.shape[1]), dtype=np.int64)
+    for j in range(missing.shape[1]):
+        out[:, j] = np.bincount(codes, weights=missing[:, j], minlength=groups).astype(np.int64)
+    return out
+
+
+def _order(
+    column: pd.Series, *, extra: dict[str, float], seen: set[str] | None = None
+) -> list[str]:
     """Observed groups in categorical (else sorted) order, then reference-only groups;
-    ``(missing)`` last."""
-    seen = set(column.astype(str))
+    ``(missing)`` last. ``seen`` (the observed names) spares a pass over the rows."""
+    if seen is None:
+        seen = set(group_codes(column)[1])
     if isinstance(column.dtype, pd.CategoricalDtype):
         names = [str(c) for c in column.cat.categories if str(c) in seen]
     else:
