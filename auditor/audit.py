@@ -36,7 +36,16 @@ if TYPE_CHECKING:
     from auditor.judge.policy import Policy
     from auditor.measure.measurement import Measurement
     from auditor.privacy.publish import PublishPlan
-    from reports.model import DataChecks, Explanations, GroupKey, ModelInfo, PolicyInfo, Report
+    from auditor.reduce.check_counts import CheckCounts
+    from reports.model import (
+        Computation,
+        DataChecks,
+        Explanations,
+        GroupKey,
+        ModelInfo,
+        PolicyInfo,
+        Report,
+    )
 
 Progress = Callable[[str], None]
 
@@ -86,6 +95,10 @@ class Prepared:
     scores: np.ndarray
     stats: SubgroupStats
     hashes: dict[str, Any]
+    check_counts: CheckCounts | None = None
+    """Data-check counts of every row, when the frame is only a sample (streaming, Spark)."""
+    computation: Computation | None = None
+    """How the statistics were computed (engine, exact or binned scores, sample size)."""
 
 
 def tool_version() -> str:
@@ -104,8 +117,31 @@ def views_for(spec: AuditSpec) -> list[tuple[str, ...]]:
     return views
 
 
+def engine_kind(spec: AuditSpec) -> str:
+    """The engine that reads the data: the spec's, else streaming for a folder or glob."""
+    from auditor.load.stream import is_multi_file
+
+    kind = spec.engine.kind
+    if kind == "auto":
+        return "streaming" if is_multi_file(Path(spec.data)) else "pandas"
+    return kind
+
+
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
-    """Load data and model, score once, reduce once to per-cell statistics."""
+    """Load data and model, score once, reduce once to per-cell statistics.
+
+    The engine (see :func:`engine_kind`) decides how: all rows in memory, streamed
+    in batches, or in Spark; every engine returns the same :class:`Prepared`.
+    """
+    kind = engine_kind(spec)
+    if kind == "streaming":
+        from auditor.engines.streaming import prepare_streaming
+
+        return prepare_streaming(spec, progress=progress)
+    if kind == "spark":
+        from auditor.engines.spark import prepare_spark
+
+        return prepare_spark(spec, progress=progress)
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
     refuse_identifier_like(
@@ -191,6 +227,7 @@ def explain_prepared(
     """SHAP and proxies on a seeded, stratified sample (independent of thresholds)."""
     from auditor.measure.explain import explain
     from auditor.measure.proxies import proxy_strengths
+    from reports.model import Explanations
 
     spec = prepared.spec
     seed = spec.seed if seed is None else seed
@@ -229,9 +266,18 @@ def explain_prepared(
 
 
 def check_data(prepared: Prepared) -> DataChecks:
-    from auditor.measure.data_checks import data_checks
+    from auditor.measure.data_checks import data_checks, data_checks_from_counts
 
     spec = prepared.spec
+    if prepared.check_counts is not None:  # counts of every row (the frame is a sample)
+        return data_checks_from_counts(
+            prepared.check_counts,
+            features=list(prepared.data.features),
+            min_cell_size=spec.min_cell_size,
+            reference_shares=spec.reference_shares or None,
+            rows_total=prepared.data.rows_total,
+            rows_dropped_missing_label=prepared.data.rows_dropped_missing_label,
+        )
     return data_checks(
         prepared.data.frame,
         features=list(prepared.data.features),
@@ -399,6 +445,7 @@ def build_report(
         curves=measurement.curves,
         explanations=explanations,
         data_checks=data_checks,
+        computation=computation_of(prepared),
         model_card=dict(spec.model_card),
         notes=[
             *measurement.notes,
@@ -415,6 +462,31 @@ def build_report(
         baseline,
         waivers=spec.waivers,
         undecided=spec.undecided,
+    )
+
+
+NOTE_IN_MEMORY = (
+    "Every row was read into memory: metrics, intervals and data checks use all rows, "
+    "with every distinct score kept (point estimates equal scikit-learn's)."
+)
+NOTE_PROXY_SAMPLE = (
+    "Proxy strengths are cross-validated models fitted on a seeded random sample of "
+    "{rows:,} rows; a sample answers how well a feature predicts a group."
+)
+
+
+def computation_of(prepared: Prepared) -> Computation:
+    """What the report says about how its numbers were computed (report key computation)."""
+    from auditor.measure.proxies import PROXY_SAMPLE_ROWS
+    from reports.model import Computation
+
+    proxy_rows = min(len(prepared.data.frame), PROXY_SAMPLE_ROWS)
+    base = prepared.computation or Computation(engine="pandas", notes=[NOTE_IN_MEMORY])
+    return base.model_copy(
+        update={
+            "proxy_sample_rows": proxy_rows,
+            "notes": [*base.notes, NOTE_PROXY_SAMPLE.format(rows=proxy_rows)],
+        }
     )
 
 
@@ -572,9 +644,12 @@ def with_overrides(
     policies: Sequence[str] | None = None,
     thresholds: Sequence[float] | None = None,
     seed: int | None = None,
+    engine: str | None = None,
 ) -> AuditSpec:
     """A copy of the spec with command-line overrides; the spec file is never touched."""
     changes: dict[str, Any] = {}
+    if engine is not None:
+        changes["engine"] = replace(spec.engine, kind=engine)
     if policies:
         changes["policies"] = tuple(policies)
     if thresholds:

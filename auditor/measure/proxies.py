@@ -59,6 +59,8 @@ TOO_FEW_GROUPS_REASON = (
     "patients and {min_rows} sampled rows"
 )
 NO_FEATURES_REASON = "not evaluable: no feature other than '{attribute}' itself"
+PROXY_SAMPLE_ROWS = 5000
+"""Rows (a seeded random sample) the proxy models are fitted on."""
 PROXY_THRESHOLD = 0.5
 """Proxy strength above which a feature is a strong proxy: the same bound as the
 clinical-default policy's `proxies` rule (at most 0.5), so the table and the rule agree.
@@ -74,7 +76,7 @@ def proxy_strengths(
     sensitive: pd.DataFrame,
     seed: int = 0,
     threshold: float = PROXY_THRESHOLD,
-    sample_size: int = 5000,
+    sample_size: int = PROXY_SAMPLE_ROWS,
     min_cell_size: int = 11,
 ) -> list[ProxyResult]:
     """Measure how well each feature, and all features together, predict each attribute.
