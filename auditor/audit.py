@@ -118,13 +118,32 @@ def views_for(spec: AuditSpec) -> list[tuple[str, ...]]:
 
 
 def engine_kind(spec: AuditSpec) -> str:
-    """The engine that reads the data: the spec's, else streaming for a folder or glob."""
+    """The engine that reads the data: the spec's, else (``auto``) streaming for a folder,
+    a glob or a Parquet file of more than two batches, pandas otherwise."""
     from auditor.load.stream import is_multi_file
 
     kind = spec.engine.kind
     if kind == "auto":
-        return "streaming" if is_multi_file(Path(spec.data)) else "pandas"
+        data = Path(spec.data)
+        large = parquet_rows(data) > AUTO_STREAM_BATCHES * spec.engine.batch_rows
+        return "streaming" if is_multi_file(data) or large else "pandas"
     return kind
+
+
+AUTO_STREAM_BATCHES = 2
+"""``engine: auto`` streams a single Parquet file holding more than this many batches."""
+
+
+def parquet_rows(path: Path) -> int:
+    """Rows a Parquet file declares in its footer (0 if it is not a readable Parquet file)."""
+    if not path.name.lower().endswith((".parquet", ".pq")) or not path.is_file():
+        return 0
+    try:
+        import pyarrow.parquet as pq
+
+        return int(pq.read_metadata(path).num_rows)
+    except Exception:  # the loader reports a corrupt file with its own message
+        return 0
 
 
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:

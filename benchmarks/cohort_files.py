@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_metrics import AGE, INSURANCE, RACE, RACE_P, THRESHOLD  # noqa: E402
+from bench_metrics import AGE, INSURANCE, RACE, RACE_P, THRESHOLD
 
 CHUNK = 2_000_000
 FEATURES = ("age", "lactate", "creatinine", "prior_visits", "insurance")

@@ -316,3 +316,11 @@ def test_missing_label_in_a_later_batch_names_file_and_row(tmp_path: Path) -> No
     )
     assert dropped.data.rows_dropped_missing_label == 1
     assert dropped.stats.table().n == 2999
+
+
+def test_auto_streams_a_large_parquet_file_and_keeps_small_ones_in_memory(files: Path) -> None:
+    large = prepare(spec_for("all.parquet", files, batch_rows=1000))  # 5,000 rows > 2 batches
+    assert large.computation is not None and large.computation.engine == "streaming"
+    small = prepare(spec_for("all.parquet", files))  # default batch: one batch
+    assert small.computation is None
+    assert len(small.data.frame) == 5000
