@@ -219,7 +219,7 @@ def scenario(args: argparse.Namespace) -> None:
     elif args.command == "spark":
         data = _data(work, rows)
         extra = "engine: {kind: spark, master: 'local[2]', conf: {spark.driver.memory: 4g}}\n"
-        for engine, text in (("pandas", ""), ("spark", extra)):
+        for engine, text in (("pandas", "engine: {kind: pandas}\n"), ("spark", extra)):
             spec = _spec(work, data, f"{engine}-{rows}", bootstrap=args.bootstrap, extra=text)
             row = measured("audit", spec)
             _record(
