@@ -359,7 +359,8 @@ def _reduce(
         F.sum(LABEL).alias("pos"), F.sum(1 - F.col(LABEL)).alias("neg")
     )
     entries = table.count()
-    binned = entries * TABLE_ENTRY_BYTES > engine.memory_budget_mb * 2**20
+    copies = 1 + len(spec.sensitive) + len(spec.intersections)  # see StreamReducer
+    binned = entries * TABLE_ENTRY_BYTES * copies > engine.memory_budget_mb * 2**20
     if binned:
         binning = ScoreBinning(engine.score_resolution, spec.thresholds)
 

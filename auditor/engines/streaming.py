@@ -117,6 +117,7 @@ def prepare_streaming(
                     thresholds=spec.thresholds,
                     memory_budget_bytes=engine.memory_budget_mb * 2**20,
                     resolution=engine.score_resolution,
+                    views=len(spec.sensitive) + len(spec.intersections),
                 )
             if len(frame) == 0:
                 continue
