@@ -135,6 +135,22 @@ def run_aequitas(data: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_passes(rows: int) -> dict:
+    """Reduce + measure only (no bootstrap), from arrays in memory: the metric passes."""
+    from bench_metrics import cohort
+
+    from auditor.measure.measurement import measure
+    from auditor.reduce.stats import reduce_frame
+
+    sensitive, labels, scores = cohort(rows)
+    sensitive = sensitive[["race", "sex", "age_band"]]
+    start, cpu = time.perf_counter(), _cpu()
+    stats = reduce_frame(sensitive, labels, scores)
+    views = [("race",), ("sex",), ("age_band",), ("race", "sex")]
+    measure(stats, views=views, thresholds=[THRESHOLD], bootstrap=0, seed=0)
+    return {"wall": time.perf_counter() - start, "cpu": _cpu() - cpu, "peak_mb": _peak_mb()}
+
+
 def measured(kind: str, *args: str) -> dict:
     """Run one measured case in a fresh process and return its JSON line."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -202,6 +218,16 @@ def scenario(args: argparse.Namespace) -> None:
                 results, {"case": "fairlearn", "rows": rows, **measured("fairlearn", str(data))}
             )
             _record(results, {"case": "aequitas", "rows": rows, **run_aequitas(str(data))})
+    elif args.command == "passes":
+        _record(
+            results,
+            {
+                "case": "reduce+measure",
+                "rows": rows,
+                "bootstrap": 0,
+                **measured("passes", str(rows)),
+            },
+        )
     elif args.command == "stream":
         data = _data(work, rows, files=max(1, rows // 5_000_000))
         spec = _spec(work, data, f"stream-{rows}", bootstrap=args.bootstrap)
@@ -310,9 +336,13 @@ def main() -> None:
             print(json.dumps(run_audit(rest[0], rest[1:])))
         elif kind == "fairlearn":
             print(json.dumps(run_fairlearn(rest[0])))
+        elif kind == "passes":
+            print(json.dumps(run_passes(int(rest[0]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("compare", "memory", "stream", "spark", "readme"))
+    parser.add_argument(
+        "command", choices=("compare", "memory", "stream", "spark", "passes", "readme")
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "auditor-bench"))
