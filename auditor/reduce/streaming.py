@@ -193,8 +193,10 @@ class StreamReducer:
 
     def table_bytes(self) -> int:
         """Memory the tables will take once measured over every view."""
-        return TABLE_ENTRY_BYTES * self.copies * sum(
-            t.scores.size for s in self._levels if s is not None for t in s.cells.values()
+        return (
+            TABLE_ENTRY_BYTES
+            * self.copies
+            * sum(t.scores.size for s in self._levels if s is not None for t in s.cells.values())
         )
 
     def _switch_to_bins(self) -> None:
