@@ -18,7 +18,7 @@ from auditor.schema import SPEC_SCHEMA_PATH, spec_schema
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 
 ALLOWED_KEYS = (
-    "bootstrap, bootstrap_bins, data, discover, drop_missing_label, explain, features, "
+    "bootstrap, bootstrap_bins, data, discover, drop_missing_label, engine, explain, features, "
     "intersections, label, min_cell_size, model, model_card, name, named_groups, policy, "
     "privacy, reference_groups, reference_shares, seed, sensitive, threshold, undecided, waivers"
 )
