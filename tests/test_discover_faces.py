@@ -365,3 +365,19 @@ def test_named_group_from_a_discovery_holds_under_the_attack_suite(tmp_path, pla
     assert 0 < true_n < 11
     assert tiny and all(g["suppressed"] for g in tiny)
     assert Reader(payload).recovered() == []
+
+
+def test_discovery_on_a_sample_keeping_engine_exits_2(tmp_path, planted_spec):
+    from auditor.audit import DISCOVER_NEEDS_MEMORY
+
+    raw = yaml.safe_load(planted_spec.read_text())
+    raw["data"] = str(planted_spec.parent / "cohort.csv")
+    raw["engine"] = {"kind": "streaming"}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    out = subprocess.run(
+        [sys.executable, "-m", "auditor", "discover", str(spec)], capture_output=True, text=True
+    )
+    assert out.returncode == 2
+    expected = DISCOVER_NEEDS_MEMORY.format(spec="spec.yaml", key="discover", engine="streaming")
+    assert out.stderr == f"error: {expected}\n"
