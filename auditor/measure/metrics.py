@@ -408,7 +408,29 @@ def _newton(lv: Levels, *, slope: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
         a0, b0 = _warm_start(x, pos, w, slope)
     else:  # a short table: the full fit from the usual start is cheap
         a0, b0 = 0.0, 1.0
-    return _newton_rows(x, pos, w, np.full(shape, a0), np.full(shape, b0), slope=slope, x2=lv.x2)
+    a, b, ok = _newton_rows(
+        x, pos, w, np.full(shape, a0), np.full(shape, b0), slope=slope, x2=lv.x2
+    )
+    if not bool(np.all(ok)):  # retry from the null model, where step halving always ascends
+        a, b, ok = (np.array(v, dtype=v.dtype) for v in (a, b, ok))
+        k = x.size
+        miss = np.flatnonzero(~ok.reshape(-1))
+        p_m, w_m = pos.reshape(-1, k)[miss], w.reshape(-1, k)[miss]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total, events = w_m.sum(-1), p_m.sum(-1)
+            null = np.log(events / (total - events)) - (0.0 if slope else (w_m * x).sum(-1) / total)
+        null = np.where(np.isfinite(null), null, 0.0)
+        a2, b2, ok2 = _newton_rows(
+            x,
+            p_m,
+            w_m,
+            null,
+            np.zeros(miss.size) if slope else np.ones(miss.size),
+            slope=slope,
+            x2=lv.x2,
+        )
+        a.reshape(-1)[miss], b.reshape(-1)[miss], ok.reshape(-1)[miss] = a2, b2, ok2
+    return a, b, ok
 
 
 def _warm_start(x: np.ndarray, pos: np.ndarray, w: np.ndarray, slope: bool) -> tuple[float, float]:
