@@ -34,6 +34,7 @@ from auditor.load.spec import AuditSpec, Waiver, display_path
 from auditor.measure.measurement import Measurement, measure
 from auditor.privacy.publish import PublishPlan, publish
 from auditor.privacy.suppression import INTERNAL_STAMP
+from auditor.reduce.clusters import PatientClusters, reduce_clusters
 from auditor.reduce.stats import SubgroupStats, reduce_frame
 from reports.model import (
     DataChecks,
@@ -93,6 +94,8 @@ class Prepared:
     scores: np.ndarray
     stats: SubgroupStats
     hashes: dict[str, Any]
+    clusters: PatientClusters | None = None
+    """The patients behind the rows (spec ``cluster``), for the cluster bootstrap."""
 
 
 def tool_version() -> str:
@@ -136,6 +139,16 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     )
     progress("reducing to subgroup statistics")
     stats = reduce_frame(data.sensitive, data.labels, scores)
+    clusters = None
+    if spec.cluster is not None:
+        clusters = reduce_clusters(
+            data.sensitive,
+            data.labels,
+            scores,
+            data.frame[spec.cluster],
+            column=spec.cluster,
+            file=display_path(spec.data),
+        )
     hashes: dict[str, Any] = {"data": data.sha256}
     if spec.source is not None:
         # the hash of the bytes load_spec parsed, not of the file as it is now
@@ -143,7 +156,15 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     if spec.model.path is not None:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
-    return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+    return Prepared(
+        spec=spec,
+        data=data,
+        scorer=scorer,
+        scores=scores,
+        stats=stats,
+        hashes=hashes,
+        clusters=clusters,
+    )
 
 
 def _score_source(spec: AuditSpec) -> str:
@@ -276,6 +297,7 @@ def measure_prepared(
         complementary=spec.privacy.complementary,
         rounding=spec.privacy.rounding,
         grid=spec.thresholds,
+        clusters=prepared.clusters,
     )
 
 
@@ -378,6 +400,7 @@ def build_report(
         seed=seed,
         bootstrap_replicates=n_boot,
         bootstrap_bins=measurement.bootstrap_bins or 0,
+        bootstrap_cluster=spec.cluster if n_boot > 0 else None,
         thresholds=thresholds,
         generated_at=generated_at(),
         spec=spec.raw,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import AuditInputError
-from auditor.measure.bootstrap import resample_view
+from auditor.measure.bootstrap import resample
 from auditor.measure.curves import calibration_points, roc_points
 from auditor.measure.disparities import GroupValue, compare_metric, fairness_metrics
 from auditor.measure.intervals import (
@@ -58,6 +58,7 @@ from auditor.privacy.suppression import (
     check_min_cell_size,
     plan_suppression,
 )
+from auditor.reduce.clusters import PatientClusters
 from auditor.reduce.stats import ScoreTable, SubgroupStats, bin_stats
 from reports.model import (
     AttributeInfo,
@@ -93,6 +94,17 @@ NOTE_INTERVALS = (
     "95% intervals: Wilson for proportions; percentile bootstrap ({r} replicates, seed "
     "{seed}, resampling each group's counts over {bins} score bins) for the other "
     "metrics, the disparities and the fairness metrics."
+)
+NOTE_CLUSTERS = (
+    "Patients, not encounters: {patients:,} patients with {encounters:,} encounters "
+    "(column {column}); every bootstrap replicate resamples patients within their primary "
+    "cell, keeping each patient's encounters together, and every size figure and the "
+    "small-cell floor count patients (encounters are shown beside them)."
+)
+NOTE_SPANNING = (
+    "{count:,} patients have encounters in more than one group of the sensitive "
+    "attributes; each is counted in every group holding one of their encounters and is "
+    "resampled as a whole."
 )
 NOTE_NO_BOOTSTRAP = (
     "95% intervals: Wilson for proportions only; no bootstrap was run, so the other "
@@ -317,6 +329,7 @@ def measure(
     complementary: bool = True,
     rounding: int = DEFAULT_ROUNDING,
     grid: Sequence[float] | None = None,
+    clusters: PatientClusters | None = None,
 ) -> Measurement:
     """Measure every group of every view.
 
@@ -337,6 +350,8 @@ def measure(
     grid : the declared threshold grid, in priority order (default ``thresholds``): the
         plan is made over it, and figures at a threshold off it are withheld, so the
         figures of every threshold any face may show are planned together.
+    clusters : the patients behind the rows (:func:`auditor.reduce.clusters.reduce_clusters`):
+        the bootstrap resamples patients, and sizes and the small-cell floor count patients.
     """
     ts = _check_thresholds(thresholds)
     m = check_min_cell_size(min_cell_size)
@@ -353,7 +368,9 @@ def measure(
     declared = _check_thresholds(list(grid)) if grid is not None else ts
     ascending = sorted(declared)
     counts = {
-        v: {
+        v: clusters.counts(v, list(tables[v]), ascending)
+        if clusters is not None
+        else {
             k: Counts(
                 t.n, t.n_positive, t.n_negative, grid_bands(t.scores, t.pos, t.neg, ascending)
             )
@@ -375,11 +392,8 @@ def measure(
     resampled = [mt for mt in chosen if mt.id not in COUNT_METRICS]
     reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
     if binned is not None:
-        for v in all_views:
-            wanted = {k: resampled for k in tables[v]}
-            reps[v] = resample_view(
-                binned.groups(v), binned.edges, wanted, ts, int(bootstrap), seed=seed, view=v
-            )
+        wanted = {v: {k: resampled for k in tables[v]} for v in all_views}
+        reps = resample(binned, wanted, ts, int(bootstrap), seed=seed, clusters=clusters)
 
     # The numeric work, group by group in threads (numpy releases the GIL); the
     # results are memoized on each group's Levels and assembled below.
@@ -399,8 +413,10 @@ def measure(
         for k, table in tables[v].items():
             lv = done[(v, k)][0]
             full = _group_result(
-                v, k, lv, table.n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
+                v, k, lv, counts[v][k].n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
             )
+            if clusters is not None:
+                full.n_encounters = table.n
             results[v][k] = full
             shown_results[v][k] = published_group(full, plan[v][k], ts[0])
 
@@ -410,6 +426,17 @@ def measure(
         if binned is not None
         else NOTE_NO_BOOTSTRAP
     )
+    if clusters is not None:
+        notes.append(
+            NOTE_CLUSTERS.format(
+                patients=clusters.n_patients,
+                encounters=clusters.n_encounters,
+                column=clusters.column,
+            )
+        )
+        spanning = clusters.spanning()
+        if spanning:
+            notes.append(NOTE_SPANNING.format(count=spanning))
     if m < DEFAULT_MIN_CELL_SIZE:
         notes.append(NOTE_MIN_CELL.format(m=m, default=DEFAULT_MIN_CELL_SIZE))
 
@@ -428,7 +455,7 @@ def measure(
         # The statistical floor (not privacy): a group below min_cell_size on its own
         # counts is judged by its own interval, but left out of worst cases and fairness
         # metrics, where its noise alone would decide the comparison.
-        floor = [k for k in tables[v] if _below_floor(tables[v][k], m)]
+        floor = [k for k in tables[v] if _below_floor(counts[v][k], m)]
         reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)
         if suppressed:
             notes.append(
@@ -574,9 +601,9 @@ def _off_grid(p: Privacy, off: Sequence[float], grid: Sequence[float], m: int) -
     return replace(p, thresholds={**p.thresholds, **extra})
 
 
-def _below_floor(table: ScoreTable, m: int) -> bool:
+def _below_floor(counts: Counts, m: int) -> bool:
     """Too few patients, or too few with or without the outcome, to estimate reliably."""
-    return table.n < m or table.n_positive < m or table.n_negative < m
+    return counts.n < m or counts.n_positive < m or counts.n_negative < m
 
 
 def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
