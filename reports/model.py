@@ -176,7 +176,8 @@ class DisparityResult(_Model):
     ci_method: str | None = Field(
         None,
         description="How the interval was computed: 'bootstrap' (percentile), or for the "
-        "worst case 'max-abs band' (simultaneous band of the group differences).",
+        "worst case 'simultaneous pairwise band' (from simultaneous intervals of every "
+        "pairwise difference or ratio; docs/statistics.md).",
     )
     reason: str | None = Field(None, description="Why the estimate is missing.")
     excluded_groups: list[GroupName] = Field(
@@ -340,6 +341,10 @@ class PolicyInfo(_Model):
     sha256: str | None = Field(None, description="SHA-256 of the policy file.")
     rule_count: int = Field(description="Number of rules after extends/overrides.")
     description: str | None = Field(None, description="What the policy is for.")
+    intervals: Literal["per_result", "simultaneous"] = Field(
+        "per_result",
+        description="Which intervals the policy's rules on intervals use (policy `intervals`).",
+    )
 
 
 class ResultCounts(_Model):

@@ -462,12 +462,13 @@ class _Numbers:
         text = f"{x:.{self.decimals}f}"
         return text.lstrip("-") if float(text) == 0 else text
 
-    def ci(self, lo: float | None, hi: float | None) -> str:
+    def ci(self, lo: float | None, hi: float | None, intervals: str | None = None) -> str:
         if lo is None or hi is None:
             return ""
+        label = "simultaneous 95% CI" if intervals == "simultaneous" else "95% CI"
         if lo < 0 or hi < 0:
-            return f" (95% CI {self(lo)} to {self(hi)})"
-        return f" (95% CI {self(lo)}–{self(hi)})"
+            return f" ({label} {self(lo)} to {self(hi)})"
+        return f" ({label} {self(lo)}–{self(hi)})"
 
     def required(self, bounds: Bounds) -> str:
         if bounds.min is not None and bounds.max is not None:
@@ -557,6 +558,15 @@ class _RuleContext:
             **fields,
         )
 
+    def interval(self, entry: Any, bound_on: str) -> tuple[float | None, float | None, str | None]:
+        """(low, high, which) of the interval a decision uses: the result's own, or the
+        simultaneous one when the policy says ``intervals: simultaneous``."""
+        if bound_on != "interval":
+            return entry.ci_low, entry.ci_high, None
+        if self.policy.intervals == "simultaneous" and hasattr(entry, "joint_low"):
+            return entry.joint_low, entry.joint_high, "simultaneous"
+        return entry.ci_low, entry.ci_high, "per_result"
+
     def not_evaluable(self, subject: str, reason: str, **fields: Any) -> PolicyResult:
         return self.result(
             "not_evaluable",
@@ -580,13 +590,14 @@ class _RuleContext:
         *,
         count: bool = False,
         percent: bool = False,
+        intervals: str | None = None,
         **fields: Any,
     ) -> PolicyResult:
         """A result for one number against bounds, with its clinician-readable message."""
         lo, hi = _finite(ci_low), _finite(ci_high)
         status, side, reason = compare(value, lo, hi, bounds, bound_on)
         fmt = _Numbers([value, lo, hi], [bounds.min, bounds.max], count=count, percent=percent)
-        ci = fmt.ci(lo, hi)
+        ci = fmt.ci(lo, hi, intervals)
         inside = _side(value, bounds) is None
         if status == "pass":
             message = MSG_PASS.format(
@@ -617,6 +628,7 @@ class _RuleContext:
             ci_high=hi,
             bound=Bound(min=bounds.min, max=bounds.max, on=bound_on),  # type: ignore[arg-type]
             reason=reason,
+            intervals=intervals if bound_on == "interval" else None,
             **fields,
         )
 
@@ -663,14 +675,16 @@ def _judge_group_metric(
         return ctx.not_evaluable(subject, why, **fields)
     est = g.metrics[metric]
     assert est.estimate is not None
+    lo, hi, which = ctx.interval(est, bound_on)
     return ctx.judged(
         subject,
         est.estimate,
-        est.ci_low,
-        est.ci_high,
+        lo,
+        hi,
         bounds,
         bound_on,
         count=metric in COUNT_METRICS,
+        intervals=which,
         **fields,
     )
 
@@ -724,7 +738,15 @@ def _fairness(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResult
         else:
             assert fm.estimate is not None
             yield ctx.judged(
-                subject, fm.estimate, fm.ci_low, fm.ci_high, check.bounds, check.bound_on, **fields
+                subject,
+                fm.estimate,
+                fm.ci_low,
+                fm.ci_high,
+                check.bounds,
+                check.bound_on,
+                # worst cases over groups: simultaneous pairwise bands, as above
+                intervals="simultaneous" if check.bound_on == "interval" else None,
+                **fields,
             )
 
 
@@ -767,6 +789,9 @@ def _worst_case(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResu
                 entry.ci_high,
                 check.bounds,
                 check.bound_on,
+                # the worst case's interval is built from simultaneous intervals of every
+                # pair of groups, whatever the policy says (docs/statistics.md)
+                intervals="simultaneous" if check.bound_on == "interval" else None,
                 **fields,
             )
 
@@ -813,14 +838,9 @@ def _against_reference(ctx: _RuleContext, check: DisparityCheck) -> Iterator[Pol
             yield ctx.not_evaluable(subject, why, **fields)
             continue
         assert entry is not None and entry.estimate is not None
+        lo, hi, which = ctx.interval(entry, check.bound_on)
         yield ctx.judged(
-            subject,
-            entry.estimate,
-            entry.ci_low,
-            entry.ci_high,
-            check.bounds,
-            check.bound_on,
-            **fields,
+            subject, entry.estimate, lo, hi, check.bounds, check.bound_on, intervals=which, **fields
         )
 
 
@@ -912,10 +932,11 @@ def _judge_regression(
     assert est.estimate is not None
     value = est.estimate
     bounds = _allowed(check.metric, base, check.margin)
-    lo, hi = _finite(est.ci_low), _finite(est.ci_high)
+    raw_lo, raw_hi, which = ctx.interval(est, check.bound_on)
+    lo, hi = _finite(raw_lo), _finite(raw_hi)
     status, side, reason = compare(value, lo, hi, bounds, check.bound_on)
     fmt = _Numbers([value, lo, hi, base], [bounds.min, bounds.max, base])
-    ci = fmt.ci(lo, hi)
+    ci = fmt.ci(lo, hi, which)
     common = {
         "subject": subject,
         "value": fmt(value),
@@ -946,6 +967,7 @@ def _judge_regression(
         ci_high=hi,
         bound=Bound(min=bounds.min, max=bounds.max, on=check.bound_on),
         reason=reason,
+        intervals=which,
         **fields,
     )
 

@@ -31,7 +31,12 @@ import numpy as np
 from auditor.errors import AuditInputError
 from auditor.measure.bootstrap import resample
 from auditor.measure.curves import calibration_points, roc_points
-from auditor.measure.disparities import GroupValue, compare_metric, fairness_metrics
+from auditor.measure.disparities import (
+    GroupValue,
+    compare_metric,
+    comparison_replicates,
+    fairness_metrics,
+)
 from auditor.measure.intervals import (
     NO_INTERVAL_BOOTSTRAP_OFF,
     percentile_interval,
@@ -47,6 +52,7 @@ from auditor.measure.metrics import (
     format_threshold,
     get_metric,
 )
+from auditor.measure.simultaneous import joint_level, stretched_interval
 from auditor.privacy.disclosure import grid_bands
 from auditor.privacy.publish import PublishPlan, published_group
 from auditor.privacy.suppression import (
@@ -446,6 +452,7 @@ def measure(
     shown_fairness: list[FairnessMetric] = []
     attributes: list[AttributeInfo] = []
     published_attributes: list[AttributeInfo] = []
+    compared: dict[str, list[tuple[View, Key, Key, dict[Key, GroupValue]]]] = {}
     for v in view_list:
         attr = attribute_name(v)
         name = lambda k, v=v: group_name(v, k)  # noqa: E731
@@ -493,6 +500,9 @@ def measure(
                 for mt in resampled
             }
             unsuppressed = source is results[v]
+            if unsuppressed and reference is not None:
+                for mt in resampled:
+                    compared.setdefault(mt.id, []).append((v, reference, (), values[mt.id]))
             for mt in resampled:
                 out_d.extend(
                     compare_metric(
@@ -517,6 +527,9 @@ def measure(
                 )
     if fairness:
         notes.append(NOTE_FAIRNESS)
+    _joint_group_intervals(results, reps, done, chosen, ts, all_views)
+    _joint_disparity_intervals(disparities, compared)
+    shown_disparities = [_with_joint(d, disparities) for d in shown_disparities]
 
     curves = Curves()
     for v in all_views:
@@ -572,6 +585,104 @@ def measure(
             attributes=published_attributes,
         ),
     )
+
+
+def _estimates_at(res: GroupResult, metric_id: str, t: float, primary: float) -> list[Estimate]:
+    """Every Estimate object holding ``metric_id`` at ``t`` (metrics and by_threshold)."""
+    out = []
+    if t == primary and metric_id in res.metrics:
+        out.append(res.metrics[metric_id])
+    at = res.by_threshold.get(format_threshold(t), {}).get(metric_id)
+    if at is not None:
+        out.append(at)
+    return [e for e in out if e.estimate is not None]
+
+
+def _joint_group_intervals(
+    results: Mapping[View, Mapping[Key, GroupResult]],
+    reps: Mapping[View, Mapping[Key, Mapping[tuple[str, float], np.ndarray]]],
+    done: Mapping[tuple[View, Key], tuple[Levels, Any]],
+    metrics: Sequence[MetricDef],
+    thresholds: Sequence[float],
+    views: Sequence[View],
+) -> None:
+    """Simultaneous intervals (:mod:`auditor.measure.simultaneous`): one family per metric
+    and threshold over every group of every view; each group's own method at its level."""
+    t0 = thresholds[0]
+    for mt in metrics:
+        if mt.id in COUNT_METRICS:
+            continue
+        for t in thresholds if mt.needs_threshold else thresholds[:1]:
+            members = [
+                (v, k)
+                for v in views
+                for k in results[v]
+                if _estimates_at(results[v][k], mt.id, t, t0)
+            ]
+            series = [reps.get(v, {}).get(k, {}).get((mt.id, t)) for v, k in members]
+            level = joint_level(series)
+            for (v, k), s in zip(members, series):
+                for est in _estimates_at(results[v][k], mt.id, t, t0):
+                    if mt.proportion and mt.fraction is not None:
+                        hits, trials = mt.fraction(done[(v, k)][0], t)
+                        lo, hi = wilson_interval(hits, trials, level)
+                        est.joint_low, est.joint_high = float(lo), float(hi)
+                    elif s is not None and est.ci_low is not None and est.ci_high is not None:
+                        assert est.estimate is not None
+                        est.joint_low, est.joint_high = stretched_interval(
+                            est.estimate, est.ci_low, est.ci_high, level
+                        )
+
+
+def _joint_disparity_intervals(
+    disparities: Sequence[DisparityResult],
+    compared: Mapping[str, Sequence[tuple[View, Key, Key, Mapping[Key, GroupValue]]]],
+) -> None:
+    """Simultaneous intervals of the comparisons with the reference group: one family per
+    metric and kind over every group of every view."""
+    index = {
+        (d.metric, d.kind, _label(d.attribute), _label(d.group)): d
+        for d in disparities
+        if d.reference is not None and d.estimate is not None and d.ci_low is not None
+    }
+    for metric, entries in compared.items():
+        for kind in ("difference", "ratio"):
+            members: list[tuple[DisparityResult, np.ndarray | None]] = []
+            for v, reference, _, values in entries:
+                ref = values.get(reference)
+                if ref is None or ref.value is None:
+                    continue
+                for k, g in values.items():
+                    d = index.get(
+                        (metric, kind, _label(attribute_name(v)), _label(group_name(v, k)))
+                    )
+                    if k == reference or d is None:
+                        continue
+                    members.append((d, comparison_replicates(kind, g, ref)))
+            level = joint_level([r for _, r in members])
+            for d, r in members:
+                if r is not None and d.estimate is not None:
+                    assert d.ci_low is not None and d.ci_high is not None
+                    d.joint_low, d.joint_high = stretched_interval(
+                        d.estimate, d.ci_low, d.ci_high, level
+                    )
+
+
+def _with_joint(shown: DisparityResult, full: Sequence[DisparityResult]) -> DisparityResult:
+    """A published comparison keeps the joint interval of the same comparison, unsuppressed."""
+    if shown.estimate is None or shown.reference is None:
+        return shown
+    for d in full:
+        same = (d.metric, d.kind, d.attribute, d.group, d.reference) == (
+            shown.metric,
+            shown.kind,
+            shown.attribute,
+            shown.group,
+            shown.reference,
+        )
+        if same and d.estimate == shown.estimate:
+            return shown.model_copy(update={"joint_low": d.joint_low, "joint_high": d.joint_high})
+    return shown
 
 
 def _figure_notes(attribute: str, view: View, privacy: Mapping[Key, Privacy]) -> list[str]:
