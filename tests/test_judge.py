@@ -480,7 +480,8 @@ def test_named_fairness_metric(metric, status):
     assert (r.status, r.attribute, r.metric) == (status, "race", "equalized_odds_difference")
     if status == "fail":
         assert r.message == (
-            "Equalized odds difference for race is 0.20 (simultaneous 95% CI 0.12–0.30), above the maximum 0.10."
+            "Equalized odds difference for race is 0.20 (simultaneous 95% CI 0.12–0.30), "
+            "above the maximum 0.10."
         )
 
 

@@ -182,8 +182,8 @@ def worst_band(
     (:func:`auditor.measure.simultaneous.joint_level`, ``stretched_interval``). When they
     all cover, the largest absolute difference lies between the largest distance of a
     pair's interval from zero and the largest absolute end; the smallest ratio between
-    the smallest lower end and the smallest upper end (at most 1). So the interval covers at 95% or more, and its
-    lower end is 0 when every pair's interval contains 0.
+    the smallest lower end and the smallest upper end (at most 1). So the interval covers
+    at 95% or more, and its lower end is 0 when every pair's interval contains 0.
     """
     pairs: list[tuple[int, float, np.ndarray]] = []
     for m, groups in enumerate(per_metric):
