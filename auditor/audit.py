@@ -538,15 +538,7 @@ def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:
 
 
 def _policy_info(policy: Policy) -> PolicyInfo:
-    return PolicyInfo(
-        id=policy.id,
-        title=policy.title,
-        version=str(policy.version),
-        source=policy.source,
-        sha256=policy.sha256,
-        rule_count=len(policy.rules),
-        description=policy.description,
-    )
+    return policy.info().model_copy(update={"version": str(policy.version)})
 
 
 def _spec_dir(spec: AuditSpec) -> Path | None:

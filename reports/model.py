@@ -131,6 +131,9 @@ class GroupResult(_Model):
         default_factory=dict,
         description="Threshold-dependent metrics at every threshold, keyed by the threshold.",
     )
+    _slope_information: tuple[float, float, float] | None = PrivateAttr(default=None)
+    """Riley et al.'s information terms of the calibration slope (in memory only, for the
+    judge's sample-size estimate; never written)."""
 
     @model_validator(mode="after")
     def _privacy_floor(self) -> GroupResult:
@@ -283,6 +286,12 @@ class Precision(_Model):
     )
     formula: str | None = Field(None, description="The sample-size formula used (named).")
     reason: str | None = Field(None, description="Why no estimate of the sample size is given.")
+    statement: str | None = Field(
+        None,
+        description="The estimate in one sentence, e.g. 'About 140 more patients with the "
+        "outcome (about 900 patients in all) would decide the calibration slope for age band "
+        "= 85-94.'",
+    )
 
 
 class PolicyResult(_Model):

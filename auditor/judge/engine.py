@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from auditor.judge import sample_size
 from auditor.judge.policy import (
     Bounds,
     CalibrationCheck,
@@ -202,6 +203,7 @@ def judge(
             produced = list(_EVALUATORS[rule.kind](ctx))
             if not produced:
                 produced = [ctx.not_evaluable(rule.title, NOTHING_SELECTED)]
+            produced = [_with_precision(audit, rule, r) for r in produced]
             if rule.severity == "block":
                 produced = [
                     r.model_copy(update={"undecided": action})
@@ -218,6 +220,88 @@ def judge(
         verdict=summary.verdict,
         waivers=records,
     )
+
+
+def _find_group(
+    audit: _Audit, attribute: GroupName | None, group: GroupName | None
+) -> GroupResult | None:
+    if attribute is None or group is None:
+        return None
+    if attribute == audit.report.overall.attribute and group == audit.report.overall.group:
+        return audit.report.overall
+    key = _key(group)
+    return next((g for g in audit.groups.get(_key(attribute), []) if _key(g.group) == key), None)
+
+
+def _with_precision(audit: _Audit, rule: Rule, r: PolicyResult) -> PolicyResult:
+    """Attach the precision achieved and, when undecided, what would decide it
+    (:mod:`auditor.judge.sample_size`) to a result judged on an interval."""
+    if r.bound is None or r.bound.on != "interval" or r.observed is None or r.metric is None:
+        return r
+    if r.status == "not_evaluable":
+        return r
+    group = _find_group(audit, r.attribute, r.group)
+    decided = r.status in ("pass", "fail")
+    kind = None
+    reference = None
+    reference_value = None
+    check = rule.check
+    if isinstance(check, DisparityCheck):
+        if r.group == "worst_case" or check.fairness_metric is not None:
+            group = None  # no closed form: width only
+            kind = "worst case"
+        else:
+            kind = check.measure
+            ref_key = audit.references.get(_key(r.attribute)) if r.attribute is not None else None
+            if ref_key is not None and r.attribute is not None:
+                reference = _find_group(
+                    audit, r.attribute, list(ref_key) if len(ref_key) > 1 else ref_key[0]
+                )
+            if reference is not None:
+                est = reference.metrics.get(r.metric)
+                reference_value = est.estimate if est is not None else None
+    if kind == "worst case":
+        prec = sample_size.precision(
+            r.metric, r.observed, r.ci_low, r.ci_high, r.bound.min, r.bound.max, decided, None
+        )
+        if not decided:
+            prec.reason = sample_size.NO_FORMULA.format(what="a worst case over groups")
+    else:
+        prec = sample_size.precision(
+            r.metric,
+            r.observed,
+            r.ci_low,
+            r.ci_high,
+            r.bound.min,
+            r.bound.max,
+            decided,
+            group,
+            reference=reference,
+            reference_value=reference_value,
+            kind=kind,
+        )
+    if not decided and prec.more_patients:
+        view = (
+            None
+            if r.attribute is None or r.attribute == audit.report.overall.attribute
+            else _key(r.attribute)
+        )
+        what = metric_name(r.metric)
+        if kind in ("difference", "ratio"):
+            what = f"{_lower_first(what)} {kind}"
+        assert r.group is not None
+        prec.statement = DECIDE_STATEMENT.format(
+            events=prec.more_events or 0,
+            patients=prec.more_patients,
+            subject=f"{_lower_first(what)} {_phrase(view, r.group)}",
+        )
+    return r.model_copy(update={"precision": prec})
+
+
+DECIDE_STATEMENT = (
+    "About {events:,} more patients with the outcome (about {patients:,} patients in all) "
+    "would decide the {subject}."
+)
 
 
 def _waiver_matches(waiver: SpecWaiver, result: PolicyResult) -> bool:

@@ -423,6 +423,7 @@ def measure(
             )
             if clusters is not None:
                 full.n_encounters = table.n
+            full._slope_information = _riley_information(table)
             results[v][k] = full
             shown_results[v][k] = published_group(full, plan[v][k], ts[0])
 
@@ -710,6 +711,23 @@ def _off_grid(p: Privacy, off: Sequence[float], grid: Sequence[float], m: int) -
     listed = ", ".join(format_threshold(t) for t in grid)
     extra = {t: THRESHOLD_OFF_GRID.format(t=format_threshold(t), grid=listed, m=m) for t in off}
     return replace(p, thresholds={**p.thresholds, **extra})
+
+
+def _riley_information(table: ScoreTable) -> tuple[float, float, float] | None:
+    """(I_a, I_ab, I_b) of Riley et al. 2021 for the calibration slope's variance: means of
+    p(1-p), LP p(1-p) and LP^2 p(1-p) over the group's patients, LP = logit(score)."""
+    w = (table.pos + table.neg).astype(np.float64)
+    if w.sum() <= 0:
+        return None
+    p = np.clip(table.scores, 1e-6, 1 - 1e-6)
+    lp = np.log(p / (1 - p))
+    v = p * (1 - p) * w
+    total = w.sum()
+    return (
+        float(v.sum() / total),
+        float((lp * v).sum() / total),
+        float((lp * lp * v).sum() / total),
+    )
 
 
 def _below_floor(counts: Counts, m: int) -> bool:
