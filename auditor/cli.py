@@ -342,12 +342,12 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
                 ),
                 file=sys.stderr,
             )
-    if summary.undecided:
-        print(summary.undecided_text(limit=UNDECIDED_LISTED))
     from reports.findings import decide_sentences
 
     for sentence in decide_sentences(report, limit=UNDECIDED_LISTED):
-        print(f"would decide it: {sentence}")
+        print(sentence if sentence.startswith("…") else f"would decide it: {sentence}")
+    if summary.undecided:
+        print(summary.undecided_text(limit=UNDECIDED_LISTED))
     print(
         f"verdict: {report.verdict.upper()} — {summary.counts_text()}; "
         f"reports in {args.out}/{record_note}"

@@ -106,9 +106,9 @@ def truth(prevalence: float, beta: float, draws: int = 4_000_000) -> dict[str, f
     }
 
 
-def truths_for(prevalence: float) -> dict[str, dict[str, float]]:
+def truths_for(prevalence: float, draws: int = 4_000_000) -> dict[str, dict[str, float]]:
     """True values of every group (one Monte Carlo per distinct model)."""
-    by_beta = {b: truth(prevalence, b) for b in set(BETAS.values())}
+    by_beta = {b: truth(prevalence, b, draws) for b in set(BETAS.values())}
     return {g: by_beta[b] for g, b in BETAS.items()}
 
 
