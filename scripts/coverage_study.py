@@ -243,8 +243,8 @@ METHOD = {
 }
 
 
-def table(results: dict[tuple[int, float], tuple[Tally, Tally]], sims: int) -> str:
-    cols = [(n, p) for p in PREVALENCES for n in SIZES]
+def table(results: dict[tuple[int, float], tuple[Tally, Tally]]) -> str:
+    cols = [(n, p) for p in PREVALENCES for n in SIZES if (n, p) in results]
     head = "| quantity (interval) | " + " | ".join(f"n={n:,}, {p:.0%}" for n, p in cols) + " |"
     lines = [head, "|---|" + "---:|" * len(cols)]
     for row in ROWS:
@@ -266,34 +266,70 @@ def table(results: dict[tuple[int, float], tuple[Tally, Tally]], sims: int) -> s
         method = METHOD.get(row, "bootstrap" if not row.startswith("worst") else "")
         label = f"{row} ({method})" if method else row
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| cohorts simulated | " + " | ".join(str(results[k][0].cohorts) for k in cols) + " |"
+    )
     return "\n".join(lines)
+
+
+CACHE = ROOT / "benchmarks" / "coverage_cells.json"
+"""Per-cell results, written as each cell finishes, so runs can be split and resumed."""
+
+
+def _save(key: tuple[int, float], cell: tuple[Tally, Tally], sims: int, replicates: int) -> None:
+    import json
+
+    data = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    data[f"{key[0]}|{key[1]}"] = {
+        "sims": sims,
+        "replicates": replicates,
+        "main": [cell[0].given, cell[0].covered, cell[0].cohorts],
+        "null": [cell[1].given, cell[1].covered, cell[1].cohorts],
+    }
+    CACHE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def _load() -> dict[tuple[int, float], tuple[Tally, Tally]]:
+    import json
+
+    if not CACHE.exists():
+        return {}
+    out = {}
+    for key, v in json.loads(CACHE.read_text()).items():
+        n, p = key.split("|")
+        out[(int(n), float(p))] = (Tally(*v["main"]), Tally(*v["null"]))
+    return out
 
 
 def main(argv: Iterable[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sims", type=int, default=200, help="cohorts per cell (default 200)")
     ap.add_argument("--replicates", type=int, default=500)
+    ap.add_argument("--prevalence", type=float, action="append", help="only these (repeatable)")
+    ap.add_argument("--n", type=int, action="append", help="only these group sizes (repeatable)")
     ap.add_argument("--write", action="store_true", help="rewrite the table in docs/statistics.md")
+    ap.add_argument("--table-only", action="store_true", help="render the saved cells only")
     args = ap.parse_args(list(argv) if argv is not None else None)
     start = time.time()
-    results = {}
-    for p in PREVALENCES:
-        truths = truths_for(p)
-        for n in SIZES:
-            results[(n, p)] = run_cell(
-                n, p, args.sims, replicates=args.replicates, seed=n, truths=truths
-            )
-            print(f"n={n} prevalence={p}: done ({time.time() - start:.0f} s)", file=sys.stderr)
+    if not args.table_only:
+        for p in args.prevalence or PREVALENCES:
+            truths = truths_for(p)
+            for n in args.n or SIZES:
+                cell = run_cell(n, p, args.sims, replicates=args.replicates, seed=n, truths=truths)
+                _save((n, p), cell, args.sims, args.replicates)
+                print(f"n={n} prevalence={p}: done ({time.time() - start:.0f} s)", file=sys.stderr)
+    results = _load()
     text = (
         f"{START}\n"
-        f"Coverage of nominal 95% intervals, {args.sims} simulated cohorts per cell "
-        f"({args.replicates} bootstrap replicates each), group A of four groups of n patients; "
+        f"Coverage of nominal 95% intervals: simulated cohorts per cell as stated in the last "
+        f"row (bootstrap replicates: {args.replicates}), group A of four groups of n patients; "
         "in parentheses, how many cohorts had an interval when not all did (the rest: "
         "undefined, e.g. no patient flagged, or more than 5% undefined replicates). Worst "
         "case: over the four groups, in the main design and (after '0:') with four identical "
         "groups (true worst case 0). Bold: below 93%. Regenerate: "
-        f"`python scripts/coverage_study.py --write --sims {args.sims}`.\n\n"
-        f"{table(results, args.sims)}\n{END}"
+        "`python scripts/coverage_study.py --write --sims 200` (cells are saved to "
+        "benchmarks/coverage_cells.json as they finish).\n\n"
+        f"{table(results)}\n{END}"
     )
     print(text)
     if args.write:
