@@ -178,3 +178,9 @@ def test_every_face_shows_what_would_decide_it(tmp_path: Path):
     assert "What would decide the undecided results" in governance
     assert statement in governance
     assert "simultaneous 95% interval" in governance
+
+
+def test_an_undecided_result_without_interval_says_why():
+    g = _group(100, 300, {"auroc": 0.69})
+    prec = ss.precision("auroc", 0.69, None, None, 0.70, None, False, g)
+    assert prec.reason == ss.NO_INTERVAL and prec.more_patients is None and prec.width is None

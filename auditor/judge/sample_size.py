@@ -57,6 +57,7 @@ REFERENCE_LIMITS = (
 )
 AT_BOUND = "the estimate equals the bound: no sample size decides it"
 COUNTS_MISSING = "the group's counts are not available"
+NO_INTERVAL = "no interval was computed (bootstrap off): no sample size can be estimated"
 MAX_PATIENTS = 10**9
 
 # (count that is the proportion's denominator, share of patients in it)
@@ -225,13 +226,15 @@ def precision(
         return Precision(width=width, target_width=2 * d)
     if d == 0:
         return Precision(width=width, reason=AT_BOUND)
+    if low is None or high is None:
+        return Precision(target_width=2 * d, reason=NO_INTERVAL)
     if group is None or group_counts(group) is None:
         return Precision(width=width, target_width=2 * d, reason=COUNTS_MISSING)
     rows, prev, _ = group_counts(group)  # type: ignore[misc]
     patients = group.n
     # the half of the interval that faces the bound: the decision's own precision, so the
     # estimate follows the interval actually used (simultaneous or not, clustered or not)
-    half = (high - estimate) if bound > estimate else (estimate - low)  # type: ignore[operator]
+    half = (high - estimate) if bound > estimate else (estimate - low)
     if kind is None:
         at = variance_at(metric, estimate, group, rows)
         if at is None:
