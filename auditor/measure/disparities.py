@@ -48,6 +48,9 @@ class GroupValue:
     value: float | None
     replicates: np.ndarray | None = None
     why: str | None = None
+    fraction: tuple[float, float] | None = None
+    """(successes, trials) when the metric is a proportion: its worst case then uses score
+    intervals, which stay honest where the bootstrap collapses (a rate of 0 or 1)."""
 
 
 def _interval(estimate: float | None, reps: np.ndarray | None) -> tuple[float | None, float | None]:
@@ -186,6 +189,8 @@ def worst_band(
     at 95% or more, and its lower end is 0 when every pair's interval contains 0.
     """
     pairs: list[tuple[int, float, np.ndarray]] = []
+    if kind == "difference" and all(g.fraction is not None for gs in per_metric for g in gs):
+        return _newcombe_band(per_metric)
     for m, groups in enumerate(per_metric):
         items = list(groups)
         if any(g.replicates is None or g.value is None for g in items):
@@ -222,6 +227,40 @@ def worst_band(
     if kind == "difference":
         return max(lows.values()), max(highs.values())
     return min(lows.values()), min(highs.values())
+
+
+def _newcombe_band(per_metric: Sequence[Sequence[GroupValue]]) -> tuple[float | None, float | None]:
+    """Worst-case difference of proportions from Newcombe's hybrid score intervals of every
+    pairwise difference (Wilson limits; Newcombe, Stat Med 1998;17:873-90, method 10), at
+    Bonferroni's level over all pairs of all metrics, so they cover jointly at 95% or more."""
+    from auditor.measure.intervals import wilson_interval
+    from auditor.measure.simultaneous import bonferroni_level
+
+    count = sum(len(gs) * (len(gs) - 1) // 2 for gs in per_metric)
+    level = bonferroni_level(max(count, 1))
+    near_all: list[float] = []
+    far_all: list[float] = []
+    for groups in per_metric:
+        limits = []
+        for g in groups:
+            assert g.fraction is not None
+            k, n = g.fraction
+            if n <= 0:
+                return None, None
+            lo, hi = wilson_interval(k, n, level)
+            limits.append((k / n, float(lo), float(hi)))
+        near, far = 0.0, 0.0
+        for i in range(len(limits)):
+            for j in range(i + 1, len(limits)):
+                (p1, l1, u1), (p2, l2, u2) = limits[i], limits[j]
+                d = p1 - p2
+                low = d - float(np.hypot(p1 - l1, u2 - p2))
+                high = d + float(np.hypot(u1 - p1, p2 - l2))
+                near = max(near, 0.0 if low <= 0.0 <= high else min(abs(low), abs(high)))
+                far = max(far, abs(low), abs(high))
+        near_all.append(near)
+        far_all.append(far)
+    return max(near_all), max(far_all)
 
 
 @dataclass(frozen=True)

@@ -496,7 +496,8 @@ def measure(
         ):
             values = {
                 mt.id: {
-                    k: _group_value(source[k], mt.id, reps.get(v, {}).get(k), ts[0]) for k in keys
+                    k: _group_value(source[k], mt, reps.get(v, {}).get(k), ts[0], done[(v, k)][0])
+                    for k in keys
                 }
                 for mt in resampled
             }
@@ -764,15 +765,20 @@ def _compute_group(
 
 def _group_value(
     res: GroupResult,
-    metric_id: str,
+    metric: MetricDef,
     reps: Mapping[tuple[str, float], np.ndarray] | None,
     t: float,
+    lv: Levels,
 ) -> GroupValue:
-    est = res.metrics.get(metric_id)
+    est = res.metrics.get(metric.id)
     if est is None or est.estimate is None:
         return GroupValue(None, None, est.reason if est is not None else res.suppression_reason)
-    series = reps.get((metric_id, t)) if reps else None
-    return GroupValue(est.estimate, series)
+    series = reps.get((metric.id, t)) if reps else None
+    fraction = None
+    if metric.proportion and metric.fraction is not None:
+        k, n = metric.fraction(lv, t)
+        fraction = (float(k), float(n))
+    return GroupValue(est.estimate, series, fraction=fraction)
 
 
 def _choose_reference(
