@@ -28,6 +28,7 @@ from auditor.load.hashing import read_regular_file, sha256_bytes, sha256_path
 from auditor.load.identifiers import refuse_identifier_like
 from auditor.load.scorers import Scorer, load_scorer
 from auditor.load.spec import AuditSpec, Waiver, display_path
+from auditor.reduce.clusters import PatientClusters, reduce_clusters
 from auditor.reduce.stats import SubgroupStats, reduce_frame
 
 # Measure, judge, publish and the report model are imported where they are used:
@@ -100,6 +101,8 @@ class Prepared:
     """Data-check counts of every row, when the frame is only a sample (streaming, Spark)."""
     computation: Computation | None = None
     """How the statistics were computed (engine, exact or binned scores, sample size)."""
+    clusters: PatientClusters | None = None
+    """The patients behind the rows (spec ``cluster``), for the cluster bootstrap."""
 
 
 def tool_version() -> str:
@@ -205,6 +208,16 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     )
     progress("reducing to subgroup statistics")
     stats = reduce_frame(data.sensitive, data.labels, scores)
+    clusters = None
+    if spec.cluster is not None:
+        clusters = reduce_clusters(
+            data.sensitive,
+            data.labels,
+            scores,
+            data.frame[spec.cluster],
+            column=spec.cluster,
+            file=display_path(spec.data),
+        )
     hashes: dict[str, Any] = {"data": data.sha256}
     if spec.source is not None:
         # the hash of the bytes load_spec parsed, not of the file as it is now
@@ -212,7 +225,15 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     if spec.model.path is not None:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
-    return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+    return Prepared(
+        spec=spec,
+        data=data,
+        scorer=scorer,
+        scores=scores,
+        stats=stats,
+        hashes=hashes,
+        clusters=clusters,
+    )
 
 
 def discover_features(spec: AuditSpec, data: LoadedData) -> list[str]:
@@ -402,6 +423,7 @@ def measure_prepared(
         complementary=spec.privacy.complementary,
         rounding=spec.privacy.rounding,
         grid=spec.thresholds,
+        clusters=prepared.clusters,
     )
 
 
@@ -514,6 +536,7 @@ def build_report(
         seed=seed,
         bootstrap_replicates=n_boot,
         bootstrap_bins=measurement.bootstrap_bins or 0,
+        bootstrap_cluster=spec.cluster if n_boot > 0 else None,
         thresholds=thresholds,
         generated_at=generated_at(),
         spec=spec.raw,
@@ -681,17 +704,7 @@ def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:
 
 
 def _policy_info(policy: Policy) -> PolicyInfo:
-    from reports.model import PolicyInfo
-
-    return PolicyInfo(
-        id=policy.id,
-        title=policy.title,
-        version=str(policy.version),
-        source=policy.source,
-        sha256=policy.sha256,
-        rule_count=len(policy.rules),
-        description=policy.description,
-    )
+    return policy.info().model_copy(update={"version": str(policy.version)})
 
 
 def _spec_dir(spec: AuditSpec) -> Path | None:

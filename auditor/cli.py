@@ -368,6 +368,10 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
             )
     if report.cohorts_found is not None:
         _print_cohorts(report)
+    from reports.findings import decide_sentences
+
+    for sentence in decide_sentences(report, limit=UNDECIDED_LISTED):
+        print(sentence if sentence.startswith("…") else f"would decide it: {sentence}")
     if summary.undecided:
         print(summary.undecided_text(limit=UNDECIDED_LISTED))
     print(

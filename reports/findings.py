@@ -49,6 +49,10 @@ class ResultRow:
     source: str
     finding: str = ""
     metric: str = ""
+    intervals: str = ""
+    """'simultaneous' or 'per-result' when judged on an interval (policy ``intervals``)."""
+    decide: str = ""
+    """Precision achieved and, when undecided, what would decide it."""
 
     @property
     def details(self) -> str:
@@ -213,7 +217,50 @@ def result_row(report: Report, r: PolicyResult, hidden: set[GroupKey]) -> Result
         source=r.source or "",
         finding="" if secret else finding_text(report, r),
         metric=fmt.metric_name(r.metric),
+        intervals=INTERVAL_WORDS.get(r.intervals or "", ""),
+        decide="" if secret else decide_text(r),
     )
+
+
+INTERVAL_WORDS = {
+    "simultaneous": "simultaneous 95% interval (covers all of the rule's groups jointly)",
+    "per_result": "per-result 95% interval",
+}
+
+
+def decide_sentences(report: Report, limit: int = GOVERNANCE_MAX_FINDINGS) -> list[str]:
+    """One sentence per undecided group and rule: the largest number of patients any of
+    the rule's results for that group needs ("About 140 more patients with the outcome
+    ... would decide the calibration slope for age band = 85-94.")."""
+    best: dict[tuple[str, str, str], tuple[bool, int, str]] = {}
+    for r in report.policy_results:
+        p = r.precision
+        if r.status != "inconclusive" or p is None or not p.statement or r.waiver is not None:
+            continue
+        key = (r.rule_id, str(r.attribute), str(r.group))
+        entry = (r.severity != "block", p.more_patients or 0, p.statement)
+        held = best.get(key)
+        if held is None or entry[1] > held[1]:
+            best[key] = entry
+    ordered = sorted(best.values())
+    out = [statement for _, _, statement in ordered[:limit]]
+    if len(ordered) > limit:
+        out.append(f"… and {len(ordered) - limit} more in the technical report.")
+    return out
+
+
+def decide_text(r: PolicyResult) -> str:
+    """``Interval width 0.07; about 380 more patients ... would decide ...``: precision
+    achieved and, for an undecided result, the sample size that would decide it."""
+    p = r.precision
+    if p is None or p.width is None:
+        return ""
+    text = f"Interval width {fmt.number(p.width, fmt.result_digits(r))}."
+    if p.statement:
+        text += f" {p.statement} Formula: {p.formula}."
+    elif r.status == "inconclusive" and p.reason:
+        text += f" {p.reason[:1].upper()}{p.reason[1:]}."
+    return text
 
 
 def _observed_text(r: PolicyResult) -> str:
@@ -304,6 +351,10 @@ def finding_text(report: Report, r: PolicyResult) -> str:
         parts.append(gap)
     if r.status == "inconclusive":
         parts.append("the interval reaches the bound (inconclusive)")
+    if r.intervals == "simultaneous":
+        parts.append("judged on the simultaneous interval")
+    if r.precision is not None and r.precision.statement:
+        parts.append(r.precision.statement.rstrip("."))
     return "; ".join(p for p in parts if p)
 
 
@@ -505,6 +556,10 @@ def governance_extra(
         "at_risk": s.at_risk[:GOVERNANCE_MAX_FINDINGS],
         "more_groups": max(0, len(s.at_risk) - GOVERNANCE_MAX_FINDINGS),
         "weigh": weigh,
+        "decide": decide_sentences(report),
+        "intervals": [
+            f"{p.title}: {INTERVAL_WORDS[p.intervals]}" for p in report.policies if p.intervals
+        ],
         "signatories": GOVERNANCE_SIGNATORIES,
         "report_pdf_sha256": report_pdf_sha256 or "",
         "hashes": hashes,

@@ -380,3 +380,11 @@ def input_hashes(report: Report) -> list[tuple[str, str]]:
         elif value is not None:
             rows.append((name, str(value)))
     return rows
+
+
+def patients(n: int | None, encounters: int | None = None) -> str:
+    """``1,234``; when the audit counts patients (spec ``cluster``) ``1,234 (3,456 encounters)``."""
+    text = count(n)
+    if n is not None and encounters is not None:
+        text += f" ({count(encounters)} encounters)"
+    return text

@@ -39,8 +39,8 @@ def _row(cells: list[str]) -> str:
 
 def _rule_rows(rows: list[ResultRow]) -> list[str]:
     lines = [
-        _row(["Status", "Severity", "Rule", "Group", "Observed (95% CI)", "Required"]),
-        _row(["---"] * 4 + ["---:", "---"]),
+        _row(["Status", "Severity", "Rule", "Group", "Observed (95% CI)", "Required", "Decide"]),
+        _row(["---"] * 4 + ["---:", "---", "---"]),
     ]
     for r in rows[:MAX_RULE_ROWS]:
         lines.append(
@@ -50,8 +50,11 @@ def _rule_rows(rows: list[ResultRow]) -> list[str]:
                     md(r.severity_label),
                     f"{md(r.rule_id)} ({md(r.policy)})",
                     md(r.subject),
-                    md(r.observed) or fmt.NO_VALUE,
+                    md(r.observed)
+                    + (" (simultaneous)" if r.intervals.startswith("simultaneous") else "")
+                    or fmt.NO_VALUE,
                     md(r.bound) or fmt.NO_VALUE,
+                    md(r.decide) if r.status == "inconclusive" else "",
                 ]
             )
         )
@@ -135,7 +138,7 @@ def _metrics_table(report: Report) -> list[str]:
             reason = withheld_note(g, report.min_cell_size)
             cells = [fmt.count(g.n), reason] + [""] * (len(SUMMARY_METRICS) - 1)
         else:
-            cells = [fmt.count(g.n)] + [
+            cells = [fmt.patients(g.n, g.n_encounters)] + [
                 fmt.estimate_text(g.metrics.get(m)) for m in SUMMARY_METRICS
             ]
         lines.append(_row([md(attribute), md(group), *(md(c) for c in cells)]))

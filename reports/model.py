@@ -100,6 +100,12 @@ class Estimate(_Model):
     reason: str | None = Field(
         None, description="Why the estimate or its interval is missing (undefined, suppressed)."
     )
+    joint_low: float | None = Field(
+        None,
+        description="Lower bound of the simultaneous interval: with the other groups' joint "
+        "intervals of this metric it covers every group at 95% jointly (docs/statistics.md).",
+    )
+    joint_high: float | None = Field(None, description="Upper bound of the simultaneous interval.")
 
 
 class GroupResult(_Model):
@@ -108,6 +114,11 @@ class GroupResult(_Model):
     attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
     group: GroupName = Field(description="Group value, or a list of values for an intersection.")
     n: int | None = Field(None, description="Number of patients; absent when suppressed.")
+    n_encounters: int | None = Field(
+        None,
+        description="Number of encounters (rows) when the audit counts patients (spec "
+        "`cluster`); absent otherwise and when suppressed.",
+    )
     suppressed: bool = Field(False, description="True when the group is below min_cell_size.")
     suppression_reason: str | None = Field(None, description="Why numbers are withheld.")
     label_metrics_withheld: bool = Field(
@@ -120,12 +131,16 @@ class GroupResult(_Model):
         default_factory=dict,
         description="Threshold-dependent metrics at every threshold, keyed by the threshold.",
     )
+    _slope_information: tuple[float, float, float] | None = PrivateAttr(default=None)
+    """Riley et al.'s information terms of the calibration slope (in memory only, for the
+    judge's sample-size estimate; never written)."""
 
     @model_validator(mode="after")
     def _privacy_floor(self) -> GroupResult:
         """A suppressed group keeps its name only, whatever the producer passed in."""
         if self.suppressed:
             self.n = None
+            self.n_encounters = None
             self.metrics = {}
             self.by_threshold = {}
         return self
@@ -135,6 +150,8 @@ class GroupResult(_Model):
         data: dict[str, Any] = handler(self)
         if self.suppressed or data.get("n") is None:
             data.pop("n", None)
+        if data.get("n_encounters") is None:
+            data.pop("n_encounters", None)
         return data
 
 
@@ -153,6 +170,18 @@ class DisparityResult(_Model):
     estimate: float | None = Field(None, description="Point estimate; null if undefined.")
     ci_low: float | None = Field(None, description="Lower bound of the 95% bootstrap interval.")
     ci_high: float | None = Field(None, description="Upper bound of the 95% bootstrap interval.")
+    joint_low: float | None = Field(
+        None,
+        description="Lower bound of the simultaneous interval over the attribute's comparisons "
+        "of this metric and kind (docs/statistics.md).",
+    )
+    joint_high: float | None = Field(None, description="Upper bound of the simultaneous interval.")
+    ci_method: str | None = Field(
+        None,
+        description="How the interval was computed: 'bootstrap' (percentile), or for the "
+        "worst case 'simultaneous pairwise band' (from simultaneous intervals of every "
+        "pairwise difference or ratio; docs/statistics.md).",
+    )
     reason: str | None = Field(None, description="Why the estimate is missing.")
     excluded_groups: list[GroupName] = Field(
         default_factory=list, description="Suppressed groups left out of this comparison."
@@ -238,6 +267,33 @@ class Waiver(_Model):
     results: int = Field(0, description="Policy results this waiver covers in this audit.")
 
 
+class Precision(_Model):
+    """Precision of a judged interval and the sample size that would decide it."""
+
+    width: float | None = Field(None, description="Width of the interval the decision used.")
+    target_width: float | None = Field(
+        None,
+        description="Width that would decide it: twice the distance from the estimate to the "
+        "nearest bound (the interval then just clears the bound).",
+    )
+    n: int | None = Field(None, description="Patients now (of the group, or of both groups).")
+    n_events: int | None = Field(None, description="Patients with the outcome now.")
+    more_patients: int | None = Field(
+        None, description="About how many more patients would decide it (null: decided)."
+    )
+    more_events: int | None = Field(
+        None, description="Of them, about how many with the outcome (at the same prevalence)."
+    )
+    formula: str | None = Field(None, description="The sample-size formula used (named).")
+    reason: str | None = Field(None, description="Why no estimate of the sample size is given.")
+    statement: str | None = Field(
+        None,
+        description="The estimate in one sentence, e.g. 'About 140 more patients with the "
+        "outcome (about 900 patients in all) would decide the calibration slope for age band "
+        "= 85-94.'",
+    )
+
+
 class PolicyResult(_Model):
     """One rule judged on one group (or on the whole audit)."""
 
@@ -253,6 +309,17 @@ class PolicyResult(_Model):
     observed: float | None = Field(None, description="The value judged against the bound.")
     ci_low: float | None = Field(None, description="Lower bound of its 95% interval.")
     ci_high: float | None = Field(None, description="Upper bound of its 95% interval.")
+    intervals: Literal["per_result", "simultaneous"] | None = Field(
+        None,
+        description="Which interval the decision used: the result's own 95% interval, or the "
+        "simultaneous interval covering all of the rule's groups jointly (policy `intervals`); "
+        "null when judged on the estimate.",
+    )
+    precision: Precision | None = Field(
+        None,
+        description="For a result judged on an interval: the width achieved and, when "
+        "undecided, about how many more patients would decide it.",
+    )
     bound: Bound | None = Field(None, description="The allowed range.")
     message: str = Field(description="One line a clinician can read.")
     reason: str | None = Field(None, description="Why not evaluable / inconclusive.")
@@ -283,6 +350,10 @@ class PolicyInfo(_Model):
     sha256: str | None = Field(None, description="SHA-256 of the policy file.")
     rule_count: int = Field(description="Number of rules after extends/overrides.")
     description: str | None = Field(None, description="What the policy is for.")
+    intervals: Literal["per_result", "simultaneous"] = Field(
+        "per_result",
+        description="Which intervals the policy's rules on intervals use (policy `intervals`).",
+    )
 
 
 class ResultCounts(_Model):
@@ -558,6 +629,11 @@ class Provenance(_Model):
     interval_methods: str = Field(
         "Wilson for proportions; percentile bootstrap otherwise",
         description="Which methods produced intervals.",
+    )
+    bootstrap_cluster: str | None = Field(
+        None,
+        description="Patient id column the bootstrap resampled by (spec `cluster`); null "
+        "when encounters were resampled as independent rows.",
     )
 
 

@@ -161,7 +161,7 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
             rows.append(
                 Row(
                     label=fmt.group_label(g.group),
-                    n=fmt.count(g.n),
+                    n=fmt.patients(g.n, g.n_encounters),
                     cells=tuple(_cell(g, m, report.min_cell_size) for m in ids),
                     withheld=g.label_metrics_withheld,
                     reference=is_ref,

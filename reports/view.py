@@ -241,7 +241,7 @@ def _facts(report: Report) -> list[tuple[str, str]]:
         ("Model format", report.model.kind),
         ("Audit", report.name),
         ("Outcome", outcome),
-        ("Patients", fmt.count(report.overall.n)),
+        ("Patients", fmt.patients(report.overall.n, report.overall.n_encounters)),
         (
             "Decision threshold",
             f"score ≥ {fmt.number(report.threshold)} flags a patient"
@@ -483,6 +483,11 @@ def _provenance(report: Report) -> dict[str, Any]:
         "seed": str(p.seed),
         "bootstrap": (
             f"{p.bootstrap_replicates:,} replicates over {p.bootstrap_bins:,} score bins per cell"
+            + (
+                f", resampling patients (column {p.bootstrap_cluster}) within strata"
+                if p.bootstrap_cluster
+                else ""
+            )
         ),
         "thresholds": ", ".join(fmt.number(t) for t in p.thresholds),
         "generated_at": p.generated_at,

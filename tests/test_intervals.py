@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from auditor.measure.bootstrap import group_rng, resample_group, resample_view
+from auditor.measure.bootstrap import cell_rng, resample
 from auditor.measure.intervals import (
     NO_INTERVAL_BOOTSTRAP_OFF,
     NO_INTERVAL_UNDEFINED,
@@ -59,56 +59,80 @@ def _group(n=4000, seed=0, decimals=3):
     return stats, y, s
 
 
+def _one_group(stats, bins, metrics, replicates, seed, thresholds=(0.5,)):
+    binned = bin_stats(stats, bins=bins, thresholds=list(thresholds))
+    wanted = {(): {(): metrics}}
+    return resample(binned, wanted, list(thresholds), replicates, seed=seed)[()][()]
+
+
 def test_bootstrap_is_deterministic_by_seed():
     stats, _, _ = _group()
-    binned = bin_stats(stats, bins=300, thresholds=[0.5])
-    table = binned.groups(())[()]
     ms = [METRICS["auroc"], METRICS["sensitivity"], METRICS["calibration_slope"]]
-
-    def run(seed):
-        return resample_group(table, binned.edges, ms, [0.5], 200, group_rng(seed, (), ()))
-
-    a, b, c = run(1), run(1), run(2)
+    a, b, c = (_one_group(stats, 300, ms, 200, seed) for seed in (1, 1, 2))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
         assert not np.array_equal(a[key], c[key])
     assert set(a) == {("auroc", 0.5), ("sensitivity", 0.5), ("calibration_slope", 0.5)}
+    assert all(v.shape == (200,) for v in a.values())
 
 
-def test_group_streams_do_not_depend_on_each_other():
-    x = group_rng(0, ("race",), ("A",)).random(3)
-    assert np.array_equal(x, group_rng(0, ("race",), ("A",)).random(3))
-    assert not np.array_equal(x, group_rng(0, ("race",), ("B",)).random(3))
-    assert not np.array_equal(x, group_rng(0, ("sex",), ("A",)).random(3))
+def test_cell_streams_do_not_depend_on_each_other():
+    x = cell_rng(0, 0, ("A", "F")).random(3)
+    assert np.array_equal(x, cell_rng(0, 0, ("A", "F")).random(3))
+    assert not np.array_equal(x, cell_rng(0, 0, ("A", "M")).random(3))
+    assert not np.array_equal(x, cell_rng(0, 1, ("A", "F")).random(3))
+    assert not np.array_equal(x, cell_rng(0, 0, ("A", "F"), "patients").random(3))
 
 
-def test_resample_view_threads_give_the_same_replicates():
-    rng = np.random.default_rng(1)
-    n = 3000
-    frame = pd.DataFrame({"g": rng.choice(["a", "b", "c"], n)})
+def _cohort(n=3000, seed=1):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"g": rng.choice(["a", "b", "c"], n), "h": rng.choice(["x", "y"], n)})
     s = np.round(rng.random(n), 3)
     y = (rng.random(n) < s).astype(int)
+    return frame, y, s
+
+
+def test_resample_threads_give_the_same_replicates():
+    frame, y, s = _cohort()
     binned = bin_stats(reduce_frame(frame, y, s), bins=200, thresholds=[0.5])
-    tables = binned.groups(("g",))
-    wanted = {k: [METRICS["auroc"]] for k in tables}
-    one = resample_view(tables, binned.edges, wanted, [0.5], 100, seed=3, view=("g",), workers=1)
-    two = resample_view(tables, binned.edges, wanted, [0.5], 100, seed=3, view=("g",), workers=2)
-    for k in tables:
-        np.testing.assert_array_equal(one[k][("auroc", 0.5)], two[k][("auroc", 0.5)])
+    wanted = {("g",): {k: [METRICS["auroc"]] for k in binned.groups(("g",))}}
+    one = resample(binned, wanted, [0.5], 300, seed=3, workers=1)
+    two = resample(binned, wanted, [0.5], 300, seed=3, workers=2)
+    for k in wanted[("g",)]:
+        np.testing.assert_array_equal(
+            one[("g",)][k][("auroc", 0.5)], two[("g",)][k][("auroc", 0.5)]
+        )
+
+
+def test_one_draw_serves_every_view_consistently():
+    """A group's replicate table is the sum of its cells' replicate tables, and asking for
+    more views does not change the draw."""
+    frame, y, s = _cohort()
+    binned = bin_stats(reduce_frame(frame, y, s), bins=200, thresholds=[0.5])
+    count = [METRICS["n_positive"], METRICS["n_negative"], METRICS["auroc"]]
+    views = [(), ("g",), ("h",), ("g", "h")]
+    wanted = {v: {k: count for k in binned.groups(v)} for v in views}
+    reps = resample(binned, wanted, [0.5], 150, seed=7)
+    cells = reps[("g", "h")]
+    for metric in ("n_positive", "n_negative"):
+        for view in [(), ("g",), ("h",)]:
+            for key, series in reps[view].items():
+                members = [
+                    c for c in cells if all(c[("g", "h").index(a)] == v for a, v in zip(view, key))
+                ]
+                summed = sum(cells[c][(metric, 0.5)] for c in members)
+                np.testing.assert_array_equal(series[(metric, 0.5)], summed)
+        # the replicates really vary (a stratified draw keeps n, not n_positive)
+        assert np.std(reps[()][()][(metric, 0.5)]) > 0
+    alone = resample(binned, {("g",): wanted[("g",)]}, [0.5], 150, seed=7)
+    for key, series in alone[("g",)].items():
+        np.testing.assert_array_equal(series[("auroc", 0.5)], reps[("g",)][key][("auroc", 0.5)])
 
 
 def test_multinomial_bootstrap_matches_a_row_bootstrap():
     """Resampling count tables has the spread of resampling patients."""
     stats, y, s = _group(2000, 3, decimals=2)
-    binned = bin_stats(stats, bins=2000, thresholds=[0.5])
-    reps = resample_group(
-        binned.groups(())[()],
-        binned.edges,
-        [METRICS["auroc"], METRICS["sensitivity"]],
-        [0.5],
-        400,
-        group_rng(0, (), ()),
-    )
+    reps = _one_group(stats, 2000, [METRICS["auroc"], METRICS["sensitivity"]], 400, 0)
     rng = np.random.default_rng(0)
     row_auc, row_sens = [], []
     for _ in range(400):

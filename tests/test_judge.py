@@ -419,7 +419,7 @@ def test_worst_case_disparity(value, lo, hi, status):
     if status == "fail":
         assert r.message == (
             "Worst-case selection rate ratio across race groups (Other left out: too small or "
-            "undefined) is 0.60 (95% CI 0.50–0.75), below the minimum 0.80."
+            "undefined) is 0.60 (simultaneous 95% CI 0.50–0.75), below the minimum 0.80."
         )
 
 
@@ -480,7 +480,8 @@ def test_named_fairness_metric(metric, status):
     assert (r.status, r.attribute, r.metric) == (status, "race", "equalized_odds_difference")
     if status == "fail":
         assert r.message == (
-            "Equalized odds difference for race is 0.20 (95% CI 0.12–0.30), above the maximum 0.10."
+            "Equalized odds difference for race is 0.20 (simultaneous 95% CI 0.12–0.30), "
+            "above the maximum 0.10."
         )
 
 

@@ -18,9 +18,10 @@ from auditor.schema import SPEC_SCHEMA_PATH, spec_schema
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 
 ALLOWED_KEYS = (
-    "bootstrap, bootstrap_bins, data, discover, drop_missing_label, engine, explain, features, "
-    "intersections, label, min_cell_size, model, model_card, name, named_groups, policy, "
-    "privacy, reference_groups, reference_shares, seed, sensitive, threshold, undecided, waivers"
+    "bootstrap, bootstrap_bins, cluster, data, discover, drop_missing_label, engine, explain, "
+    "features, intersections, label, min_cell_size, model, model_card, name, named_groups, "
+    "policy, privacy, reference_groups, reference_shares, seed, sensitive, threshold, undecided, "
+    "waivers"
 )
 
 
@@ -159,9 +160,10 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
         f"{path}: $.lable: unknown key 'lable' (did you mean 'label'?); "
         f"allowed keys: {ALLOWED_KEYS}"
     )
-    path = write_spec(tmp_path, colour="blue")
+    path = write_spec(tmp_path, wallpaper="blue")
     assert (
-        spec_error(path) == f"{path}: $.colour: unknown key 'colour'; allowed keys: {ALLOWED_KEYS}"
+        spec_error(path)
+        == f"{path}: $.wallpaper: unknown key 'wallpaper'; allowed keys: {ALLOWED_KEYS}"
     )
 
 

@@ -278,7 +278,7 @@ def test_unknown_top_level_key_and_wrong_container_types(tmp_path):
     path = write_policy(tmp_path, "p.yaml", doc)
     assert error_of(path).splitlines() == [
         f"{path}: $.rule: unknown key 'rule' (did you mean rules?); expected one of: id, title, "
-        "version, description, extends, undecided, rules",
+        "version, description, extends, undecided, intervals, rules",
         f"{path}: $.rules[1]: 'not a rule' is not of type 'object'",
     ]
 

@@ -55,6 +55,8 @@ def _results_list(
                 text = r.message
                 if show_reason and r.reason and r.reason not in text:
                     text = f"{text} ({r.reason})"
+                if r.status == "inconclusive" and r.precision and r.precision.statement:
+                    text = f"{text} {r.precision.statement}"
             where = _where(r)
             line = text if where in text else f"{where}: {text}"
             lines.append(f"- {display.plain(line)}")
@@ -67,6 +69,8 @@ def _counts(report: Report) -> None:
     c = report.counts
     cols = st.columns(5)
     cols[0].metric("Patients", f"{report.overall.n:,}" if report.overall.n is not None else "—")
+    if report.overall.n_encounters is not None:
+        cols[0].caption(f"{report.overall.n_encounters:,} encounters")
     cols[1].metric("Blocking failures", c.blocking_failures)
     cols[2].metric("Warnings", c.warnings)
     cols[3].metric("Inconclusive", c.inconclusive)
@@ -126,7 +130,15 @@ def _provenance(report: Report) -> None:
         ("Generated", p.generated_at),
         ("Python / platform", f"{p.python} / {p.platform}"),
         ("Seed", str(p.seed)),
-        ("Bootstrap", f"{p.bootstrap_replicates:,} replicates over {p.bootstrap_bins:,} bins"),
+        (
+            "Bootstrap",
+            f"{p.bootstrap_replicates:,} replicates over {p.bootstrap_bins:,} bins"
+            + (
+                f", patients resampled (column {p.bootstrap_cluster})"
+                if p.bootstrap_cluster
+                else ""
+            ),
+        ),
         ("Thresholds", ", ".join(f"{t:g}" for t in p.thresholds)),
         ("Point estimates", p.point_estimates),
         ("Intervals", p.interval_methods),

@@ -135,6 +135,10 @@ def results_table(report: Report) -> pd.DataFrame:
                 "Message": display.hidden_text(report, r.attribute, r.group)
                 if suppressed
                 else r.message,
+                "Intervals": (r.intervals or "").replace("_", "-"),
+                "Would decide it": ""
+                if suppressed or r.precision is None
+                else (r.precision.statement or ""),
                 "Policy": r.policy,
             }
         )

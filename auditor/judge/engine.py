@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from auditor.judge import sample_size
 from auditor.judge.policy import (
     Bounds,
     CalibrationCheck,
@@ -203,6 +204,7 @@ def judge(
             produced = list(_EVALUATORS[rule.kind](ctx))
             if not produced:
                 produced = [ctx.not_evaluable(rule.title, NOTHING_SELECTED)]
+            produced = [_with_precision(audit, rule, r) for r in produced]
             if rule.severity == "block":
                 produced = [
                     r.model_copy(update={"undecided": action})
@@ -219,6 +221,88 @@ def judge(
         verdict=summary.verdict,
         waivers=records,
     )
+
+
+def _find_group(
+    audit: _Audit, attribute: GroupName | None, group: GroupName | None
+) -> GroupResult | None:
+    if attribute is None or group is None:
+        return None
+    if attribute == audit.report.overall.attribute and group == audit.report.overall.group:
+        return audit.report.overall
+    key = _key(group)
+    return next((g for g in audit.groups.get(_key(attribute), []) if _key(g.group) == key), None)
+
+
+def _with_precision(audit: _Audit, rule: Rule, r: PolicyResult) -> PolicyResult:
+    """Attach the precision achieved and, when undecided, what would decide it
+    (:mod:`auditor.judge.sample_size`) to a result judged on an interval."""
+    if r.bound is None or r.bound.on != "interval" or r.observed is None or r.metric is None:
+        return r
+    if r.status == "not_evaluable":
+        return r
+    group = _find_group(audit, r.attribute, r.group)
+    decided = r.status in ("pass", "fail")
+    kind = None
+    reference = None
+    reference_value = None
+    check = rule.check
+    if isinstance(check, DisparityCheck):
+        if r.group == "worst_case" or check.fairness_metric is not None:
+            group = None  # no closed form: width only
+            kind = "worst case"
+        else:
+            kind = check.measure
+            ref_key = audit.references.get(_key(r.attribute)) if r.attribute is not None else None
+            if ref_key is not None and r.attribute is not None:
+                reference = _find_group(
+                    audit, r.attribute, list(ref_key) if len(ref_key) > 1 else ref_key[0]
+                )
+            if reference is not None:
+                est = reference.metrics.get(r.metric)
+                reference_value = est.estimate if est is not None else None
+    if kind == "worst case":
+        prec = sample_size.precision(
+            r.metric, r.observed, r.ci_low, r.ci_high, r.bound.min, r.bound.max, decided, None
+        )
+        if not decided:
+            prec.reason = sample_size.NO_FORMULA.format(what="a worst case over groups")
+    else:
+        prec = sample_size.precision(
+            r.metric,
+            r.observed,
+            r.ci_low,
+            r.ci_high,
+            r.bound.min,
+            r.bound.max,
+            decided,
+            group,
+            reference=reference,
+            reference_value=reference_value,
+            kind=kind,
+        )
+    if not decided and prec.more_patients:
+        view = (
+            None
+            if r.attribute is None or r.attribute == audit.report.overall.attribute
+            else _key(r.attribute)
+        )
+        what = metric_name(r.metric)
+        if kind in ("difference", "ratio"):
+            what = f"{_lower_first(what)} {kind}"
+        assert r.group is not None
+        prec.statement = DECIDE_STATEMENT.format(
+            events=prec.more_events or 0,
+            patients=prec.more_patients,
+            subject=f"{_lower_first(what)} {_phrase(view, r.group)}",
+        )
+    return r.model_copy(update={"precision": prec})
+
+
+DECIDE_STATEMENT = (
+    "About {events:,} more patients with the outcome (about {patients:,} patients in all) "
+    "would decide the {subject}."
+)
 
 
 def _waiver_matches(waiver: SpecWaiver, result: PolicyResult) -> bool:
@@ -463,12 +547,13 @@ class _Numbers:
         text = f"{x:.{self.decimals}f}"
         return text.lstrip("-") if float(text) == 0 else text
 
-    def ci(self, lo: float | None, hi: float | None) -> str:
+    def ci(self, lo: float | None, hi: float | None, intervals: str | None = None) -> str:
         if lo is None or hi is None:
             return ""
+        label = "simultaneous 95% CI" if intervals == "simultaneous" else "95% CI"
         if lo < 0 or hi < 0:
-            return f" (95% CI {self(lo)} to {self(hi)})"
-        return f" (95% CI {self(lo)}–{self(hi)})"
+            return f" ({label} {self(lo)} to {self(hi)})"
+        return f" ({label} {self(lo)}–{self(hi)})"
 
     def required(self, bounds: Bounds) -> str:
         if bounds.min is not None and bounds.max is not None:
@@ -558,6 +643,15 @@ class _RuleContext:
             **fields,
         )
 
+    def interval(self, entry: Any, bound_on: str) -> tuple[float | None, float | None, str | None]:
+        """(low, high, which) of the interval a decision uses: the result's own, or the
+        simultaneous one when the policy says ``intervals: simultaneous``."""
+        if bound_on != "interval":
+            return entry.ci_low, entry.ci_high, None
+        if self.policy.intervals == "simultaneous" and hasattr(entry, "joint_low"):
+            return entry.joint_low, entry.joint_high, "simultaneous"
+        return entry.ci_low, entry.ci_high, "per_result"
+
     def not_evaluable(self, subject: str, reason: str, **fields: Any) -> PolicyResult:
         return self.result(
             "not_evaluable",
@@ -581,13 +675,14 @@ class _RuleContext:
         *,
         count: bool = False,
         percent: bool = False,
+        intervals: str | None = None,
         **fields: Any,
     ) -> PolicyResult:
         """A result for one number against bounds, with its clinician-readable message."""
         lo, hi = _finite(ci_low), _finite(ci_high)
         status, side, reason = compare(value, lo, hi, bounds, bound_on)
         fmt = _Numbers([value, lo, hi], [bounds.min, bounds.max], count=count, percent=percent)
-        ci = fmt.ci(lo, hi)
+        ci = fmt.ci(lo, hi, intervals)
         inside = _side(value, bounds) is None
         if status == "pass":
             message = MSG_PASS.format(
@@ -618,6 +713,7 @@ class _RuleContext:
             ci_high=hi,
             bound=Bound(min=bounds.min, max=bounds.max, on=bound_on),  # type: ignore[arg-type]
             reason=reason,
+            intervals=intervals if bound_on == "interval" else None,
             **fields,
         )
 
@@ -664,14 +760,16 @@ def _judge_group_metric(
         return ctx.not_evaluable(subject, why, **fields)
     est = g.metrics[metric]
     assert est.estimate is not None
+    lo, hi, which = ctx.interval(est, bound_on)
     return ctx.judged(
         subject,
         est.estimate,
-        est.ci_low,
-        est.ci_high,
+        lo,
+        hi,
         bounds,
         bound_on,
         count=metric in COUNT_METRICS,
+        intervals=which,
         **fields,
     )
 
@@ -725,7 +823,15 @@ def _fairness(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResult
         else:
             assert fm.estimate is not None
             yield ctx.judged(
-                subject, fm.estimate, fm.ci_low, fm.ci_high, check.bounds, check.bound_on, **fields
+                subject,
+                fm.estimate,
+                fm.ci_low,
+                fm.ci_high,
+                check.bounds,
+                check.bound_on,
+                # worst cases over groups: simultaneous pairwise bands, as above
+                intervals="simultaneous" if check.bound_on == "interval" else None,
+                **fields,
             )
 
 
@@ -768,6 +874,9 @@ def _worst_case(ctx: _RuleContext, check: DisparityCheck) -> Iterator[PolicyResu
                 entry.ci_high,
                 check.bounds,
                 check.bound_on,
+                # the worst case's interval is built from simultaneous intervals of every
+                # pair of groups, whatever the policy says (docs/statistics.md)
+                intervals="simultaneous" if check.bound_on == "interval" else None,
                 **fields,
             )
 
@@ -814,14 +923,9 @@ def _against_reference(ctx: _RuleContext, check: DisparityCheck) -> Iterator[Pol
             yield ctx.not_evaluable(subject, why, **fields)
             continue
         assert entry is not None and entry.estimate is not None
+        lo, hi, which = ctx.interval(entry, check.bound_on)
         yield ctx.judged(
-            subject,
-            entry.estimate,
-            entry.ci_low,
-            entry.ci_high,
-            check.bounds,
-            check.bound_on,
-            **fields,
+            subject, entry.estimate, lo, hi, check.bounds, check.bound_on, intervals=which, **fields
         )
 
 
@@ -913,10 +1017,11 @@ def _judge_regression(
     assert est.estimate is not None
     value = est.estimate
     bounds = _allowed(check.metric, base, check.margin)
-    lo, hi = _finite(est.ci_low), _finite(est.ci_high)
+    raw_lo, raw_hi, which = ctx.interval(est, check.bound_on)
+    lo, hi = _finite(raw_lo), _finite(raw_hi)
     status, side, reason = compare(value, lo, hi, bounds, check.bound_on)
     fmt = _Numbers([value, lo, hi, base], [bounds.min, bounds.max, base])
-    ci = fmt.ci(lo, hi)
+    ci = fmt.ci(lo, hi, which)
     common = {
         "subject": subject,
         "value": fmt(value),
@@ -947,6 +1052,7 @@ def _judge_regression(
         ci_high=hi,
         bound=Bound(min=bounds.min, max=bounds.max, on=check.bound_on),
         reason=reason,
+        intervals=which,
         **fields,
     )
 

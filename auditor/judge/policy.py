@@ -221,6 +221,8 @@ Check = (
 
 Undecided = Literal["warn", "block"]
 DEFAULT_UNDECIDED: Undecided = "warn"
+Intervals = Literal["per_result", "simultaneous"]
+DEFAULT_INTERVALS: Intervals = "per_result"
 ALL_ATTRIBUTES = "all"
 """``selector.attributes: all``: every attribute and every intersection of the audit."""
 
@@ -279,6 +281,9 @@ class Policy:
     undecided: Undecided = DEFAULT_UNDECIDED
     """What a blocking rule that is inconclusive or not evaluable does to the verdict:
     ``warn`` (the verdict is at most WARN) or ``block`` (FAIL, exit 1)."""
+    intervals: Intervals = DEFAULT_INTERVALS
+    """Which intervals rules on intervals use: each result's own 95% interval, or
+    simultaneous intervals covering all of a rule's groups jointly (docs/statistics.md)."""
 
     def info(self) -> PolicyInfo:
         """The summary a report and ``auditor policies`` show."""
@@ -290,6 +295,7 @@ class Policy:
             sha256=self.sha256,
             rule_count=len(self.rules),
             description=self.description,
+            intervals=self.intervals,
         )
 
 
@@ -711,6 +717,9 @@ def _load(src: _Source, chain: tuple[_Source, ...] = ()) -> Policy:
     undecided = doc.get("undecided")
     if undecided is None:
         undecided = parent.undecided if parent_ref is not None else DEFAULT_UNDECIDED
+    intervals = doc.get("intervals")
+    if intervals is None:
+        intervals = parent.intervals if parent_ref is not None else DEFAULT_INTERVALS
     return Policy(
         id=doc["id"],
         title=doc["title"],
@@ -723,6 +732,7 @@ def _load(src: _Source, chain: tuple[_Source, ...] = ()) -> Policy:
         extends_sha256=extends_sha,
         path=src.path,
         undecided=undecided,
+        intervals=intervals,
     )
 
 

@@ -332,6 +332,8 @@ def named_columns(spec: AuditSpec) -> list[tuple[str, str]]:
     if spec.model.score_column is not None:
         named.append(("$.model.score_column", spec.model.score_column))
     named += [(f"$.sensitive[{i}]", c) for i, c in enumerate(spec.sensitive)]
+    if spec.cluster is not None:
+        named.append(("$.cluster", spec.cluster))
     named += [(f"$.features[{i}]", c) for i, c in enumerate(spec.features or ())]
     for i, view in enumerate(spec.intersections):
         named += [(f"$.intersections[{i}][{j}]", c) for j, c in enumerate(view)]
@@ -393,6 +395,8 @@ def resolve_features(spec: AuditSpec, columns: Iterable[str]) -> tuple[str, ...]
     if spec.features is not None:
         return tuple(spec.features)
     excluded = {spec.label.column, *spec.sensitive}
+    if spec.cluster is not None:
+        excluded.add(spec.cluster)  # a patient id is never a model feature
     if spec.model.score_column is not None:
         excluded.add(spec.model.score_column)
     return tuple(c for c in columns if c not in excluded)

@@ -201,6 +201,8 @@ class AuditSpec:
     seed: int = 0
     bootstrap: int = DEFAULT_BOOTSTRAP
     bootstrap_bins: int = DEFAULT_BINS
+    cluster: str | None = None
+    """Patient id column: the bootstrap resamples patients and sizes count patients."""
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE
     """The privacy floor (``privacy.min_cell_size``, or the top-level key)."""
     privacy: PrivacySpec = field(default_factory=PrivacySpec)

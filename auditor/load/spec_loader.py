@@ -413,6 +413,7 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         seed=raw.get("seed", 0),
         bootstrap=raw.get("bootstrap", DEFAULT_BOOTSTRAP),
         bootstrap_bins=raw.get("bootstrap_bins", DEFAULT_BINS),
+        cluster=raw.get("cluster"),
         min_cell_size=_min_cell_size(raw),
         privacy=PrivacySpec(
             min_cell_size=_min_cell_size(raw),

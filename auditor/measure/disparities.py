@@ -3,7 +3,11 @@
 * ``difference``: group - reference; ``ratio``: group / reference.
 * ``worst_case``: max - min and min / max over the groups whose value is shown
   (suppressed groups, and groups whose value is withheld or undefined, are left
-  out and listed in ``excluded_groups``).
+  out and listed in ``excluded_groups``). Its interval is not the percentile interval
+  of the replicates of max - min (the maximum of noisy differences is biased away
+  from zero, so that interval misses zero even when no two groups differ): it comes
+  from simultaneous intervals of every pairwise difference (or ratio) at the level
+  at which they cover jointly (:func:`worst_band`), so it covers at 95% or more.
 * Named fairness metrics equal fairlearn 0.15's functions with their defaults
   (``method="between_groups"``, ``agg="worst_case"``) on the same groups:
   ``demographic_parity_difference/ratio`` (selection rate), ``equal_opportunity_
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.measure.intervals import percentile_interval
+from auditor.measure.intervals import Interval, percentile_interval
+from auditor.measure.simultaneous import joint_level, stretched_interval
 from reports.model import DisparityResult, FairnessMetric, GroupName
 
 RATIO_ZERO_REFERENCE = "ratio undefined: the reference group's {metric} is 0"
@@ -43,6 +48,9 @@ class GroupValue:
     value: float | None
     replicates: np.ndarray | None = None
     why: str | None = None
+    fraction: tuple[float, float] | None = None
+    """(successes, trials) when the metric is a proportion: its worst case then uses score
+    intervals, which stay honest where the bootstrap collapses (a rate of 0 or 1)."""
 
 
 def _interval(estimate: float | None, reps: np.ndarray | None) -> tuple[float | None, float | None]:
@@ -61,16 +69,17 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b == 0, np.nan, a / np.where(b == 0, 1.0, b))
 
 
+def comparison_replicates(kind: str, group: GroupValue, reference: GroupValue) -> np.ndarray | None:
+    """Replicates of group - reference (``difference``) or group / reference (``ratio``)."""
+    if group.replicates is None or reference.replicates is None:
+        return None
+    return (_diff if kind == "difference" else _ratio)(group.replicates, reference.replicates)
+
+
 def _scalar(kind: str, a: float, b: float) -> float | None:
     if kind == "difference":
         return a - b
     return None if b == 0 else a / b
-
-
-def _agg(kind: str, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
-    """Element-wise larger difference / smaller ratio; NaN stays NaN (undefined)."""
-    assert a is not None and b is not None
-    return np.asarray(np.maximum(a, b) if kind == "difference" else np.minimum(a, b))
 
 
 def _worst(kind: str, values: np.ndarray) -> np.ndarray:
@@ -128,6 +137,8 @@ def compare_metric(
                         if g.replicates is not None and ref.replicates is not None:
                             reps = op(g.replicates, ref.replicates)
                             res.ci_low, res.ci_high = _interval(est, reps)
+                            if res.ci_low is not None:
+                                res.ci_method = "bootstrap"
                 out.append(res)
         worst = DisparityResult(
             attribute=attribute,
@@ -139,6 +150,8 @@ def compare_metric(
         )
         est_w, lo, hi, why = worst_case(metric, kind, shown)
         worst.estimate, worst.ci_low, worst.ci_high, worst.reason = est_w, lo, hi, why
+        if lo is not None:
+            worst.ci_method = WORST_CASE_METHOD
         out.append(worst)
     return out
 
@@ -154,12 +167,100 @@ def worst_case(
     if np.isnan(est):
         why = WORST_RATIO_NEGATIVE if vals.min() < 0 else WORST_RATIO_ZERO
         return None, None, None, why.format(metric=metric)
-    reps_list = [g.replicates for g in shown.values()]
-    if any(r is None for r in reps_list):
-        return est, None, None, None
-    reps = _worst(kind, np.stack(reps_list))  # type: ignore[arg-type]
-    lo, hi = _interval(est, reps)
+    lo, hi = worst_band(kind, [list(shown.values())])
     return est, lo, hi, None
+
+
+WORST_CASE_METHOD = "simultaneous pairwise band"
+
+
+def worst_band(
+    kind: str, per_metric: Sequence[Sequence[GroupValue]]
+) -> tuple[float | None, float | None]:
+    """Interval of the worst case (largest difference, smallest ratio) over one or more
+    metrics, from simultaneous intervals of all pairwise comparisons.
+
+    Every pair's difference (or both ratios of a pair) gets its percentile interval
+    stretched to the level at which all of them, over all metrics, cover jointly at 95%
+    (:func:`auditor.measure.simultaneous.joint_level`, ``stretched_interval``). When they
+    all cover, the largest absolute difference lies between the largest distance of a
+    pair's interval from zero and the largest absolute end; the smallest ratio between
+    the smallest lower end and the smallest upper end (at most 1). So the interval covers
+    at 95% or more, and its lower end is 0 when every pair's interval contains 0.
+    """
+    pairs: list[tuple[int, float, np.ndarray]] = []
+    if kind == "difference" and all(g.fraction is not None for gs in per_metric for g in gs):
+        return _newcombe_band(per_metric)
+    for m, groups in enumerate(per_metric):
+        items = list(groups)
+        if any(g.replicates is None or g.value is None for g in items):
+            return None, None
+        for i in range(len(items)):
+            for j in range(len(items)):
+                if i == j or (kind == "difference" and j < i):
+                    continue
+                a, b = items[i], items[j]
+                assert a.value is not None and b.value is not None
+                est = _scalar(kind, a.value, b.value)
+                rep = comparison_replicates(kind, a, b)
+                if est is None or rep is None:
+                    return None, None
+                pairs.append((m, est, rep))
+    if not pairs:
+        return None, None
+    level = joint_level([r for _, _, r in pairs])
+    lows: dict[int, float] = {}
+    highs: dict[int, float] = {}
+    for m, est, rep in pairs:
+        iv = percentile_interval(rep, est)
+        if iv.low is None or iv.high is None:
+            return None, None
+        iv = Interval(*stretched_interval(est, iv.low, iv.high, level))
+        assert iv.low is not None and iv.high is not None
+        if kind == "difference":
+            near = 0.0 if iv.low <= 0.0 <= iv.high else min(abs(iv.low), abs(iv.high))
+            far = max(abs(iv.low), abs(iv.high))
+            lows[m], highs[m] = max(lows.get(m, 0.0), near), max(highs.get(m, 0.0), far)
+        else:
+            lows[m] = min(lows.get(m, np.inf), iv.low)
+            highs[m] = min(highs.get(m, np.inf), iv.high, 1.0)
+    if kind == "difference":
+        return max(lows.values()), max(highs.values())
+    return min(lows.values()), min(highs.values())
+
+
+def _newcombe_band(per_metric: Sequence[Sequence[GroupValue]]) -> tuple[float | None, float | None]:
+    """Worst-case difference of proportions from Newcombe's hybrid score intervals of every
+    pairwise difference (Wilson limits; Newcombe, Stat Med 1998;17:873-90, method 10), at
+    Bonferroni's level over all pairs of all metrics, so they cover jointly at 95% or more."""
+    from auditor.measure.intervals import wilson_interval
+    from auditor.measure.simultaneous import bonferroni_level
+
+    count = sum(len(gs) * (len(gs) - 1) // 2 for gs in per_metric)
+    level = bonferroni_level(max(count, 1))
+    near_all: list[float] = []
+    far_all: list[float] = []
+    for groups in per_metric:
+        limits = []
+        for g in groups:
+            assert g.fraction is not None
+            k, n = g.fraction
+            if n <= 0:
+                return None, None
+            lo, hi = wilson_interval(k, n, level)
+            limits.append((k / n, float(lo), float(hi)))
+        near, far = 0.0, 0.0
+        for i in range(len(limits)):
+            for j in range(i + 1, len(limits)):
+                (p1, l1, u1), (p2, l2, u2) = limits[i], limits[j]
+                d = p1 - p2
+                low = d - float(np.hypot(p1 - l1, u2 - p2))
+                high = d + float(np.hypot(u1 - p1, p2 - l2))
+                near = max(near, 0.0 if low <= 0.0 <= high else min(abs(low), abs(high)))
+                far = max(far, abs(low), abs(high))
+        near_all.append(near)
+        far_all.append(far)
+    return max(near_all), max(far_all)
 
 
 @dataclass(frozen=True)
@@ -238,7 +339,7 @@ def fairness_metrics(
             excluded_groups=[label(k) for k in [*suppressed, *undefined]],
         )
         estimates: list[float] = []
-        replicates: list[np.ndarray | None] = []
+        members: list[list[GroupValue]] = []
         for metric in fd.metrics:
             shown = {k: g for k, g in per_metric[metric].items() if g.value is not None}
             if len(shown) < 2:
@@ -249,19 +350,11 @@ def fairness_metrics(
             if np.isnan(est):
                 res.reason = WORST_RATIO_ZERO.format(metric=metric)
                 break
-            reps_list = [g.replicates for g in shown.values()]
             estimates.append(est)
-            complete = [r for r in reps_list if r is not None]
-            replicates.append(
-                _worst(fd.kind, np.stack(complete)) if len(complete) == len(reps_list) else None
-            )
+            members.append(list(shown.values()))
         if res.reason is None:
             # fairlearn's agg="worst_case": the larger difference, the smaller ratio
             res.estimate = max(estimates) if fd.kind == "difference" else min(estimates)
-            if all(r is not None for r in replicates):
-                reps = replicates[0]
-                for r in replicates[1:]:
-                    reps = _agg(fd.kind, reps, r)
-                res.ci_low, res.ci_high = _interval(res.estimate, reps)
+            res.ci_low, res.ci_high = worst_band(fd.kind, members)
         out.append(res)
     return out

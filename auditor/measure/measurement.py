@@ -29,9 +29,14 @@ from typing import Any
 import numpy as np
 
 from auditor.errors import AuditInputError
-from auditor.measure.bootstrap import resample_view
+from auditor.measure.bootstrap import resample
 from auditor.measure.curves import calibration_points, roc_points
-from auditor.measure.disparities import GroupValue, compare_metric, fairness_metrics
+from auditor.measure.disparities import (
+    GroupValue,
+    compare_metric,
+    comparison_replicates,
+    fairness_metrics,
+)
 from auditor.measure.intervals import (
     NO_INTERVAL_BOOTSTRAP_OFF,
     percentile_interval,
@@ -47,6 +52,7 @@ from auditor.measure.metrics import (
     format_threshold,
     get_metric,
 )
+from auditor.measure.simultaneous import joint_level, stretched_interval
 from auditor.privacy.disclosure import grid_bands
 from auditor.privacy.publish import PublishPlan, published_group
 from auditor.privacy.suppression import (
@@ -58,6 +64,7 @@ from auditor.privacy.suppression import (
     check_min_cell_size,
     plan_suppression,
 )
+from auditor.reduce.clusters import PatientClusters
 from auditor.reduce.stats import ScoreTable, SubgroupStats, bin_stats
 from reports.model import (
     AttributeInfo,
@@ -93,6 +100,17 @@ NOTE_INTERVALS = (
     "95% intervals: Wilson for proportions; percentile bootstrap ({r} replicates, seed "
     "{seed}, resampling each group's counts over {bins} score bins) for the other "
     "metrics, the disparities and the fairness metrics."
+)
+NOTE_CLUSTERS = (
+    "Patients, not encounters: {patients:,} patients with {encounters:,} encounters "
+    "(column {column}); every bootstrap replicate resamples patients within their primary "
+    "cell, keeping each patient's encounters together, and every size figure and the "
+    "small-cell floor count patients (encounters are shown beside them)."
+)
+NOTE_SPANNING = (
+    "{count:,} patients have encounters in more than one group of the sensitive "
+    "attributes; each is counted in every group holding one of their encounters and is "
+    "resampled as a whole."
 )
 NOTE_NO_BOOTSTRAP = (
     "95% intervals: Wilson for proportions only; no bootstrap was run, so the other "
@@ -317,6 +335,7 @@ def measure(
     complementary: bool = True,
     rounding: int = DEFAULT_ROUNDING,
     grid: Sequence[float] | None = None,
+    clusters: PatientClusters | None = None,
 ) -> Measurement:
     """Measure every group of every view.
 
@@ -337,6 +356,8 @@ def measure(
     grid : the declared threshold grid, in priority order (default ``thresholds``): the
         plan is made over it, and figures at a threshold off it are withheld, so the
         figures of every threshold any face may show are planned together.
+    clusters : the patients behind the rows (:func:`auditor.reduce.clusters.reduce_clusters`):
+        the bootstrap resamples patients, and sizes and the small-cell floor count patients.
     """
     ts = _check_thresholds(thresholds)
     m = check_min_cell_size(min_cell_size)
@@ -353,7 +374,9 @@ def measure(
     declared = _check_thresholds(list(grid)) if grid is not None else ts
     ascending = sorted(declared)
     counts = {
-        v: {
+        v: clusters.counts(v, list(tables[v]), ascending)
+        if clusters is not None
+        else {
             k: Counts(
                 t.n, t.n_positive, t.n_negative, grid_bands(t.scores, t.pos, t.neg, ascending)
             )
@@ -375,11 +398,8 @@ def measure(
     resampled = [mt for mt in chosen if mt.id not in COUNT_METRICS]
     reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
     if binned is not None:
-        for v in all_views:
-            wanted = {k: resampled for k in tables[v]}
-            reps[v] = resample_view(
-                binned.groups(v), binned.edges, wanted, ts, int(bootstrap), seed=seed, view=v
-            )
+        wanted = {v: {k: resampled for k in tables[v]} for v in all_views}
+        reps = resample(binned, wanted, ts, int(bootstrap), seed=seed, clusters=clusters)
 
     # The numeric work, group by group in threads (numpy releases the GIL); the
     # results are memoized on each group's Levels and assembled below.
@@ -399,8 +419,11 @@ def measure(
         for k, table in tables[v].items():
             lv = done[(v, k)][0]
             full = _group_result(
-                v, k, lv, table.n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
+                v, k, lv, counts[v][k].n, chosen, ts, reps.get(v, {}).get(k), int(bootstrap)
             )
+            if clusters is not None:
+                full.n_encounters = table.n
+            full._slope_information = _riley_information(table)
             results[v][k] = full
             shown_results[v][k] = published_group(full, plan[v][k], ts[0])
 
@@ -410,6 +433,17 @@ def measure(
         if binned is not None
         else NOTE_NO_BOOTSTRAP
     )
+    if clusters is not None:
+        notes.append(
+            NOTE_CLUSTERS.format(
+                patients=clusters.n_patients,
+                encounters=clusters.n_encounters,
+                column=clusters.column,
+            )
+        )
+        spanning = clusters.spanning()
+        if spanning:
+            notes.append(NOTE_SPANNING.format(count=spanning))
     if m < DEFAULT_MIN_CELL_SIZE:
         notes.append(NOTE_MIN_CELL.format(m=m, default=DEFAULT_MIN_CELL_SIZE))
 
@@ -419,6 +453,7 @@ def measure(
     shown_fairness: list[FairnessMetric] = []
     attributes: list[AttributeInfo] = []
     published_attributes: list[AttributeInfo] = []
+    compared: dict[str, list[tuple[View, Key, Key, dict[Key, GroupValue]]]] = {}
     for v in view_list:
         attr = attribute_name(v)
         name = lambda k, v=v: group_name(v, k)  # noqa: E731
@@ -428,7 +463,7 @@ def measure(
         # The statistical floor (not privacy): a group below min_cell_size on its own
         # counts is judged by its own interval, but left out of worst cases and fairness
         # metrics, where its noise alone would decide the comparison.
-        floor = [k for k in tables[v] if _below_floor(tables[v][k], m)]
+        floor = [k for k in tables[v] if _below_floor(counts[v][k], m)]
         reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)
         if suppressed:
             notes.append(
@@ -461,11 +496,15 @@ def measure(
         ):
             values = {
                 mt.id: {
-                    k: _group_value(source[k], mt.id, reps.get(v, {}).get(k), ts[0]) for k in keys
+                    k: _group_value(source[k], mt, reps.get(v, {}).get(k), ts[0], done[(v, k)][0])
+                    for k in keys
                 }
                 for mt in resampled
             }
             unsuppressed = source is results[v]
+            if unsuppressed and reference is not None:
+                for mt in resampled:
+                    compared.setdefault(mt.id, []).append((v, reference, (), values[mt.id]))
             for mt in resampled:
                 out_d.extend(
                     compare_metric(
@@ -490,6 +529,9 @@ def measure(
                 )
     if fairness:
         notes.append(NOTE_FAIRNESS)
+    _joint_group_intervals(results, reps, done, chosen, ts, all_views)
+    _joint_disparity_intervals(disparities, compared)
+    shown_disparities = [_with_joint(d, disparities) for d in shown_disparities]
 
     curves = Curves()
     for v in all_views:
@@ -547,6 +589,104 @@ def measure(
     )
 
 
+def _estimates_at(res: GroupResult, metric_id: str, t: float, primary: float) -> list[Estimate]:
+    """Every Estimate object holding ``metric_id`` at ``t`` (metrics and by_threshold)."""
+    out = []
+    if t == primary and metric_id in res.metrics:
+        out.append(res.metrics[metric_id])
+    at = res.by_threshold.get(format_threshold(t), {}).get(metric_id)
+    if at is not None:
+        out.append(at)
+    return [e for e in out if e.estimate is not None]
+
+
+def _joint_group_intervals(
+    results: Mapping[View, Mapping[Key, GroupResult]],
+    reps: Mapping[View, Mapping[Key, Mapping[tuple[str, float], np.ndarray]]],
+    done: Mapping[tuple[View, Key], tuple[Levels, Any]],
+    metrics: Sequence[MetricDef],
+    thresholds: Sequence[float],
+    views: Sequence[View],
+) -> None:
+    """Simultaneous intervals (:mod:`auditor.measure.simultaneous`): one family per metric
+    and threshold over every group of every view; each group's own method at its level."""
+    t0 = thresholds[0]
+    for mt in metrics:
+        if mt.id in COUNT_METRICS:
+            continue
+        for t in thresholds if mt.needs_threshold else thresholds[:1]:
+            members = [
+                (v, k)
+                for v in views
+                for k in results[v]
+                if _estimates_at(results[v][k], mt.id, t, t0)
+            ]
+            series = [reps.get(v, {}).get(k, {}).get((mt.id, t)) for v, k in members]
+            level = joint_level(series)
+            for (v, k), s in zip(members, series):
+                for est in _estimates_at(results[v][k], mt.id, t, t0):
+                    if mt.proportion and mt.fraction is not None:
+                        hits, trials = mt.fraction(done[(v, k)][0], t)
+                        lo, hi = wilson_interval(hits, trials, level)
+                        est.joint_low, est.joint_high = float(lo), float(hi)
+                    elif s is not None and est.ci_low is not None and est.ci_high is not None:
+                        assert est.estimate is not None
+                        est.joint_low, est.joint_high = stretched_interval(
+                            est.estimate, est.ci_low, est.ci_high, level
+                        )
+
+
+def _joint_disparity_intervals(
+    disparities: Sequence[DisparityResult],
+    compared: Mapping[str, Sequence[tuple[View, Key, Key, Mapping[Key, GroupValue]]]],
+) -> None:
+    """Simultaneous intervals of the comparisons with the reference group: one family per
+    metric and kind over every group of every view."""
+    index = {
+        (d.metric, d.kind, _label(d.attribute), _label(d.group)): d
+        for d in disparities
+        if d.reference is not None and d.estimate is not None and d.ci_low is not None
+    }
+    for metric, entries in compared.items():
+        for kind in ("difference", "ratio"):
+            members: list[tuple[DisparityResult, np.ndarray | None]] = []
+            for v, reference, _, values in entries:
+                ref = values.get(reference)
+                if ref is None or ref.value is None:
+                    continue
+                for k, g in values.items():
+                    d = index.get(
+                        (metric, kind, _label(attribute_name(v)), _label(group_name(v, k)))
+                    )
+                    if k == reference or d is None:
+                        continue
+                    members.append((d, comparison_replicates(kind, g, ref)))
+            level = joint_level([r for _, r in members])
+            for d, r in members:
+                if r is not None and d.estimate is not None:
+                    assert d.ci_low is not None and d.ci_high is not None
+                    d.joint_low, d.joint_high = stretched_interval(
+                        d.estimate, d.ci_low, d.ci_high, level
+                    )
+
+
+def _with_joint(shown: DisparityResult, full: Sequence[DisparityResult]) -> DisparityResult:
+    """A published comparison keeps the joint interval of the same comparison, unsuppressed."""
+    if shown.estimate is None or shown.reference is None:
+        return shown
+    for d in full:
+        same = (d.metric, d.kind, d.attribute, d.group, d.reference) == (
+            shown.metric,
+            shown.kind,
+            shown.attribute,
+            shown.group,
+            shown.reference,
+        )
+        if same and d.estimate == shown.estimate:
+            return shown.model_copy(update={"joint_low": d.joint_low, "joint_high": d.joint_high})
+    return shown
+
+
 def _figure_notes(attribute: str, view: View, privacy: Mapping[Key, Privacy]) -> list[str]:
     """Which figures of shown groups are withheld, and why, one note per reason."""
     by_reason: dict[str, list[str]] = {}
@@ -574,9 +714,26 @@ def _off_grid(p: Privacy, off: Sequence[float], grid: Sequence[float], m: int) -
     return replace(p, thresholds={**p.thresholds, **extra})
 
 
-def _below_floor(table: ScoreTable, m: int) -> bool:
+def _riley_information(table: ScoreTable) -> tuple[float, float, float] | None:
+    """(I_a, I_ab, I_b) of Riley et al. 2021 for the calibration slope's variance: means of
+    p(1-p), LP p(1-p) and LP^2 p(1-p) over the group's patients, LP = logit(score)."""
+    w = (table.pos + table.neg).astype(np.float64)
+    if w.sum() <= 0:
+        return None
+    p = np.clip(table.scores, 1e-6, 1 - 1e-6)
+    lp = np.log(p / (1 - p))
+    v = p * (1 - p) * w
+    total = w.sum()
+    return (
+        float(v.sum() / total),
+        float((lp * v).sum() / total),
+        float((lp * lp * v).sum() / total),
+    )
+
+
+def _below_floor(counts: Counts, m: int) -> bool:
     """Too few patients, or too few with or without the outcome, to estimate reliably."""
-    return table.n < m or table.n_positive < m or table.n_negative < m
+    return counts.n < m or counts.n_positive < m or counts.n_negative < m
 
 
 def _parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -608,15 +765,20 @@ def _compute_group(
 
 def _group_value(
     res: GroupResult,
-    metric_id: str,
+    metric: MetricDef,
     reps: Mapping[tuple[str, float], np.ndarray] | None,
     t: float,
+    lv: Levels,
 ) -> GroupValue:
-    est = res.metrics.get(metric_id)
+    est = res.metrics.get(metric.id)
     if est is None or est.estimate is None:
         return GroupValue(None, None, est.reason if est is not None else res.suppression_reason)
-    series = reps.get((metric_id, t)) if reps else None
-    return GroupValue(est.estimate, series)
+    series = reps.get((metric.id, t)) if reps else None
+    fraction = None
+    if metric.proportion and metric.fraction is not None:
+        k, n = metric.fraction(lv, t)
+        fraction = (float(k), float(n))
+    return GroupValue(est.estimate, series, fraction=fraction)
 
 
 def _choose_reference(

@@ -207,11 +207,41 @@ def withhold_result(result: PolicyResult, why: str) -> PolicyResult:
             "observed": None,
             "ci_low": None,
             "ci_high": None,
+            "precision": None,
             "message": message,
             "reason": why,
             "value_withheld": why,
         }
     )
+
+
+PRECISION_WITHHELD = (
+    "sample size withheld: the group's counts are not all published (small-cell privacy)"
+)
+
+
+def _precision_published(result: PolicyResult, plan: PublishPlan) -> PolicyResult:
+    """A sample-size estimate is derived from the group's counts: it is shown only for
+    groups whose counts are all published (the width always)."""
+    prec = result.precision
+    if prec is None or result.attribute is None or result.group is None:
+        return result
+    if (
+        result.group == "worst_case"
+        or plan.privacy.get(group_key(result.attribute, result.group)) is None
+    ):
+        return result
+    kept = prec.model_copy(
+        update={
+            "n": None,
+            "n_events": None,
+            "more_patients": None,
+            "more_events": None,
+            "statement": None,
+            "reason": PRECISION_WITHHELD if prec.more_patients is not None else prec.reason,
+        }
+    )
+    return result.model_copy(update={"precision": kept})
 
 
 def publish(report: Report, plan: PublishPlan) -> Report:
@@ -229,7 +259,8 @@ def publish(report: Report, plan: PublishPlan) -> Report:
     results = []
     for r in report.policy_results:
         why = None if r.value_withheld is not None else _result_withheld(report, plan, r)
-        results.append(withhold_result(r, why) if why is not None else r)
+        r = withhold_result(r, why) if why is not None else _precision_published(r, plan)
+        results.append(r)
     update = {
         "groups": groups,
         "overall": overall,

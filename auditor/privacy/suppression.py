@@ -193,7 +193,7 @@ def publish_estimate(
         return est.model_copy(
             update={
                 f: round(getattr(est, f), digits)
-                for f in ("estimate", "ci_low", "ci_high")
+                for f in ("estimate", "ci_low", "ci_high", "joint_low", "joint_high")
                 if getattr(est, f) is not None
             }
         )
