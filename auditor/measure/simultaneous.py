@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import norm
 
 from auditor.measure.intervals import CONFIDENCE, MAX_UNDEFINED_SHARE
 
@@ -40,6 +39,8 @@ def stretched_interval(
     estimate: float, low: float, high: float, level: float, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
     """A ``confidence`` interval about ``estimate`` with each side stretched to ``level``."""
+    from scipy.stats import norm  # here, not at import: the policy loader imports this module
+
     factor = float(norm.isf((1 - level) / 2) / norm.isf((1 - confidence) / 2))
     return estimate - (estimate - low) * factor, estimate + (high - estimate) * factor
 
@@ -55,6 +56,8 @@ def joint_level(replicates: Sequence[np.ndarray | None], confidence: float = CON
     ``replicates`` holds each member's bootstrap replicates (None: the member has none;
     it counts for Bonferroni's bound but not in the max-statistic).
     """
+    from scipy.stats import norm
+
     count = len(replicates)
     if count <= 1:
         return confidence
