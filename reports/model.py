@@ -289,7 +289,7 @@ class Precision(_Model):
     statement: str | None = Field(
         None,
         description="The estimate in one sentence, e.g. 'About 140 more patients with the "
-        "outcome (about 900 patients in all) would decide the calibration slope for age band "
+        "outcome (about 900 more patients in all) would decide the calibration slope for age band "
         "= 85-94.'",
     )
 

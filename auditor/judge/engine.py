@@ -300,7 +300,7 @@ def _with_precision(audit: _Audit, rule: Rule, r: PolicyResult) -> PolicyResult:
 
 
 DECIDE_STATEMENT = (
-    "About {events:,} more patients with the outcome (about {patients:,} patients in all) "
+    "About {events:,} more patients with the outcome (about {patients:,} more patients in all) "
     "would decide the {subject}."
 )
 
