@@ -113,6 +113,8 @@ def views_for(spec: AuditSpec) -> list[tuple[str, ...]]:
 
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics."""
+    if spec.task.id != "binary":
+        return _prepare_task(spec, progress)
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
     refuse_identifier_like(
@@ -144,6 +146,43 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         # load_scorer hashed the file before loading it (and checked a pinned hash)
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
     return Prepared(spec=spec, data=data, scorer=scorer, scores=scores, stats=stats, hashes=hashes)
+
+
+def _prepare_task(spec: AuditSpec, progress: Progress) -> Prepared:
+    """The same preparation for a survival, multiclass or regression audit: the task's
+    outcome and model outputs reduced to distinct-row tables per finest cell."""
+    from auditor.load.task_data import load_task_data, load_task_scorer
+    from auditor.tasks.base import reduce_rows
+
+    progress(f"loading data {spec.data.name}")
+    data, outcome = load_task_data(spec)
+    refuse_identifier_like(
+        data.sensitive,
+        min_cell_size=spec.min_cell_size,
+        max_groups=spec.privacy.max_groups,
+        file=display_path(spec.data),
+    )
+    check_reference_groups(spec, data)
+    progress("loading model")
+    scorer = load_task_scorer(spec)
+    progress(f"scoring {len(data.frame):,} patients")
+    outputs = scorer.outputs(data.frame)
+    progress("reducing to subgroup statistics")
+    stats = reduce_rows(data.sensitive, {**outcome.columns, **outputs})
+    hashes: dict[str, Any] = {"data": data.sha256}
+    if spec.source is not None:
+        hashes["spec"] = spec.source_sha256 or sha256_path(spec.source)
+    if spec.model.path is not None:
+        hashes["model"] = scorer.sha256
+    scores = next(iter(outputs.values()))
+    return Prepared(
+        spec=spec,
+        data=data,
+        scorer=scorer,  # type: ignore[arg-type]
+        scores=scores,
+        stats=stats,  # type: ignore[arg-type]
+        hashes=hashes,
+    )
 
 
 def _score_source(spec: AuditSpec) -> str:
@@ -223,7 +262,7 @@ def explain_prepared(
         prepared.data.frame,
         features=features,
         sensitive=prepared.data.sensitive,
-        labels=prepared.data.labels,
+        labels=_outcome_labels(prepared),
         sample_size=spec.explain.sample_size,
         background_size=spec.explain.background_size,
         top_k=spec.explain.top_k,
@@ -235,6 +274,14 @@ def explain_prepared(
     )
 
 
+def _outcome_labels(prepared: Prepared) -> np.ndarray | None:
+    """0/1 outcomes for stratified samples and missingness by outcome: the binary label,
+    the event by the horizon for survival; none for multiclass and regression."""
+    if prepared.spec.task.id in ("binary", "survival"):
+        return prepared.data.labels
+    return None
+
+
 def check_data(prepared: Prepared) -> DataChecks:
     from auditor.measure.data_checks import data_checks
 
@@ -243,7 +290,7 @@ def check_data(prepared: Prepared) -> DataChecks:
         prepared.data.frame,
         features=list(prepared.data.features),
         sensitive=prepared.data.sensitive,
-        labels=prepared.data.labels,
+        labels=_outcome_labels(prepared),
         min_cell_size=spec.min_cell_size,
         reference_shares=spec.reference_shares or None,
         rows_total=prepared.data.rows_total,
@@ -260,6 +307,25 @@ def measure_prepared(
     seed: int | None = None,
 ) -> Measurement:
     spec = prepared.spec
+    if spec.task.id != "binary":
+        from auditor.tasks import task_def
+        from auditor.tasks.measure import measure_task
+
+        return measure_task(
+            task_def(spec.task.id),
+            prepared.stats,  # type: ignore[arg-type]
+            settings=spec.task.settings(),
+            views=views_for(spec),
+            thresholds=list(thresholds or spec.thresholds),
+            reference_groups=reference_groups
+            if reference_groups is not None
+            else spec.reference_groups,
+            bootstrap=spec.bootstrap if bootstrap is None else bootstrap,
+            seed=spec.seed if seed is None else seed,
+            min_cell_size=spec.min_cell_size,
+            complementary=spec.privacy.complementary,
+            rounding=spec.privacy.rounding,
+        )
     labels_only = spec.model.output == OUTPUT_LABEL
     return measure(
         prepared.stats,
@@ -386,7 +452,9 @@ def build_report(
         name=spec.name,
         verdict="pass",
         model=_model_info(spec, prepared.scorer),
-        label={"column": spec.label.column, "positive": spec.label.positive},
+        task=spec.task.id,  # type: ignore[arg-type]
+        task_settings=spec.task.settings(),
+        label=_report_label(spec),
         threshold=thresholds[0],
         thresholds=thresholds,
         min_cell_size=spec.min_cell_size,
@@ -415,6 +483,12 @@ def build_report(
         waivers=spec.waivers,
         undecided=spec.undecided,
     )
+
+
+def _report_label(spec: AuditSpec) -> dict[str, Any]:
+    if spec.task.id == "binary":
+        return {"column": spec.label.column, "positive": spec.label.positive}
+    return dict(spec.raw.get("label") or {"column": spec.label.column})
 
 
 def _judge_and_publish(

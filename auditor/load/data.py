@@ -331,6 +331,9 @@ def named_columns(spec: AuditSpec) -> list[tuple[str, str]]:
     named: list[tuple[str, str]] = [("$.label.column", spec.label.column)]
     if spec.model.score_column is not None:
         named.append(("$.model.score_column", spec.model.score_column))
+    if spec.task.event is not None:
+        named.append(("$.label.event", spec.task.event))
+    named += [(f"$.model.score_columns.{k}", c) for k, c in spec.task.score_columns]
     named += [(f"$.sensitive[{i}]", c) for i, c in enumerate(spec.sensitive)]
     named += [(f"$.features[{i}]", c) for i, c in enumerate(spec.features or ())]
     for i, view in enumerate(spec.intersections):
@@ -383,7 +386,7 @@ def resolve_features(spec: AuditSpec, columns: Iterable[str]) -> tuple[str, ...]
     """The spec's features, or every column but the label, sensitive and score columns."""
     if spec.features is not None:
         return tuple(spec.features)
-    excluded = {spec.label.column, *spec.sensitive}
+    excluded = {spec.label.column, *spec.sensitive, *spec.task.columns}
     if spec.model.score_column is not None:
         excluded.add(spec.model.score_column)
     return tuple(c for c in columns if c not in excluded)
