@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auditor.measure.metrics import COUNT_METRICS, METRICS
+from auditor.tasks import task_hints, task_metrics
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -176,7 +177,8 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
                 )
             )
         at = f" (score ≥ {fmt.number(report.threshold)} flags a patient)"
-        needs_t = any(METRICS[m].needs_threshold for m in ids if m in METRICS)
+        registry = task_metrics(report.task)
+        needs_t = any(registry[m].needs_threshold for m in ids if m in registry)
         caption = (
             f"By {label} group{at if needs_t else ''}. Point estimate above, 95% interval below."
         )
@@ -209,9 +211,14 @@ def threshold_table(report: Report, attr_key: tuple[str, ...], label: str) -> Ta
                 thresholds.append(t)
     if not thresholds:
         return None
+    candidates = (
+        THRESHOLD_METRICS
+        if report.task == "binary"
+        else [m for m, d in task_metrics(report.task).items() if d.needs_threshold]
+    )
     ids = [
         m
-        for m in THRESHOLD_METRICS
+        for m in candidates
         if any(m in g.by_threshold.get(t, {}) for g in groups for t in thresholds)
     ]
     rows = []
@@ -274,7 +281,8 @@ def disparity_tables(report: Report, attr_key: tuple[str, ...], label: str) -> l
         and (d.group == "worst_case" or group_key(d.attribute, d.group) not in hidden)
     ]
     present = {d.metric for d in items}
-    wanted = [m for m in dict.fromkeys([*judged, *KEY_DISPARITY_METRICS]) if m in present]
+    key_metrics = task_hints(report.task).disparity_metrics
+    wanted = [m for m in dict.fromkeys([*judged, *key_metrics]) if m in present]
     wanted = wanted[:MAX_COLUMNS]
     if not wanted:
         return []

@@ -68,15 +68,35 @@ class AttributeSection:
     roc_charts: list[Chart]
     calibration_charts: list[Chart]
     shap_charts: list[Chart]
+    task_charts: list[Chart] = field(default_factory=list)
+    """The task's own views (Kaplan–Meier, residuals, confusion matrices)."""
 
     @property
     def curve_charts(self) -> list[Chart]:
-        """ROC and calibration charts interleaved, so each pair prints side by side."""
+        """ROC and calibration charts interleaved, so each pair prints side by side;
+        the task's own views after them."""
         out: list[Chart] = []
         for i in range(max(len(self.roc_charts), len(self.calibration_charts))):
             out.extend(self.roc_charts[i : i + 1])
             out.extend(self.calibration_charts[i : i + 1])
-        return out
+        return [*out, *self.task_charts]
+
+    @property
+    def curves_heading(self) -> str:
+        kinds = {c.id.split("-")[0] for c in self.curve_charts}
+        names = {
+            "roc": "ROC",
+            "calibration": "calibration",
+            "km": "Kaplan–Meier",
+            "residuals": "residual",
+            "confusion": "confusion matrices",
+        }
+        words = [names[k] for k in names if k in kinds]
+        text = " and ".join(w for w in words if w != "confusion matrices")
+        text = f"{text} curves" if text else ""
+        if "confusion" in kinds:
+            text = f"{text} and confusion matrices" if text else "Confusion matrices"
+        return text[:1].upper() + text[1:]
 
 
 @dataclass
@@ -166,6 +186,7 @@ def build_view(report: Report, charts: ChartSet) -> ReportView:
                 roc_charts=charts.for_attribute("roc", key),
                 calibration_charts=charts.for_attribute("calibration", key),
                 shap_charts=charts.for_attribute("shap", key),
+                task_charts=charts.for_attribute("task", key),
             )
         )
     date = report.provenance.generated_at[:10]
