@@ -933,7 +933,16 @@ def task_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
                 for q in range(k):
                     v = c.counts[r][q]
                     text = f"<{report.min_cell_size}" if v is None else str(v)
-                    ax.text(q, r, text, ha="center", va="center", fontsize=8)
+                    dark = bool(np.nan_to_num(share[r, q]) > 0.55)
+                    ax.text(
+                        q,
+                        r,
+                        text,
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if dark else "black",
+                    )
             ax.set_xticks(range(k), c.classes)
             ax.set_yticks(range(k), c.classes)
             ax.set_xlabel("Predicted class")

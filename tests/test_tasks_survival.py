@@ -152,8 +152,11 @@ def test_follow_up_ending_before_the_horizon_is_undefined():
 
 def test_km_curve_steps_hold_at_least_the_floor_of_events():
     time, event, risk, _ = cohort(1, n=400, censoring=0.3)
-    xs, ys = S.km_curve(table(time, event, risk), 25.0, 11)
+    tab = table(time, event, risk)
+    xs, ys = S.km_curve(tab, 25.0, 11)
     assert xs[0] == 0.0 and ys[0] == 1.0
+    assert xs[-1] == 25.0 and ys[-1] == pytest.approx(S.km_at(tab, 25.0)[0])
     events = [int(event[(time > a) & (time <= b)].sum()) for a, b in itertools.pairwise(xs)]
-    assert all(e >= 11 for e in events)
+    assert all(e == 0 or e >= 11 for e in events)
+    assert sum(events) == int(event[time <= 25.0].sum())
     assert all(a >= b for a, b in itertools.pairwise(ys))

@@ -239,6 +239,15 @@ def km_curve(table: RowTable, horizon: float, min_events: int) -> tuple[list[flo
             xs.append(float(times[k]))
             ys.append(float(s[k]))
             pending = 0.0
+    if 0 < pending < min_events and len(xs) > 1:
+        # The curve ends at the horizon, whose value (observed risk) is published: the
+        # last segment must hold 0 or at least min_events events too.
+        xs.pop()
+        ys.pop()
+    at_horizon, why = km_at(table, horizon)
+    if why is None and horizon > xs[-1]:
+        xs.append(float(horizon))
+        ys.append(at_horizon)
     return xs, ys
 
 
