@@ -231,3 +231,31 @@ def test_horizon_beyond_follow_up_exits_2(tmp_path):
         result,
         "label.horizon 99999.0 is beyond the longest follow-up (2353.0) in 'lenfol'",
     )
+
+
+def test_survival_with_a_score_column_and_a_threshold_grid(tmp_path):
+    """The issue's spec form: the risk at the horizon as a column; every threshold of the
+    grid gets the IPCW threshold metrics; equal to scikit-survival on the column."""
+    from auditor.audit import run_audit
+    from auditor.load.spec_loader import load_spec
+
+    path = quick_spec(
+        "survival",
+        tmp_path,
+        model={"score_column": "risk_365"},
+        threshold=[0.2, 0.4],
+        explain={"enabled": False},
+    )
+    raw = yaml.safe_load(path.read_text())
+    raw.pop("features")
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    report = run_audit(load_spec(path)).report
+    assert report.model.kind == "score_column"
+    data = pd.read_csv(EXAMPLE_DIR / "survival" / "audit_cohort.csv")
+    harrell = concordance_index_censored(data["fstat"] == 1, data["lenfol"], data["risk_365"])
+    assert report.overall.metrics["c_index"].estimate == pytest.approx(harrell[0], abs=TOL)
+    grid = report.overall.by_threshold
+    assert set(grid) == {"0.2", "0.4"}
+    assert set(grid["0.4"]) == {"sensitivity_t", "specificity_t", "ppv_t"}
+    assert grid["0.4"]["sensitivity_t"].estimate < grid["0.2"]["sensitivity_t"].estimate
+    assert report.explanations.status == "not_evaluable"
