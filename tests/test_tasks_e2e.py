@@ -259,3 +259,28 @@ def test_survival_with_a_score_column_and_a_threshold_grid(tmp_path):
     assert set(grid["0.4"]) == {"sensitivity_t", "specificity_t", "ppv_t"}
     assert grid["0.4"]["sensitivity_t"].estimate < grid["0.2"]["sensitivity_t"].estimate
     assert report.explanations.status == "not_evaluable"
+
+
+def test_task_bootstrap_is_seeded_and_disparities_use_the_registry(tmp_path):
+    from auditor.audit import measure_prepared, prepare
+    from auditor.load.spec_loader import load_spec
+
+    prepared = prepare(load_spec(quick_spec("survival", tmp_path)))
+    a = measure_prepared(prepared, bootstrap=30, seed=7)
+    b = measure_prepared(prepared, bootstrap=30, seed=7)
+    c = measure_prepared(prepared, bootstrap=30, seed=8)
+    ci = lambda m: [(g.metrics["c_index"].ci_low, g.metrics["c_index"].ci_high) for g in m.groups]  # noqa: E731
+    assert ci(a) == ci(b) and ci(a) != ci(c)
+    by = {(g.attribute, g.group): g.metrics for g in a.groups if isinstance(g.group, str)}
+    diff = next(
+        d
+        for d in a.disparities
+        if d.attribute == "sex"
+        and d.metric == "c_index"
+        and d.kind == "difference"
+        and d.group == "female"
+    )
+    assert diff.reference == "male"
+    expected = by[("sex", "female")]["c_index"].estimate - by[("sex", "male")]["c_index"].estimate
+    assert diff.estimate == pytest.approx(expected, abs=TOL)
+    assert diff.ci_low is not None and diff.ci_low <= diff.estimate <= diff.ci_high
