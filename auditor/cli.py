@@ -499,12 +499,16 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
     validate_spec(spec)
     _policies(spec, args.spec, from_cli=False)
     prepared = prepare(spec)  # reads every row and scores it: labels, scores, trust, hashes
-    model = (spec.model.score_column and f"score column '{spec.model.score_column}'") or (
-        f"model {spec.model.path.name}" if spec.model.path else "no model"
+    columns = ", ".join(c for _, c in spec.task.score_columns)
+    model = (
+        (spec.model.score_column and f"score column '{spec.model.score_column}'")
+        or (columns and f"score columns {columns}")
+        or (f"model {spec.model.path.name}" if spec.model.path else "no model")
     )
+    task = "" if spec.task.id == "binary" else f"task {spec.task.id}, "
     print(
-        f"{args.spec}: valid — data {spec.data.name} ({len(prepared.scores):,} patients), "
-        f"label '{spec.label.column}', {model}, sensitive {', '.join(spec.sensitive)}"
+        f"{args.spec}: valid — {task}data {spec.data.name} ({len(prepared.scores):,} "
+        f"patients), label '{spec.label.column}', {model}, sensitive {', '.join(spec.sensitive)}"
     )
     return EXIT_PASS
 

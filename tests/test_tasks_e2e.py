@@ -284,3 +284,13 @@ def test_task_bootstrap_is_seeded_and_disparities_use_the_registry(tmp_path):
     expected = by[("sex", "female")]["c_index"].estimate - by[("sex", "male")]["c_index"].estimate
     assert diff.estimate == pytest.approx(expected, abs=TOL)
     assert diff.ci_low is not None and diff.ci_low <= diff.estimate <= diff.ci_high
+
+
+def test_validate_spec_names_the_task_and_its_score_columns():
+    spec = EXAMPLE_DIR / "multiclass" / "spec.yaml"
+    result = run("validate-spec", spec)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"{spec}: valid — task multiclass, data audit_cohort.csv (531 patients), label 'y', "
+        "score columns p1, p2, p3, p4, p5, sensitive sex, age_band\n"
+    )
