@@ -235,14 +235,40 @@ def _fairness_estimate(f: Any) -> Estimate:
     return Estimate(estimate=f.estimate, ci_low=f.ci_low, ci_high=f.ci_high)
 
 
-def _facts(report: Report) -> list[tuple[str, str]]:
+def _outcome(report: Report) -> str:
+    """The outcome in the words of the report's task (from the report's own label)."""
     label = report.label
+    if report.task == "survival":
+        return (
+            f"{label.get('event', '')} = {label.get('event_value', 1)} by time "
+            f"{fmt.number(float(label.get('horizon', 0)))} (follow-up {label.get('time', '')}; "
+            "survival task)"
+        )
     outcome = str(label.get("column", ""))
+    if report.task == "multiclass":
+        classes = ", ".join(str(c) for c in label.get("classes") or [])
+        kind = "ordered, first most acute" if label.get("ordered") else "unordered"
+        return f"{outcome} (classes {classes}; {kind})"
+    if report.task == "regression":
+        return f"{outcome} (continuous; regression task)"
     if "positive" in label:
         outcome += f" = {label['positive']}"
+    return outcome
+
+
+def _threshold_fact(report: Report) -> tuple[str, str] | None:
+    others = [fmt.number(t) for t in report.thresholds if t != report.threshold]
+    also = f" (also reported: {', '.join(others)})" if others else ""
+    if report.task in ("multiclass", "regression"):
+        return None
+    what = "risk by the horizon" if report.task == "survival" else "score"
+    return ("Decision threshold", f"{what} ≥ {fmt.number(report.threshold)} flags a patient{also}")
+
+
+def _facts(report: Report) -> list[tuple[str, str]]:
+    outcome = _outcome(report)
     spec = report.provenance.spec
     data = spec.get("data") if isinstance(spec, dict) else None
-    others = [fmt.number(t) for t in report.thresholds if t != report.threshold]
     facts = [
         (
             "Model",
@@ -254,11 +280,7 @@ def _facts(report: Report) -> list[tuple[str, str]]:
         ("Audit", report.name),
         ("Outcome", outcome),
         ("Patients", fmt.count(report.overall.n)),
-        (
-            "Decision threshold",
-            f"score ≥ {fmt.number(report.threshold)} flags a patient"
-            + (f" (also reported: {', '.join(others)})" if others else ""),
-        ),
+        *([t] if (t := _threshold_fact(report)) else []),
         (
             "Policies",
             ", ".join(f"{p.title} ({p.id} v{p.version})" for p in report.policies) or "none",

@@ -86,6 +86,8 @@ def test_survival_audit_every_format_equals_scikit_survival_per_group(tmp_path):
     assert checked == 2
     html = (out / "report.html").read_text()
     assert "Kaplan–Meier by sex group" in html and "Calibration by sex group" in html
+    assert "fstat = 1 by time 365 (follow-up lenfol; survival task)" in html
+    assert "risk by the horizon ≥ 0.20 flags a patient" in html
     assert "Harrell&#39;s C" in html or "Harrell's C" in html
     md = (out / "summary.md").read_text()
     assert "Time-dependent AUROC at the horizon" in md
@@ -149,6 +151,9 @@ def test_multiclass_audit_every_format_equals_sklearn_and_protects_cells(tmp_pat
         for line in [*matrix["counts"], *zip(*matrix["counts"], strict=True)]:
             assert sum(v is None for v in line) != 1  # never one withheld cell alone
     assert "Confusion matrix" in (out / "summary.md").read_text()
+    html = (out / "report.html").read_text()
+    assert "y (classes 1, 2, 3, 4, 5; ordered, first most acute)" in html
+    assert "Decision threshold" not in html
     assert "under-triage-gap" in (out / "junit.xml").read_text()
 
 
