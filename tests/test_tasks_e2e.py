@@ -88,6 +88,15 @@ def test_survival_audit_every_format_equals_scikit_survival_per_group(tmp_path):
     assert "Kaplan–Meier by sex group" in html and "Calibration by sex group" in html
     assert "fstat = 1 by time 365 (follow-up lenfol; survival task)" in html
     assert "risk by the horizon ≥ 0.20 flags a patient" in html
+    from reports.model import Report
+    from reports.tables import overall_rows
+
+    rows = overall_rows(Report.model_validate(report))
+    assert [r[0] for r in rows] == [
+        task_metrics("survival")[m].name for m in task_metrics("survival")
+    ]
+    n_events = report["overall"]["metrics"]["n_events"]["estimate"]
+    assert rows[1] == ("Events by the horizon", str(int(n_events)), "")
     assert "Harrell&#39;s C" in html or "Harrell's C" in html
     md = (out / "summary.md").read_text()
     assert "Time-dependent AUROC at the horizon" in md
