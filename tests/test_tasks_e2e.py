@@ -308,3 +308,25 @@ def test_validate_spec_names_the_task_and_its_score_columns():
         f"{spec}: valid — task multiclass, data audit_cohort.csv (531 patients), label 'y', "
         "score columns p1, p2, p3, p4, p5, sensitive sex, age_band\n"
     )
+
+
+def test_multiclass_model_file_is_scored_with_predict_proba_in_class_order(tmp_path):
+    from auditor.audit import run_audit
+    from auditor.load.spec_loader import load_spec
+
+    folder = EXAMPLE_DIR / "multiclass"
+    path = quick_spec(
+        "multiclass",
+        tmp_path,
+        model={"path": str(folder / "model.skops"), "trusted_types": []},
+        explain={"sample_size": 40, "background_size": 10},
+    )
+    report = run_audit(load_spec(path)).report
+    assert report.model.kind == "skops"
+    data = pd.read_csv(folder / "audit_cohort.csv")
+    model = skops.io.load(folder / "model.skops", trusted=[])
+    features = yaml.safe_load((folder / "spec.yaml").read_text())["features"]
+    pred = model.predict(data[features])
+    expected = balanced_accuracy_score(data["y"], pred)
+    assert report.overall.metrics["balanced_accuracy"].estimate == pytest.approx(expected, abs=TOL)
+    assert report.explanations.status == "ok"  # the probability of the first class
