@@ -17,33 +17,35 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from auditor.errors import ReportInputError, SpecError
-from auditor.judge.engine import judge
-from auditor.judge.policy import Policy, load_policies
 from auditor.load.data import LoadedData, load_data
 from auditor.load.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
 from auditor.load.hashing import read_regular_file, sha256_bytes, sha256_path
 from auditor.load.identifiers import refuse_identifier_like
 from auditor.load.scorers import Scorer, load_scorer
 from auditor.load.spec import AuditSpec, Waiver, display_path
-from auditor.measure.measurement import Measurement, measure
-from auditor.privacy.publish import PublishPlan, publish
-from auditor.privacy.suppression import INTERNAL_STAMP
 from auditor.reduce.stats import SubgroupStats, reduce_frame
-from reports.model import (
-    DataChecks,
-    Explanations,
-    GroupKey,
-    ModelInfo,
-    PolicyInfo,
-    Provenance,
-    Report,
-)
+
+# Measure, judge, publish and the report model are imported where they are used:
+# `auditor validate-spec` only loads, scores and reduces, and should start fast.
+if TYPE_CHECKING:
+    from auditor.judge.policy import Policy
+    from auditor.measure.measurement import Measurement
+    from auditor.privacy.publish import PublishPlan
+    from auditor.reduce.check_counts import CheckCounts
+    from reports.model import (
+        Computation,
+        DataChecks,
+        Explanations,
+        GroupKey,
+        ModelInfo,
+        PolicyInfo,
+        Report,
+    )
 
 Progress = Callable[[str], None]
 
@@ -93,6 +95,10 @@ class Prepared:
     scores: np.ndarray
     stats: SubgroupStats
     hashes: dict[str, Any]
+    check_counts: CheckCounts | None = None
+    """Data-check counts of every row, when the frame is only a sample (streaming, Spark)."""
+    computation: Computation | None = None
+    """How the statistics were computed (engine, exact or binned scores, sample size)."""
 
 
 def tool_version() -> str:
@@ -111,10 +117,53 @@ def views_for(spec: AuditSpec) -> list[tuple[str, ...]]:
     return views
 
 
+def engine_kind(spec: AuditSpec) -> str:
+    """The engine that reads the data: the spec's, else (``auto``) streaming for a folder,
+    a glob or a Parquet file of more than two batches, pandas otherwise."""
+    from auditor.load.stream import is_multi_file
+
+    kind = spec.engine.kind
+    if kind == "auto":
+        data = Path(spec.data)
+        large = parquet_rows(data) > AUTO_STREAM_BATCHES * spec.engine.batch_rows
+        return "streaming" if is_multi_file(data) or large else "pandas"
+    return kind
+
+
+AUTO_STREAM_BATCHES = 2
+"""``engine: auto`` streams a single Parquet file holding more than this many batches."""
+
+
+def parquet_rows(path: Path) -> int:
+    """Rows a Parquet file declares in its footer (0 if it is not a readable Parquet file)."""
+    if not path.name.lower().endswith((".parquet", ".pq")) or not path.is_file():
+        return 0
+    try:
+        import pyarrow.parquet as pq
+
+        return int(pq.read_metadata(path).num_rows)
+    except Exception:  # the loader reports a corrupt file with its own message
+        return 0
+
+
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
-    """Load data and model, score once, reduce once to per-cell statistics."""
+    """Load data and model, score once, reduce once to per-cell statistics.
+
+    The engine (see :func:`engine_kind`) decides how: all rows in memory, streamed
+    in batches, or in Spark; every engine returns the same :class:`Prepared`.
+    A survival, multiclass or regression audit reads all rows in memory.
+    """
     if spec.task.id != "binary":
         return _prepare_task(spec, progress)
+    kind = engine_kind(spec)
+    if kind == "streaming":
+        from auditor.engines.streaming import prepare_streaming
+
+        return prepare_streaming(spec, progress=progress)
+    if kind == "spark":
+        from auditor.engines.spark import prepare_spark
+
+        return prepare_spark(spec, progress=progress)
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
     refuse_identifier_like(
@@ -237,6 +286,7 @@ def explain_prepared(
     """SHAP and proxies on a seeded, stratified sample (independent of thresholds)."""
     from auditor.measure.explain import explain
     from auditor.measure.proxies import proxy_strengths
+    from reports.model import Explanations
 
     spec = prepared.spec
     seed = spec.seed if seed is None else seed
@@ -283,9 +333,18 @@ def _outcome_labels(prepared: Prepared) -> np.ndarray | None:
 
 
 def check_data(prepared: Prepared) -> DataChecks:
-    from auditor.measure.data_checks import data_checks
+    from auditor.measure.data_checks import data_checks, data_checks_from_counts
 
     spec = prepared.spec
+    if prepared.check_counts is not None:  # counts of every row (the frame is a sample)
+        return data_checks_from_counts(
+            prepared.check_counts,
+            features=list(prepared.data.features),
+            min_cell_size=spec.min_cell_size,
+            reference_shares=spec.reference_shares or None,
+            rows_total=prepared.data.rows_total,
+            rows_dropped_missing_label=prepared.data.rows_dropped_missing_label,
+        )
     return data_checks(
         prepared.data.frame,
         features=list(prepared.data.features),
@@ -306,6 +365,8 @@ def measure_prepared(
     bootstrap: int | None = None,
     seed: int | None = None,
 ) -> Measurement:
+    from auditor.measure.measurement import measure
+
     spec = prepared.spec
     if spec.task.id != "binary":
         from auditor.tasks import task_def
@@ -372,6 +433,8 @@ def _libraries() -> dict[str, str]:
 
 
 def _model_info(spec: AuditSpec, scorer: Scorer) -> ModelInfo:
+    from reports.model import ModelInfo
+
     return ModelInfo(
         name=spec.model.name or spec.name,
         version=spec.model.version,
@@ -397,6 +460,10 @@ def build_report(
     progress: Progress = _silent,
 ) -> Report:
     """Measure, explain and judge; the result is the one input of every renderer."""
+    from auditor.judge.policy import load_policies
+    from auditor.privacy.suppression import INTERNAL_STAMP
+    from reports.model import Provenance, Report
+
     spec = prepared.spec
     seed = spec.seed if seed is None else seed
     thresholds = list(thresholds or spec.thresholds)
@@ -466,6 +533,7 @@ def build_report(
         curves=measurement.curves,
         explanations=explanations,
         data_checks=data_checks,
+        computation=computation_of(prepared),
         model_card=dict(spec.model_card),
         notes=[
             *measurement.notes,
@@ -491,6 +559,31 @@ def _report_label(spec: AuditSpec) -> dict[str, Any]:
     return dict(spec.raw.get("label") or {"column": spec.label.column})
 
 
+NOTE_IN_MEMORY = (
+    "Every row was read into memory: metrics, intervals and data checks use all rows, "
+    "with every distinct score kept (point estimates equal scikit-learn's)."
+)
+NOTE_PROXY_SAMPLE = (
+    "Proxy strengths are cross-validated models fitted on a seeded random sample of "
+    "{rows:,} rows; a sample answers how well a feature predicts a group."
+)
+
+
+def computation_of(prepared: Prepared) -> Computation:
+    """What the report says about how its numbers were computed (report key computation)."""
+    from auditor.measure.proxies import PROXY_SAMPLE_ROWS
+    from reports.model import Computation
+
+    proxy_rows = min(len(prepared.data.frame), PROXY_SAMPLE_ROWS)
+    base = prepared.computation or Computation(engine="pandas", notes=[NOTE_IN_MEMORY])
+    return base.model_copy(
+        update={
+            "proxy_sample_rows": proxy_rows,
+            "notes": [*base.notes, NOTE_PROXY_SAMPLE.format(rows=proxy_rows)],
+        }
+    )
+
+
 def _judge_and_publish(
     full: Report,
     plan: PublishPlan | None,
@@ -502,6 +595,9 @@ def _judge_and_publish(
 ) -> Report:
     """Judge the unsuppressed report, then publish it under the plan (the one place
     privacy is applied); the published report keeps the judged one in memory."""
+    from auditor.judge.engine import judge
+    from auditor.privacy.publish import publish
+
     spec = full.provenance.spec
     if waivers is None:
         waivers = spec_waivers(spec)
@@ -589,6 +685,8 @@ def policy_hashes(policies: Sequence[Policy]) -> dict[str, str]:
 
 
 def _policy_info(policy: Policy) -> PolicyInfo:
+    from reports.model import PolicyInfo
+
     return PolicyInfo(
         id=policy.id,
         title=policy.title,
@@ -611,6 +709,10 @@ def load_report(path: str | Path) -> Report:
 
 def read_report(path: str | Path) -> tuple[Report, str]:
     """A report.json and the SHA-256 of the very bytes it was parsed from (read once)."""
+    from pydantic import ValidationError
+
+    from reports.model import Report
+
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
@@ -636,9 +738,12 @@ def with_overrides(
     policies: Sequence[str] | None = None,
     thresholds: Sequence[float] | None = None,
     seed: int | None = None,
+    engine: str | None = None,
 ) -> AuditSpec:
     """A copy of the spec with command-line overrides; the spec file is never touched."""
     changes: dict[str, Any] = {}
+    if engine is not None:
+        changes["engine"] = replace(spec.engine, kind=engine)
     if policies:
         changes["policies"] = tuple(policies)
     if thresholds:
@@ -661,6 +766,8 @@ def run_audit(
     progress: Progress = _silent,
 ) -> AuditResult:
     """Load, reduce, measure, explain and judge one audit spec."""
+    from auditor.judge.policy import load_policies
+
     prepared = prepare(spec, progress=progress)
     policies = load_policies(spec.policies, base_dir=_spec_dir(spec))
     report = build_report(prepared, policies=policies, baseline=baseline, progress=progress)

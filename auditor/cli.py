@@ -110,6 +110,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="T",
         help="decision threshold (score >= T is positive); repeat for several",
     )
+    p.add_argument(
+        "--engine",
+        choices=("pandas", "streaming", "spark"),
+        help="where rows are read and reduced (replaces the spec's engine.kind; see docs/scale.md)",
+    )
     p.add_argument("--baseline", type=Path, help="report.json of the previous release")
     p.add_argument(
         "--fail-on",
@@ -298,7 +303,13 @@ def _run(args: argparse.Namespace, spec_path: Path) -> int:
     progress(f"reading spec {spec_path}")
     spec = load_spec(spec_path)
     policy_refs = [_policy_ref(p) for p in args.policy] if args.policy else None
-    spec = with_overrides(spec, policies=policy_refs, thresholds=args.threshold, seed=args.seed)
+    spec = with_overrides(
+        spec,
+        policies=policy_refs,
+        thresholds=args.threshold,
+        seed=args.seed,
+        engine=getattr(args, "engine", None),
+    )
     validate_spec(spec)
     inputs = [spec_path, spec.data]
     if spec.model.path is not None:

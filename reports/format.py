@@ -341,6 +341,37 @@ def card_text(value: Any) -> str:
     return text
 
 
+def computation_rows(report: Report) -> list[tuple[str, str]]:
+    """(what, how) rows saying how the numbers were computed (report key computation)."""
+    c = report.computation
+    if c is None:
+        return []
+    engines = {
+        "pandas": "pandas, every row in memory",
+        "streaming": "streaming, files read in batches",
+        "spark": "Spark",
+    }
+    rows = [("Engine", engines.get(c.engine, c.engine))]
+    if c.files is not None:
+        rows.append(("Files read", f"{c.files:,}"))
+    if c.batches is not None:
+        rows.append(("Batches", f"{c.batches:,}"))
+    rows.append(
+        (
+            "Score tables",
+            "exact (every distinct score)"
+            if c.score_table == "exact"
+            else f"binned at a resolution of {c.score_resolution:g}",
+        )
+    )
+    rows.append(("Metrics, intervals, data checks", "every audited row"))
+    if c.sample_rows is not None:
+        rows.append(("Explanations and proxies", f"a stratified sample of {c.sample_rows:,} rows"))
+    if c.proxy_sample_rows is not None:
+        rows.append(("Proxy models fitted on", f"{c.proxy_sample_rows:,} sampled rows"))
+    return rows
+
+
 def input_hashes(report: Report) -> list[tuple[str, str]]:
     """(input, SHA-256) rows from the provenance; policies are listed one by one."""
     rows: list[tuple[str, str]] = []

@@ -91,6 +91,9 @@ def summary_markdown(report: Report) -> str:
     ]
     if others:
         lines += ["", md(f"Also named only: {fmt.listing_by_reason(others)}.")]
+    computed = fmt.computation_rows(report)
+    if computed:
+        lines += ["", md("Computed: " + "; ".join(f"{k.lower()}: {x}" for k, x in computed) + ".")]
     lines += [
         "",
         f"<sub>{md(report.provenance.tool)} {md(report.provenance.tool_version)} · "

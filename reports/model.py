@@ -518,6 +518,41 @@ class DataChecks(_Model):
     notes: list[str] = Field(default_factory=list, description="Plain-language findings.")
 
 
+class Computation(_Model):
+    """How the numbers were computed: on all rows or on a sample, exact or binned scores."""
+
+    engine: Literal["pandas", "streaming", "spark"] = Field(
+        "pandas",
+        description="pandas: every row in memory; streaming: files read in batches; spark: "
+        "reduced in a Spark cluster (or local Spark).",
+    )
+    files: int | None = Field(None, description="Data files read (streaming).")
+    batches: int | None = Field(None, description="Batches read, scored and reduced (streaming).")
+    score_table: Literal["exact", "binned"] = Field(
+        "exact",
+        description="exact: every distinct score kept, so point estimates equal a pass over "
+        "all rows; binned: scores cut at score_resolution because the exact tables would "
+        "exceed the memory budget (decision thresholds are bin edges, so threshold metrics "
+        "stay exact; AUROC, AUPRC and calibration are computed on bin midpoints).",
+    )
+    score_resolution: float | None = Field(
+        None, description="Width of a score bin when score_table is binned."
+    )
+    metrics_rows: Literal["all"] = Field(
+        "all", description="Metrics, intervals and data checks use every audited row."
+    )
+    sample_rows: int | None = Field(
+        None,
+        description="Rows of the seeded, stratified sample (proportional to the finest "
+        "cells) that explanations and proxies read when the data is not in memory; null: "
+        "they read the data in memory.",
+    )
+    proxy_sample_rows: int | None = Field(
+        None, description="Rows the proxy models were fitted on (a seeded random sample)."
+    )
+    notes: list[str] = Field(default_factory=list, description="What this means, in words.")
+
+
 class ModelInfo(_Model):
     """The audited model."""
 
@@ -624,6 +659,11 @@ class Report(_Model):
     )
     explanations: Explanations = Field(description="SHAP importance and proxy features.")
     data_checks: DataChecks = Field(description="Representation and missingness.")
+    computation: Computation | None = Field(
+        None,
+        description="How the numbers were computed: engine, exact or binned scores, and which "
+        "parts read a sample (absent in reports of versions before 1.2.0).",
+    )
     model_card: dict[str, Any] = Field(
         default_factory=dict, description="Model-card fields as given in the spec."
     )

@@ -47,11 +47,12 @@ def render(report: Report, out_dir: Path, formats: Iterable[str] = FORMATS) -> d
     written: dict[str, Path] = {}
     output_hashes: dict[str, str] = {}
     if "json" in wanted:
+        from auditor.load.hashing import sha256_bytes
         from reports.json_report import write_json
-        from reports.pdf import sha256_file
 
         written["json"] = write_json(report, out_dir)
-        output_hashes["report.json"] = sha256_file(written["json"])
+        # hashed here, not with reports.pdf: a JSON-only run need not import the PDF stack
+        output_hashes["report.json"] = sha256_bytes(written["json"].read_bytes())
     if "md" in wanted:
         from reports.markdown import write_markdown
 

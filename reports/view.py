@@ -522,6 +522,8 @@ def _provenance(report: Report) -> dict[str, Any]:
         "generated_at": p.generated_at,
         "point_estimates": p.point_estimates,
         "interval_methods": p.interval_methods,
+        "computation": fmt.computation_rows(report),
+        "computation_notes": list(report.computation.notes) if report.computation else [],
         "schema_version": report.schema_version,
         "spec": json.dumps(p.spec, indent=2, ensure_ascii=False, default=str),
     }

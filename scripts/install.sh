@@ -11,6 +11,8 @@ case "$extra" in "" | dev) ;; *) echo "usage: bash scripts/install.sh [dev]" >&2
 
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 [ "$extra" = dev ] && packages+=(poppler-utils postgresql chromium)
+# the Spark engine's tests run PySpark in local mode, which needs a Java runtime
+[ "$extra" = dev ] && ! command -v java >/dev/null 2>&1 && packages+=(default-jre-headless)
 python3 -c "import ensurepip, venv" 2>/dev/null || packages+=(python3-venv)
 
 if command -v dpkg >/dev/null 2>&1; then

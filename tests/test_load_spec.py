@@ -18,8 +18,9 @@ from auditor.schema import SPEC_SCHEMA_PATH, spec_schema
 from tests.load_helpers import make_cohort, write_cohort, write_spec
 
 ALLOWED_KEYS = (
-    "bootstrap, bootstrap_bins, data, drop_missing_label, explain, features, intersections, "
-    "label, min_cell_size, model, model_card, name, policy, privacy, reference_groups, "
+    "bootstrap, bootstrap_bins, data, drop_missing_label, engine, explain, features, "
+    "intersections, label, min_cell_size, model, model_card, name, policy, privacy, "
+    "reference_groups, "
     "reference_shares, seed, sensitive, task, threshold, undecided, waivers"
 )
 

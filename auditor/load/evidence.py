@@ -61,7 +61,17 @@ def check_evidence(
     positive: object,
 ) -> None:
     """Raise when the scores or the labels cannot support the audit asked for."""
-    values = np.unique(scores)
+    check_score_values(np.unique(scores), output=output, source=source)
+    check_label_balance(
+        int(labels.size),
+        int(np.count_nonzero(labels)),
+        label_column=label_column,
+        positive=positive,
+    )
+
+
+def check_score_values(values: np.ndarray, *, output: str, source: str) -> None:
+    """The distinct scores (all of them, or the first three seen) fit the model's output."""
     binary = values.size <= 2 and bool(np.isin(values, (0.0, 1.0)).all())
     if output == OUTPUT_LABEL:
         if not binary:
@@ -69,8 +79,10 @@ def check_evidence(
             raise ModelError(LABEL_OUTPUT_NOT_LABELS.format(source=source, example=f"{other:g}"))
     elif binary and values.size == 2:
         raise ModelError(SCORES_ARE_LABELS.format(source=source))
-    n = int(labels.size)
-    positives = int(np.count_nonzero(labels))
+
+
+def check_label_balance(n: int, positives: int, *, label_column: str, positive: object) -> None:
+    """Both classes occur (from counts, so a stream can check it at the end)."""
     if n and positives in (0, n):
         which = (
             f"every row is the positive class {positive!r}"

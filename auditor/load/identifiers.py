@@ -64,9 +64,26 @@ def refuse_identifier_like(
     file: str = "the data",
 ) -> None:
     """Raise DataError naming the first sensitive column that looks like an identifier."""
+    refuse_identifier_like_sizes(
+        {str(name): group_sizes(column) for name, column in sensitive.items()},
+        min_cell_size=min_cell_size,
+        max_groups=max_groups,
+        file=file,
+    )
+
+
+def refuse_identifier_like_sizes(
+    group_rows: Mapping[str, np.ndarray],
+    *,
+    min_cell_size: int,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    file: str = "the data",
+) -> None:
+    """:func:`refuse_identifier_like` from each attribute's group sizes (streamed data)."""
     limit = check_max_groups(max_groups)
-    for name, column in sensitive.items():
-        sizes = group_sizes(column)
+    for name, sizes in group_rows.items():
+        sizes = np.asarray(sizes)
+        sizes = sizes[sizes > 0]
         rows = int(sizes.sum())
         if sizes.size > limit:
             raise DataError(

@@ -107,6 +107,36 @@ class ExplainSpec:
 
 DEFAULT_MAX_GROUPS = 50
 DEFAULT_ROUNDING = 3
+ENGINE_KINDS = ("auto", "pandas", "streaming", "spark")
+DEFAULT_BATCH_ROWS = 1_000_000
+DEFAULT_SAMPLE_ROWS = 100_000
+DEFAULT_MEMORY_BUDGET_MB = 1024
+DEFAULT_SCORE_RESOLUTION = 1e-5
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """The ``engine:`` block: where rows are read and reduced (see docs/scale.md)."""
+
+    kind: str = "auto"
+    """``pandas`` (all rows in memory), ``streaming`` (batches from Parquet/CSV files),
+    ``spark`` (PySpark); ``auto``: streaming for a folder or glob, else pandas."""
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    """Rows read, scored and reduced at a time when streaming."""
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
+    """Size of the stratified sample kept for explanations and proxies (streaming, spark)."""
+    memory_budget_mb: int = DEFAULT_MEMORY_BUDGET_MB
+    """Exact score tables up to this size; beyond it scores are binned."""
+    score_resolution: float = DEFAULT_SCORE_RESOLUTION
+    """Width of a score bin once binning is needed (thresholds are always bin edges)."""
+    master: str | None = None
+    """Spark master URL (e.g. ``local[2]``); None: the session's own (spark-submit)."""
+    table: str | None = None
+    """Spark: read this table (``db.name``) instead of the ``data`` path."""
+    format: str = "parquet"
+    """Spark: ``parquet`` or ``delta`` for the ``data`` path."""
+    conf: dict[str, str] = field(default_factory=dict)
+    """Spark configuration (``spark.executor.memory`` ...)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +194,7 @@ class AuditSpec:
     drop_missing_label: bool = False
     model_card: dict[str, Any] = field(default_factory=dict)
     explain: ExplainSpec = field(default_factory=ExplainSpec)
+    engine: EngineSpec = field(default_factory=EngineSpec)
     reference_shares: dict[str, dict[str, float]] = field(default_factory=dict)
     """Population shares per attribute and group (e.g. census) for representation checks."""
     undecided: str | None = None

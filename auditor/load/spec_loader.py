@@ -15,6 +15,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from auditor.load.spec import (
     DEFAULT_POLICY,
     DEFAULT_ROUNDING,
     AuditSpec,
+    EngineSpec,
     ExplainSpec,
     LabelSpec,
     ModelSpec,
@@ -44,6 +46,7 @@ from auditor.load.spec import (
     display_path,
     group_label,
 )
+from auditor.load.stream import data_files, is_multi_file
 from auditor.schema import spec_schema
 
 __all__ = [
@@ -430,6 +433,7 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         drop_missing_label=raw.get("drop_missing_label", False),
         model_card=copy.deepcopy(raw.get("model_card", {})),
         explain=ExplainSpec(**raw.get("explain", {})),
+        engine=_engine(raw.get("engine", {})),
         reference_shares={
             attr: {group_label(g): float(s) for g, s in shares.items()}
             for attr, shares in raw.get("reference_shares", {}).items()
@@ -438,6 +442,11 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         waivers=tuple(waiver_from(w) for w in raw.get("waivers", ())),
         raw=copy.deepcopy(raw),
     )
+
+
+def _engine(block: dict[str, Any]) -> EngineSpec:
+    conf = {str(k): str(v) for k, v in block.get("conf", {}).items()}
+    return EngineSpec(**{**block, "conf": conf})
 
 
 def _min_cell_size(raw: dict[str, Any]) -> int:
@@ -512,7 +521,6 @@ def load_spec(path: str | Path) -> AuditSpec:
 
 
 def _with_source(spec: AuditSpec, source: Path, digest: str) -> AuditSpec:
-    from dataclasses import replace
 
     return replace(spec, source=source, source_sha256=digest)
 
@@ -526,12 +534,19 @@ def validate_spec(spec: AuditSpec) -> None:
     """
     spec_file = display_path(spec.source) if spec.source is not None else "the spec"
     _raise_problems(spec_file, cross_field_problems(spec))
+    spark = spec.engine.kind == "spark"  # the data may be a table or a cluster path
     data = Path(spec.data)
-    if not data.exists():
+    first = None
+    if not spark and is_multi_file(data):  # a folder or glob: its first file's columns
+        first = data_files(data, spec_name=spec_file)[0]
+    elif not spark and not data.exists():
         raise DataError(DATA_NOT_FOUND.format(file=display_path(data), spec=spec_file))
     if spec.model.path is not None:
         model = Path(spec.model.path)
         if not model.exists():
             raise ModelError(MODEL_NOT_FOUND.format(file=display_path(model), spec=spec_file))
         model_format(model)
-    check_columns(spec, read_columns(data))
+    if first is not None:
+        check_columns(replace(spec, data=first), read_columns(first))
+    elif not spark:
+        check_columns(spec, read_columns(data))

@@ -23,6 +23,7 @@ import pandas as pd
 
 from auditor.errors import SpecError
 from auditor.load.spec import MISSING_GROUP
+from auditor.reduce.check_counts import CheckCounts, count_checks
 from auditor.reduce.sampling import check_row_alignment
 from reports.model import DataChecks, GroupKey, MissingnessRow, RepresentationRow, group_key
 
@@ -122,9 +123,29 @@ def data_checks(
         Aggregates only.
     """
     _check_inputs(frame, features, sensitive, labels, reference_shares)
+    counts = count_checks(frame, features=features, sensitive=sensitive, labels=labels)
+    return data_checks_from_counts(
+        counts,
+        features=features,
+        min_cell_size=min_cell_size,
+        reference_shares=reference_shares,
+        rows_total=rows_total,
+        rows_dropped_missing_label=rows_dropped_missing_label,
+    )
+
+
+def data_checks_from_counts(
+    counts: CheckCounts,
+    *,
+    features: Sequence[str],
+    min_cell_size: int = 11,
+    reference_shares: dict[str, dict[str, float]] | None = None,
+    rows_total: int,
+    rows_dropped_missing_label: int = 0,
+) -> DataChecks:
+    """Group sizes and shares, and feature missingness per group, from counts."""
     reference_shares = reference_shares or {}
-    n = len(frame)
-    missing = frame[list(features)].isna().to_numpy() if features else np.zeros((n, 0), bool)
+    n = counts.rows
     representation: list[RepresentationRow] = []
     missingness: list[MissingnessRow] = []
     disparities: list[dict[str, Any]] = []
@@ -136,15 +157,17 @@ def data_checks(
         notes.append(DROPPED_FEW_NOTE.format(m=min_cell_size))
     elif rows_dropped_missing_label:
         notes.append(DROPPED_NOTE.format(dropped=rows_dropped_missing_label, total=rows_total))
-    for attribute in sensitive.columns:
-        name = str(attribute)
-        values = sensitive[attribute].astype(str).to_numpy()
+    for name, group_counts_of in counts.attributes.items():
+        sizes = group_counts_of.sizes
+        missing_by_group = group_counts_of.missing
+        index = {g: i for i, g in enumerate(group_counts_of.names)}
         references = {str(g): float(s) for g, s in reference_shares.get(name, {}).items()}
         suppressed: list[str] = []
         rates: list[tuple[str, np.ndarray]] = []
-        for group in _order(sensitive[attribute], extra=references):
-            mask = values == group
-            count = int(mask.sum())
+        seen = {g for g, k in zip(group_counts_of.names, sizes.tolist()) if k > 0}
+        for group in _order_names(seen, group_counts_of.categories, extra=references):
+            at = index.get(group)
+            count = int(sizes[at]) if at is not None else 0
             hidden = count < min_cell_size
             representation.append(
                 RepresentationRow(
@@ -172,7 +195,7 @@ def data_checks(
             note = _under_represented_note(representation[-1])
             if note is not None:
                 notes.append(note)
-            group_counts = missing[mask].sum(axis=0)
+            group_counts = missing_by_group[at]
             rates.append((group, group_counts / count))
             missingness.extend(
                 MissingnessRow(
@@ -196,9 +219,9 @@ def data_checks(
         note = _missingness_note(attribute_gaps)
         if note is not None:
             notes.append(note)
-    if features and not missing.any():
+    if features and not counts.any_missing:
         notes.append(NO_MISSING_NOTE)
-    notes.extend(_label_missingness(missing, labels, features, min_cell_size))
+    notes.extend(_label_missingness(counts, features, min_cell_size))
     return DataChecks(
         rows_total=published_total,
         rows_dropped_missing_label=published_dropped,
@@ -389,17 +412,17 @@ def _disparities(
 
 
 def _label_missingness(
-    missing: np.ndarray, labels: np.ndarray | None, features: Sequence[str], min_cell_size: int
+    counts: CheckCounts, features: Sequence[str], min_cell_size: int
 ) -> list[str]:
     """Notes on features missing more often with one outcome than the other."""
-    if labels is None or missing.shape[1] == 0:
+    if counts.label_rows is None or counts.label_missing is None or not len(features):
         return []
-    outcome = np.asarray(labels).astype(bool)
     floor = max(min_cell_size, LABEL_MISSINGNESS_MIN)
-    if outcome.sum() < floor or (~outcome).sum() < floor:
+    negatives, positives = (int(k) for k in counts.label_rows)
+    if positives < floor or negatives < floor:
         return []
-    positive = missing[outcome].mean(axis=0)
-    negative = missing[~outcome].mean(axis=0)
+    positive = counts.label_missing[1] / positives
+    negative = counts.label_missing[0] / negatives
     notes = []
     for j in np.argsort(-np.abs(positive - negative), kind="stable"):
         if abs(positive[j] - negative[j]) < MISSINGNESS_NOTE_DIFFERENCE:
@@ -412,14 +435,12 @@ def _label_missingness(
     return notes
 
 
-def _order(column: pd.Series, *, extra: dict[str, float]) -> list[str]:
+def _order_names(
+    seen: set[str], categories: list[str] | None, *, extra: dict[str, float]
+) -> list[str]:
     """Observed groups in categorical (else sorted) order, then reference-only groups;
     ``(missing)`` last."""
-    seen = set(column.astype(str))
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        names = [str(c) for c in column.cat.categories if str(c) in seen]
-    else:
-        names = sorted(seen)
+    names = [c for c in categories if c in seen] if categories is not None else sorted(seen)
     names = [g for g in names if g != MISSING_GROUP]
     names.extend(sorted(g for g in extra if g not in seen and g != MISSING_GROUP))
     if MISSING_GROUP in seen or MISSING_GROUP in extra:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import norm
 
 CONFIDENCE = 0.95
 MAX_UNDEFINED_SHARE = 0.05
@@ -47,6 +46,8 @@ def wilson_interval(
 
 @lru_cache(maxsize=8)
 def _z(confidence: float) -> float:
+    from scipy.stats import norm  # imported on first use: scipy.stats costs ~0.5 s to import
+
     return float(norm.isf((1.0 - confidence) / 2.0))
 
 

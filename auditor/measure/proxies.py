@@ -41,6 +41,7 @@ from sklearn.preprocessing import OneHotEncoder
 from threadpoolctl import threadpool_limits
 
 from auditor.errors import SpecError
+from auditor.reduce.sampling import group_codes
 from reports.model import ProxyResult
 
 ALL_FEATURES = "(all features)"
@@ -58,6 +59,8 @@ TOO_FEW_GROUPS_REASON = (
     "patients and {min_rows} sampled rows"
 )
 NO_FEATURES_REASON = "not evaluable: no feature other than '{attribute}' itself"
+PROXY_SAMPLE_ROWS = 5000
+"""Rows (a seeded random sample) the proxy models are fitted on."""
 PROXY_THRESHOLD = 0.5
 """Proxy strength above which a feature is a strong proxy: the same bound as the
 clinical-default policy's `proxies` rule (at most 0.5), so the table and the rule agree.
@@ -73,7 +76,7 @@ def proxy_strengths(
     sensitive: pd.DataFrame,
     seed: int = 0,
     threshold: float = PROXY_THRESHOLD,
-    sample_size: int = 5000,
+    sample_size: int = PROXY_SAMPLE_ROWS,
     min_cell_size: int = 11,
 ) -> list[ProxyResult]:
     """Measure how well each feature, and all features together, predict each attribute.
@@ -113,13 +116,17 @@ def proxy_strengths(
     # Many small fits: thread pools only add start-up and contention cost here.
     with threadpool_limits(limits=1):
         for attribute in sensitive.columns:
-            full = sensitive[attribute].astype(str).to_numpy()
+            # group sizes of the whole data from one factorization (no string pass over
+            # every row); the row-level work below sees only the sample
+            codes, names = group_codes(sensitive[attribute])
+            population = dict(zip(names, np.bincount(codes, minlength=len(names)).tolist()))
+            sampled = np.asarray(names, dtype=object)[codes[rows]].astype(str)
             candidates = [f for f in features if f != attribute]
             results.extend(
                 _attribute_proxies(
                     str(attribute),
-                    full,
-                    full[rows],
+                    population,
+                    sampled,
                     data,
                     candidates,
                     seed=seed,
@@ -132,7 +139,7 @@ def proxy_strengths(
 
 def _attribute_proxies(
     attribute: str,
-    groups_all: np.ndarray,
+    population: dict[str, int],
     groups: np.ndarray,
     data: pd.DataFrame,
     candidates: list[str],
@@ -142,8 +149,7 @@ def _attribute_proxies(
     min_cell_size: int,
 ) -> list[ProxyResult]:
     min_rows = 2 * N_FOLDS
-    names_all, counts_all = np.unique(groups_all, return_counts=True)
-    population = dict(zip(names_all.tolist(), counts_all.tolist()))
+    population = {g: k for g, k in population.items() if k > 0}
     names, counts = np.unique(groups, return_counts=True)
     sampled = dict(zip(names.tolist(), counts.tolist()))
     excluded = sorted(

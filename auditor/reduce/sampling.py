@@ -53,6 +53,21 @@ def cell_codes(sensitive: pd.DataFrame) -> np.ndarray:
     return codes.to_numpy(dtype=np.int64)
 
 
+def group_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's group as an integer code, and the group names (as ``str(value)``).
+
+    One factorization of the column, no loop over rows: a categorical column keeps
+    its codes; values that print alike (``1`` and ``"1"``) are one group, as
+    ``astype(str)`` would make them.
+    """
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    names = [str(u) for u in uniques]
+    merged, remap = np.unique(np.asarray(names, dtype=object), return_inverse=True)
+    if merged.size == len(names) and len(names) and (remap == np.arange(len(names))).all():
+        return codes.astype(np.int64), names
+    return remap.astype(np.int64)[codes], [str(m) for m in merged]
+
+
 def largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
     """Split ``total`` units in proportion to ``shares``, rounding by largest remainder.
 

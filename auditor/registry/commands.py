@@ -14,19 +14,10 @@ import getpass
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import EXIT_BLOCKING_FAILURE, EXIT_PASS, RegistryError, SignatureError
-from auditor.registry.db import ENV_REGISTRY, default_registry_path
-from auditor.registry.records import (
-    GroupMetrics,
-    HeadStatement,
-    HistoryRow,
-    MetricValue,
-    SignoffEntry,
-)
-from auditor.registry.report_facts import KEY_METRICS
-from auditor.registry.service import DECISIONS, Registry
+from auditor.registry.names import DECISIONS, ENV_REGISTRY, KEY_METRICS, default_registry_path
 from auditor.safe_text import escape_control
 from auditor.signing import (
     ENV_SIGN_KEY,
@@ -36,6 +27,16 @@ from auditor.signing import (
     load_trusted_keys,
     signature_problem,
 )
+
+if TYPE_CHECKING:
+    from auditor.registry.records import (
+        GroupMetrics,
+        HeadStatement,
+        HistoryRow,
+        MetricValue,
+        SignoffEntry,
+    )
+    from auditor.registry.service import Registry
 
 EXIT_LOG_TAMPERED = EXIT_BLOCKING_FAILURE
 MSG_WHO = "cannot tell who ran the audit from the login: give --ran-by NAME"
@@ -194,6 +195,8 @@ def _signer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _open(args: argparse.Namespace) -> Registry:
+    from auditor.registry.service import Registry
+
     trusted = load_trusted_keys(getattr(args, "trusted_keys", None))
     return Registry(args.registry, trusted_keys=trusted)
 
@@ -215,6 +218,8 @@ def run_history(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if not metrics:
         raise RegistryError(MSG_BAD_METRICS)
+    from auditor.registry.service import Registry
+
     with Registry(args.registry, trusted_keys={}) as registry:
         rows = registry.history(args.model, metrics=metrics)
         if args.json:
@@ -258,6 +263,7 @@ def _expected_head(value: str | None, registry: Registry) -> str | HeadStatement
 
     from auditor.load.hashing import read_regular_file
     from auditor.registry.chain import signed_bytes
+    from auditor.registry.records import HeadStatement
 
     if value is None or re.fullmatch(r"[0-9a-f]{64}", value):
         return value
@@ -310,6 +316,8 @@ def run_log_head(args: argparse.Namespace) -> int:
     signer = _signer(args)
     if signer is None:
         raise SignatureError(MSG_NEEDS_KEY)
+    from auditor.registry.service import Registry
+
     with Registry(args.registry, trusted_keys={}) as registry:
         statement = registry.head_statement(signer)
     print(statement.to_json(), end="")

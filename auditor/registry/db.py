@@ -28,11 +28,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from auditor.errors import RegistryError
+from auditor.registry.names import (  # noqa: F401  (re-exported)
+    APP_DIR_NAME,
+    DEFAULT_FILE_NAME,
+    ENV_REGISTRY,
+    default_registry_path,
+)
 
-ENV_REGISTRY = "AUDITOR_REGISTRY"
-"""Environment variable naming the registry (a database URL or a SQLite file path)."""
-APP_DIR_NAME = "clinical-fairness-auditor"
-DEFAULT_FILE_NAME = "registry.db"
 SQLITE_BUSY_TIMEOUT_S = 60.0
 """How long a SQLite writer waits for another writer before giving up."""
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -53,12 +55,6 @@ MSG_NEWER_SCHEMA = (
     "the registry at {url} has schema revision {revision}, which this version of the "
     "auditor does not know: it was created by a newer version; upgrade the auditor"
 )
-
-
-def default_registry_path() -> Path:
-    """``$XDG_DATA_HOME/clinical-fairness-auditor/registry.db`` (``~/.local/share`` if unset)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / APP_DIR_NAME / DEFAULT_FILE_NAME
 
 
 def resolve_url(url: str | None = None) -> str:

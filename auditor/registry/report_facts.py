@@ -17,11 +17,10 @@ from pydantic import ValidationError
 from auditor.errors import RegistryError
 from auditor.judge.compare import label
 from auditor.registry.chain import sha256_text
+from auditor.registry.names import KEY_METRICS
 from auditor.registry.records import GroupMetrics, MetricValue
 from reports.model import PolicyResult, Report
 
-KEY_METRICS = ("auroc", "sensitivity", "calibration_slope")
-"""Metrics ``history`` shows per group unless told otherwise."""
 VERDICTS = ("pass", "warn", "fail")
 OVERALL_ATTRIBUTE = "overall"
 OVERALL_GROUP = "all"

@@ -32,6 +32,7 @@ from auditor.registry.models import (
     LogEntry,
     SignoffRow,
 )
+from auditor.registry.names import DECISIONS
 from auditor.registry.records import (
     AuditEntry,
     HeadStatement,
@@ -63,7 +64,6 @@ from auditor.signing import (
 )
 from reports.model import Report
 
-DECISIONS = ("approve", "reject")
 Decision = Literal["approve", "reject"]
 REPORT_FILE = "report.json"
 
