@@ -330,3 +330,17 @@ def test_multiclass_model_file_is_scored_with_predict_proba_in_class_order(tmp_p
     expected = balanced_accuracy_score(data["y"], pred)
     assert report.overall.metrics["balanced_accuracy"].estimate == pytest.approx(expected, abs=TOL)
     assert report.explanations.status == "ok"  # the probability of the first class
+
+
+def test_streaming_engine_is_refused_for_a_task():
+    from auditor.load.task_spec import ENGINE_NOT_FOR_TASK
+
+    raw = {
+        **BASE,
+        "task": "regression",
+        "label": {"column": "los"},
+        "engine": {"kind": "streaming"},
+    }
+    assert spec_error(raw) == "s.yaml: $.engine.kind: " + ENGINE_NOT_FOR_TASK.format(
+        kind="streaming", task="regression"
+    )

@@ -36,6 +36,10 @@ OUTPUT_LABEL_ONLY_BINARY = (
     "output: label is only for binary classifiers; task {task} needs the model's "
     "probabilities (or risk, or predicted value)"
 )
+ENGINE_NOT_FOR_TASK = (
+    "engine {kind} streams or distributes binary audits only; task {task} reads every row "
+    "in memory (engine: pandas, or leave engine out)"
+)
 SURVIVAL_COLUMNS_SAME = "the time and event columns must differ; both are {column!r}"
 
 
@@ -65,6 +69,10 @@ def task_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
             )
     if task != "binary" and model.get("output") == "label":
         problems.append(("$.model.output", OUTPUT_LABEL_ONLY_BINARY.format(task=task)))
+    engine = raw.get("engine") or {}
+    kind = engine.get("kind") if isinstance(engine, dict) else None
+    if task != "binary" and kind in ("streaming", "spark"):
+        problems.append(("$.engine.kind", ENGINE_NOT_FOR_TASK.format(kind=kind, task=task)))
     if task == "survival" and label.get("time") == label.get("event"):
         problems.append(("$.label.event", SURVIVAL_COLUMNS_SAME.format(column=label.get("time"))))
     if task == "multiclass" and isinstance(model.get("score_columns"), dict):
