@@ -164,7 +164,10 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
 
     The engine (see :func:`engine_kind`) decides how: all rows in memory, streamed
     in batches, or in Spark; every engine returns the same :class:`Prepared`.
+    A survival, multiclass or regression audit reads all rows in memory.
     """
+    if spec.task.id != "binary":
+        return _prepare_task(spec, progress)
     kind = engine_kind(spec)
     if kind != "pandas" and (spec.discover is not None or spec.named_groups):
         key = "discover" if spec.discover is not None else "named_groups"
@@ -281,6 +284,43 @@ def discover_prepared(
     )
 
 
+def _prepare_task(spec: AuditSpec, progress: Progress) -> Prepared:
+    """The same preparation for a survival, multiclass or regression audit: the task's
+    outcome and model outputs reduced to distinct-row tables per finest cell."""
+    from auditor.load.task_data import load_task_data, load_task_scorer
+    from auditor.tasks.base import reduce_rows
+
+    progress(f"loading data {spec.data.name}")
+    data, outcome = load_task_data(spec)
+    refuse_identifier_like(
+        data.sensitive,
+        min_cell_size=spec.min_cell_size,
+        max_groups=spec.privacy.max_groups,
+        file=display_path(spec.data),
+    )
+    check_reference_groups(spec, data)
+    progress("loading model")
+    scorer = load_task_scorer(spec)
+    progress(f"scoring {len(data.frame):,} patients")
+    outputs = scorer.outputs(data.frame)
+    progress("reducing to subgroup statistics")
+    stats = reduce_rows(data.sensitive, {**outcome.columns, **outputs})
+    hashes: dict[str, Any] = {"data": data.sha256}
+    if spec.source is not None:
+        hashes["spec"] = spec.source_sha256 or sha256_path(spec.source)
+    if spec.model.path is not None:
+        hashes["model"] = scorer.sha256
+    scores = next(iter(outputs.values()))
+    return Prepared(
+        spec=spec,
+        data=data,
+        scorer=scorer,  # type: ignore[arg-type]
+        scores=scores,
+        stats=stats,  # type: ignore[arg-type]
+        hashes=hashes,
+    )
+
+
 def _score_source(spec: AuditSpec) -> str:
     if spec.model.score_column is not None:
         return f"score column {spec.model.score_column!r}"
@@ -359,7 +399,7 @@ def explain_prepared(
         prepared.data.frame,
         features=features,
         sensitive=prepared.data.sensitive,
-        labels=prepared.data.labels,
+        labels=_outcome_labels(prepared),
         sample_size=spec.explain.sample_size,
         background_size=spec.explain.background_size,
         top_k=spec.explain.top_k,
@@ -369,6 +409,14 @@ def explain_prepared(
         proxies=proxies,
         intersections=spec.intersections,
     )
+
+
+def _outcome_labels(prepared: Prepared) -> np.ndarray | None:
+    """0/1 outcomes for stratified samples and missingness by outcome: the binary label,
+    the event by the horizon for survival; none for multiclass and regression."""
+    if prepared.spec.task.id in ("binary", "survival"):
+        return prepared.data.labels
+    return None
 
 
 def check_data(prepared: Prepared) -> DataChecks:
@@ -388,7 +436,7 @@ def check_data(prepared: Prepared) -> DataChecks:
         prepared.data.frame,
         features=list(prepared.data.features),
         sensitive=prepared.data.sensitive,
-        labels=prepared.data.labels,
+        labels=_outcome_labels(prepared),
         min_cell_size=spec.min_cell_size,
         reference_shares=spec.reference_shares or None,
         rows_total=prepared.data.rows_total,
@@ -407,6 +455,25 @@ def measure_prepared(
     from auditor.measure.measurement import measure
 
     spec = prepared.spec
+    if spec.task.id != "binary":
+        from auditor.tasks import task_def
+        from auditor.tasks.measure import measure_task
+
+        return measure_task(
+            task_def(spec.task.id),
+            prepared.stats,  # type: ignore[arg-type]
+            settings=spec.task.settings(),
+            views=views_for(spec),
+            thresholds=list(thresholds or spec.thresholds),
+            reference_groups=reference_groups
+            if reference_groups is not None
+            else spec.reference_groups,
+            bootstrap=spec.bootstrap if bootstrap is None else bootstrap,
+            seed=spec.seed if seed is None else seed,
+            min_cell_size=spec.min_cell_size,
+            complementary=spec.privacy.complementary,
+            rounding=spec.privacy.rounding,
+        )
     labels_only = spec.model.output == OUTPUT_LABEL
     return measure(
         prepared.stats,
@@ -545,7 +612,9 @@ def build_report(
         name=spec.name,
         verdict="pass",
         model=_model_info(spec, prepared.scorer),
-        label={"column": spec.label.column, "positive": spec.label.positive},
+        task=spec.task.id,  # type: ignore[arg-type]
+        task_settings=spec.task.settings(),
+        label=_report_label(spec),
         threshold=thresholds[0],
         thresholds=thresholds,
         min_cell_size=spec.min_cell_size,
@@ -576,6 +645,12 @@ def build_report(
         waivers=spec.waivers,
         undecided=spec.undecided,
     )
+
+
+def _report_label(spec: AuditSpec) -> dict[str, Any]:
+    if spec.task.id == "binary":
+        return {"column": spec.label.column, "positive": spec.label.positive}
+    return dict(spec.raw.get("label") or {"column": spec.label.column})
 
 
 NOTE_IN_MEMORY = (

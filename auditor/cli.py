@@ -64,6 +64,10 @@ class Progress:
             print(f"[{elapsed:6.1f}s] {step}", file=self.stream, flush=True)
 
 
+TASK_CHOICES = ("binary", "survival", "multiclass", "regression")
+"""The spec's task: values (auditor.tasks.TASK_IDS; a literal here keeps --help fast)."""
+
+
 def _formats(text: str) -> list[str]:
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
     for name in names:
@@ -173,10 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="audit the bundled clinical example",
-        epilog="example:\n  auditor demo --out audit-demo",
+        epilog="example:\n  auditor demo --out audit-demo\n"
+        "  auditor demo --task survival --out audit-survival",
         formatter_class=fmt,
     )
     _add_run_options(p)
+    p.add_argument(
+        "--task",
+        choices=TASK_CHOICES,
+        default="binary",
+        help="which bundled example: binary (hospital admission, default), survival "
+        "(one-year mortality after MI), multiclass (ordinal), regression",
+    )
     p.set_defaults(out=Path("audit-demo"))
     for action in p._actions:
         if action.dest == "out":
@@ -234,10 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "metrics",
         help="list the metric registry",
-        epilog="example:\n  auditor metrics",
+        epilog="example:\n  auditor metrics\n  auditor metrics --task survival",
         formatter_class=fmt,
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--task",
+        choices=TASK_CHOICES,
+        default="binary",
+        help="whose registry to list: binary (default), survival, multiclass or regression",
+    )
 
     p = sub.add_parser(
         "compare",
@@ -523,7 +541,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from auditor.load.examples import demo_spec_path
 
-    return _run(args, demo_spec_path())
+    return _run(args, demo_spec_path(getattr(args, "task", "binary")))
 
 
 def _terminal_ask(question: str, options: list[str], default: str) -> str:
@@ -557,12 +575,16 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
     validate_spec(spec)
     _policies(spec, args.spec, from_cli=False)
     prepared = prepare(spec)  # reads every row and scores it: labels, scores, trust, hashes
-    model = (spec.model.score_column and f"score column '{spec.model.score_column}'") or (
-        f"model {spec.model.path.name}" if spec.model.path else "no model"
+    columns = ", ".join(c for _, c in spec.task.score_columns)
+    model = (
+        (spec.model.score_column and f"score column '{spec.model.score_column}'")
+        or (columns and f"score columns {columns}")
+        or (f"model {spec.model.path.name}" if spec.model.path else "no model")
     )
+    task = "" if spec.task.id == "binary" else f"task {spec.task.id}, "
     print(
-        f"{args.spec}: valid — data {spec.data.name} ({len(prepared.scores):,} patients), "
-        f"label '{spec.label.column}', {model}, sensitive {', '.join(spec.sensitive)}"
+        f"{args.spec}: valid — {task}data {spec.data.name} ({len(prepared.scores):,} "
+        f"patients), label '{spec.label.column}', {model}, sensitive {', '.join(spec.sensitive)}"
     )
     return EXIT_PASS
 
@@ -593,8 +615,9 @@ def cmd_policies(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from auditor.measure.metrics import METRICS
+    from auditor.tasks import task_metrics
 
+    METRICS = task_metrics(getattr(args, "task", "binary"))
     if args.json:
         rows = [
             {

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 
+from auditor.tasks import task_hints
 from reports import format as fmt
 from reports.model import Bound, GroupResult, Report, group_key
 
@@ -56,7 +57,8 @@ MAX_SERIES = len(SERIES_COLOURS)
 MAX_ROWS = 30
 """Groups per dot-plot chart; more groups are split over several charts."""
 MAX_METRIC_PANELS = 6
-DEFAULT_CHART_METRICS = ("auroc", "sensitivity", "calibration_slope")
+DEFAULT_CHART_METRICS = task_hints("binary").chart_metrics
+"""The binary task's; a report of another task charts its own (auditor.tasks)."""
 MAX_CURVE_POINTS = 400
 SHAP_FEATURES = 8
 FULL_WIDTH = 6.6
@@ -438,7 +440,7 @@ def _chart_metrics(report: Report, key: tuple[str, ...], groups: list[GroupResul
         and r.metric not in ("n", "n_positive", "n_negative")
     ]
     wanted = list(dict.fromkeys(judged))
-    for m in DEFAULT_CHART_METRICS:
+    for m in task_hints(report.task).chart_metrics:
         if len(wanted) >= 3:
             break
         if m not in wanted:
@@ -744,6 +746,9 @@ def calibration_charts(
         return []
     label = fmt.attribute_label(name)  # type: ignore[arg-type]
     groups = {group_key(g.attribute, g.group): g for g in report.groups}
+    survival = report.task == "survival"
+    summary_id = "calibration_error_t" if survival else "calibration_slope"
+    summary_word = "calibration error" if survival else "slope"
     parts = _chunks(curves, MAX_SERIES)
     out = []
     for part_index, part in enumerate(parts):
@@ -754,9 +759,9 @@ def calibration_charts(
             ax.plot([0, lim], [0, lim], color="#999999", linewidth=0.8)
             for i, c in enumerate(part):
                 g = groups.get(group_key(c.attribute, c.group))
-                slope = g.metrics.get("calibration_slope") if g else None
+                slope = g.metrics.get(summary_id) if g else None
                 extra = (
-                    f" (slope {fmt.number(slope.estimate)})"
+                    f" ({summary_word} {fmt.number(slope.estimate)})"
                     if slope and slope.estimate is not None
                     else ""
                 )
@@ -769,9 +774,11 @@ def calibration_charts(
                 )
             ax.set_xlim(0, lim)
             ax.set_ylim(0, lim)
-            ax.set_xlabel("Predicted risk")
-            ax.set_ylabel("Observed event rate")
-            _curve_legend(fig, "Group (calibration slope)")
+            ax.set_xlabel("Predicted risk" + (" by the horizon" if survival else ""))
+            ax.set_ylabel("Observed risk (1 − Kaplan–Meier)" if survival else "Observed event rate")
+            _curve_legend(
+                fig, f"Group ({'calibration error' if survival else 'calibration slope'})"
+            )
             svg = _svg(fig)
         title = _part(f"Calibration by {label} group", part_index, len(parts))
         out.append(
@@ -796,6 +803,174 @@ def calibration_charts(
                 svg=svg,
                 width_in=HALF_WIDTH,
                 height_in=height,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------ task views
+
+
+def task_charts(report: Report, name: object, key: tuple[str, ...], index: int) -> list[Chart]:
+    """The task's own views: Kaplan–Meier by group (survival), binned residuals by group
+    (regression), confusion matrices by group (multiclass). Drawn from the report only."""
+    label = fmt.attribute_label(name)  # type: ignore[arg-type]
+    hidden = report.suppressed_keys()
+    out: list[Chart] = []
+    km = [
+        c
+        for c in report.curves.kaplan_meier
+        if _attr_key(c.attribute) == key
+        and group_key(c.attribute, c.group) not in hidden | report.label_withheld_keys()
+    ]
+    km_parts = _chunks(km, MAX_SERIES) if km else []
+    for part_index, part in enumerate(km_parts):
+        with _chart_style():
+            fig, ax, height = _curve_figure([fmt.group_label(c.group) for c in part], "")
+            for i, c in enumerate(part):
+                ax.step(
+                    c.time,
+                    c.survival,
+                    where="post",
+                    label=_label(fmt.group_label(c.group)),
+                    **_style(i),  # type: ignore[arg-type]
+                )
+            horizon = report.task_settings.get("horizon")
+            if horizon is not None:
+                ax.axvline(float(horizon), color="#999999", linewidth=0.8, linestyle="--")
+            ax.set_ylim(0, 1.01)
+            ax.set_xlabel("Time (the horizon dashed)")
+            ax.set_ylabel("Event-free survival (Kaplan–Meier)")
+            _curve_legend(fig, "Group")
+            svg = _svg(fig)
+        title = _part(f"Kaplan–Meier by {label} group", part_index, len(km_parts))
+        out.append(
+            Chart(
+                id=f"km-{index}-{part_index}",
+                kind="task",
+                attribute=key,
+                title=title,
+                caption=f"{title}, up to the horizon. Each step holds at least "
+                f"{report.min_cell_size} events, so no small count can be read off a curve.",
+                alt="Kaplan–Meier curves. "
+                + "; ".join(
+                    f"{fmt.group_label(c.group)}: survival {fmt.number(c.survival[-1])} at "
+                    f"time {fmt.number(c.time[-1])}"
+                    for c in part
+                    if c.time
+                )
+                + ".",
+                svg=svg,
+                width_in=HALF_WIDTH,
+                height_in=height,
+            )
+        )
+    residuals = [
+        c
+        for c in report.curves.residuals
+        if _attr_key(c.attribute) == key
+        and group_key(c.attribute, c.group) not in hidden
+        and c.bins
+    ]
+    residual_parts = _chunks(residuals, MAX_SERIES) if residuals else []
+    for part_index, part in enumerate(residual_parts):
+        with _chart_style():
+            fig, ax, height = _curve_figure([fmt.group_label(c.group) for c in part], "")
+            ax.axhline(0.0, color="#999999", linewidth=0.8)
+            for i, c in enumerate(part):
+                ax.plot(
+                    [b.mean_predicted for b in c.bins],
+                    [b.mean_residual for b in c.bins],
+                    label=_label(fmt.group_label(c.group)),
+                    markersize=4.5,
+                    **_style(i),  # type: ignore[arg-type]
+                )
+            ax.set_xlabel("Predicted value")
+            ax.set_ylabel("Mean residual (observed − predicted)")
+            _curve_legend(fig, "Group")
+            svg = _svg(fig)
+        title = _part(f"Residuals by {label} group", part_index, len(residual_parts))
+        out.append(
+            Chart(
+                id=f"residuals-{index}-{part_index}",
+                kind="task",
+                attribute=key,
+                title=title,
+                caption=f"{title}. Points are prediction bins of at least "
+                f"{report.min_cell_size} patients; above the grey line the model "
+                "under-predicts.",
+                alt="Residual plot. "
+                + "; ".join(
+                    f"{fmt.group_label(c.group)}: "
+                    + ", ".join(
+                        f"predicted {fmt.number(b.mean_predicted)} residual "
+                        f"{fmt.number(b.mean_residual)}"
+                        for b in c.bins
+                    )
+                    for c in part
+                )
+                + ".",
+                svg=svg,
+                width_in=HALF_WIDTH,
+                height_in=height,
+            )
+        )
+    for j, c in enumerate(
+        c
+        for c in report.curves.confusion
+        if _attr_key(c.attribute) == key and group_key(c.attribute, c.group) not in hidden
+    ):
+        k = len(c.classes)
+        with _chart_style():
+            fig = Figure(figsize=(HALF_WIDTH, HALF_WIDTH * 0.85))
+            ax = fig.add_subplot(1, 1, 1)
+            grid = np.array([[np.nan if v is None else v for v in row] for row in c.counts])
+            totals = np.nansum(grid, axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(totals > 0, grid / totals, np.nan)
+            ax.imshow(np.nan_to_num(share, nan=0.0), cmap="Blues", vmin=0, vmax=1)
+            for r in range(k):
+                for q in range(k):
+                    v = c.counts[r][q]
+                    text = f"<{report.min_cell_size}" if v is None else str(v)
+                    dark = bool(np.nan_to_num(share[r, q]) > 0.55)
+                    ax.text(
+                        q,
+                        r,
+                        text,
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if dark else "black",
+                    )
+            ax.set_xticks(range(k), c.classes)
+            ax.set_yticks(range(k), c.classes)
+            ax.set_xlabel("Predicted class")
+            ax.set_ylabel("True class")
+            svg = _svg(fig)
+        group = fmt.group_label(c.group)
+        title = f"Confusion matrix, {label} = {group}"
+        out.append(
+            Chart(
+                id=f"confusion-{index}-{j}",
+                kind="task",
+                attribute=key,
+                title=title,
+                caption=f"{title}. Rows are true classes, columns predicted; cells under "
+                f"{report.min_cell_size} patients (and cells that would reveal them) are "
+                "withheld.",
+                alt=f"{title}: "
+                + "; ".join(
+                    f"true {cls}: "
+                    + ", ".join(
+                        f"{p} {'withheld' if v is None else v}"
+                        for p, v in zip(c.classes, row, strict=True)
+                    )
+                    for cls, row in zip(c.classes, c.counts, strict=True)
+                ),
+                svg=svg,
+                width_in=HALF_WIDTH,
+                height_in=HALF_WIDTH * 0.85,
             )
         )
     return out
@@ -976,6 +1151,7 @@ def make_charts(report: Report) -> ChartSet:
         charts.charts.extend(disparity_charts(report, name, key, index))
         charts.charts.extend(roc_charts(report, name, key, index))
         charts.charts.extend(calibration_charts(report, name, key, index))
+        charts.charts.extend(task_charts(report, name, key, index))
     overall = shap_overall_chart(report)
     if overall is not None:
         charts.charts.append(overall)

@@ -21,6 +21,7 @@ from auditor.privacy.suppression import (
     WITHHELD_NEGATIVES,
     WITHHELD_POSITIVES,
 )
+from auditor.tasks import find_metric
 from reports.model import (
     Bound,
     Estimate,
@@ -63,17 +64,17 @@ def metric_name(metric_id: str | None) -> str:
     """Display name of a registry metric; never a raw id (``proxy_strength`` -> Proxy strength)."""
     if metric_id is None:
         return ""
-    definition = METRICS.get(metric_id)
+    definition = METRICS.get(metric_id) or find_metric(metric_id)
     if definition is not None:
-        return definition.name
+        return str(definition.name)
     if metric_id in NAMES_OUTSIDE_REGISTRY:
         return NAMES_OUTSIDE_REGISTRY[metric_id]
     return metric_id.replace("_", " ").capitalize()
 
 
 def metric_meaning(metric_id: str) -> str:
-    definition = METRICS.get(metric_id)
-    return definition.meaning if definition is not None else ""
+    definition = METRICS.get(metric_id) or find_metric(metric_id)
+    return str(definition.meaning) if definition is not None else ""
 
 
 def attribute_label(attribute: GroupName | None) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from auditor.tasks import task_hints
 from reports import format as fmt
 from reports.cohorts import SECTION_TITLE, cohorts_lines, cohorts_summary, method_text
 from reports.findings import ResultRow, build_summary, counts_text
 from reports.model import Report, group_key
 from reports.tables import withheld_note
 
-SUMMARY_METRICS = ("prevalence", "auroc", "sensitivity", "calibration_slope")
+SUMMARY_METRICS = task_hints("binary").summary_metrics
+"""The binary task's summary; a report of another task uses its own (auditor.tasks)."""
 """The key measures of the compact table (with n)."""
 MAX_RULE_ROWS = 40
 """Failing/inconclusive rows listed before 'and N more' (a PR comment holds 65,536 chars)."""
@@ -115,9 +117,11 @@ def summary_markdown(report: Report) -> str:
 
 def _metrics_table(report: Report) -> list[str]:
     reasons = report.suppression_reasons()
+    SUMMARY_METRICS = task_hints(report.task).summary_metrics
     header = ["Attribute", "Group", "Patients", *(fmt.metric_name(m) for m in SUMMARY_METRICS)]
+    flags = f" (score ≥ {fmt.number(report.threshold)} flags a patient)"
     lines = [
-        f"### Key measures by group (score ≥ {fmt.number(report.threshold)} flags a patient)",
+        f"### Key measures by group{flags if report.task in ('binary', 'survival') else ''}",
         "",
         _row([md(h) for h in header]),
         _row(["---", "---"] + ["---:"] * (len(header) - 2)),
@@ -142,7 +146,27 @@ def _metrics_table(report: Report) -> list[str]:
                 fmt.estimate_text(g.metrics.get(m)) for m in SUMMARY_METRICS
             ]
         lines.append(_row([md(attribute), md(group), *(md(c) for c in cells)]))
-    return lines
+    return [*lines, *_confusion_tables(report)]
+
+
+def _confusion_tables(report: Report) -> list[str]:
+    """Multiclass: each shown group's confusion matrix (withheld cells as '<N', never a count)."""
+    out: list[str] = []
+    for c in report.curves.confusion:
+        label = fmt.attribute_label(c.attribute)
+        out += ["", f"#### Confusion matrix, {md(label)} = {md(fmt.group_label(c.group))}", ""]
+        out.append(_row(["true \\ predicted", *(md(k) for k in c.classes)]))
+        out.append(_row(["---", *(["---:"] * len(c.classes))]))
+        for cls, row in zip(c.classes, c.counts, strict=True):
+            cells = [f"<{report.min_cell_size}*" if v is None else str(v) for v in row]
+            out.append(_row([md(cls), *(md(x) for x in cells)]))
+    if out:
+        out += [
+            "",
+            f"\\* withheld for privacy (fewer than {report.min_cell_size} patients, or "
+            "withheld so that such a cell cannot be recovered from its row or column).",
+        ]
+    return out
 
 
 def write_markdown(report: Report, out_dir: Path) -> Path:

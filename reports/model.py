@@ -232,12 +232,63 @@ class CalibrationCurve(_Model):
     )
 
 
+class KaplanMeierCurve(_Model):
+    """Kaplan–Meier event-free survival of one group whose event count may be shown."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    time: list[float] = Field(
+        description="Times of the steps, up to the horizon; at least min_cell_size events "
+        "between two steps, so no small count can be read off the curve."
+    )
+    survival: list[float] = Field(description="Event-free survival at each time.")
+
+
+class ResidualBin(_Model):
+    """One prediction-quantile bin of a regression residual plot (>= min_cell_size patients)."""
+
+    mean_predicted: float = Field(description="Mean prediction in the bin.")
+    mean_residual: float = Field(description="Mean of observed − predicted in the bin.")
+
+
+class ResidualCurve(_Model):
+    """Residuals against predictions of one reportable group (regression)."""
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    bins: list[ResidualBin] = Field(description="Bins of at least min_cell_size patients.")
+
+
+class ConfusionMatrix(_Model):
+    """Patients by true class (rows) and predicted class (columns) of one group (multiclass).
+
+    A cell is null when withheld for privacy: fewer than min_cell_size patients, or
+    withheld so that such a cell cannot be recovered from its row or column.
+    """
+
+    attribute: GroupName = Field(description="Attribute name, or a list for an intersection.")
+    group: GroupName = Field(description="Group value, or a list of values for an intersection.")
+    classes: list[str] = Field(description="Classes in label.classes order.")
+    counts: list[list[int | None]] = Field(description="counts[true][predicted]; null = withheld.")
+
+
 class Curves(_Model):
     """Curves per group, for the report's charts."""
 
     roc: list[RocCurve] = Field(default_factory=list, description="ROC curves per group.")
     calibration: list[CalibrationCurve] = Field(
-        default_factory=list, description="Calibration curves per group."
+        default_factory=list,
+        description="Calibration curves per group (survival: observed 1 − KM at the horizon "
+        "against mean predicted risk, per risk bin).",
+    )
+    kaplan_meier: list[KaplanMeierCurve] = Field(
+        default_factory=list, description="survival: Kaplan–Meier curves per group."
+    )
+    residuals: list[ResidualCurve] = Field(
+        default_factory=list, description="regression: binned residuals per group."
+    )
+    confusion: list[ConfusionMatrix] = Field(
+        default_factory=list, description="multiclass: confusion matrices per group."
     )
 
 
@@ -713,6 +764,14 @@ class Report(_Model):
         default_factory=ResultCounts, description="Policy results by outcome."
     )
     model: ModelInfo = Field(description="The audited model: name, version and format.")
+    task: Literal["binary", "survival", "multiclass", "regression"] = Field(
+        "binary", description="What kind of model was audited; its registry names the metrics."
+    )
+    task_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the task's metrics were measured with (survival: horizon; "
+        "multiclass: classes, ordered).",
+    )
     label: dict[str, Any] = Field(description="{column, positive}")
     threshold: float = Field(description="Primary decision threshold (score >= t is positive).")
     thresholds: list[float] = Field(description="Every decision threshold; the first is primary.")
@@ -813,6 +872,15 @@ class Report(_Model):
         ]
         self.curves.calibration = [
             c for c in self.curves.calibration if group_key(c.attribute, c.group) not in no_curves
+        ]
+        self.curves.kaplan_meier = [
+            c for c in self.curves.kaplan_meier if group_key(c.attribute, c.group) not in no_curves
+        ]
+        self.curves.residuals = [
+            c for c in self.curves.residuals if group_key(c.attribute, c.group) not in hidden
+        ]
+        self.curves.confusion = [
+            c for c in self.curves.confusion if group_key(c.attribute, c.group) not in hidden
         ]
         if not hidden:
             return self

@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor.measure.metrics import COUNT_METRICS, METRICS
+from auditor.measure.metrics import COUNT_METRICS
+from auditor.tasks import all_metric_ids, find_metric, task_hints, task_metrics
 from reports import format as fmt
 from reports.model import (
     DisparityResult,
@@ -109,7 +110,7 @@ def _cell(group: GroupResult, metric_id: str, min_cell_size: int) -> Cell:
         if group.label_metrics_withheld:
             return Cell(fmt.NO_VALUE, "", withheld_note(group, min_cell_size))
         return Cell(fmt.NO_VALUE, "", "not computed")
-    if metric_id in COUNT_METRICS:
+    if _is_count(metric_id):
         return Cell(fmt.count(e.estimate), "", e.reason or "")
     value, ci = fmt.estimate_parts(e)
     return Cell(value, ci, e.reason or "")
@@ -119,8 +120,9 @@ def _table_columns(groups: Sequence[GroupResult]) -> list[tuple[str, str, list[s
     present = {m for g in groups if not g.suppressed for m in g.metrics}
     layout = [(k, t, [m for m in ids if m in present]) for k, t, ids in TABLE_LAYOUT]
     placed = {m for _, _, ids in TABLE_LAYOUT for m in ids} | {"n", "n_negative"}
-    extra = [m for m in METRICS if m in present and m not in placed]
-    extra += sorted(m for m in present if m not in METRICS and m not in placed)
+    known = all_metric_ids()
+    extra = [m for m in known if m in present and m not in placed]
+    extra += sorted(m for m in present if m not in known and m not in placed)
     while extra:
         ids = layout[-1][2]
         room = MAX_COLUMNS - len(ids)
@@ -176,7 +178,8 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
                 )
             )
         at = f" (score ≥ {fmt.number(report.threshold)} flags a patient)"
-        needs_t = any(METRICS[m].needs_threshold for m in ids if m in METRICS)
+        registry = task_metrics(report.task)
+        needs_t = any(registry[m].needs_threshold for m in ids if m in registry)
         caption = (
             f"By {label} group{at if needs_t else ''}. Point estimate above, 95% interval below."
         )
@@ -209,9 +212,14 @@ def threshold_table(report: Report, attr_key: tuple[str, ...], label: str) -> Ta
                 thresholds.append(t)
     if not thresholds:
         return None
+    candidates = (
+        THRESHOLD_METRICS
+        if report.task == "binary"
+        else [m for m, d in task_metrics(report.task).items() if d.needs_threshold]
+    )
     ids = [
         m
-        for m in THRESHOLD_METRICS
+        for m in candidates
         if any(m in g.by_threshold.get(t, {}) for g in groups for t in thresholds)
     ]
     rows = []
@@ -274,7 +282,8 @@ def disparity_tables(report: Report, attr_key: tuple[str, ...], label: str) -> l
         and (d.group == "worst_case" or group_key(d.attribute, d.group) not in hidden)
     ]
     present = {d.metric for d in items}
-    wanted = [m for m in dict.fromkeys([*judged, *KEY_DISPARITY_METRICS]) if m in present]
+    key_metrics = task_hints(report.task).disparity_metrics
+    wanted = [m for m in dict.fromkeys([*judged, *key_metrics]) if m in present]
     wanted = wanted[:MAX_COLUMNS]
     if not wanted:
         return []
@@ -348,13 +357,23 @@ def _as_estimate(d: DisparityResult) -> Estimate:
     return Estimate(estimate=d.estimate, ci_low=d.ci_low, ci_high=d.ci_high)
 
 
+def _is_count(metric_id: str) -> bool:
+    """Counts are shown as whole numbers without an interval (every task's registry)."""
+    if metric_id in COUNT_METRICS:
+        return True
+    definition = find_metric(metric_id)
+    return bool(getattr(definition, "count", False))
+
+
 def overall_rows(report: Report) -> list[tuple[str, str, str]]:
     rows = []
-    for m in METRICS:
+    registry = list(task_metrics(report.task))
+    ordered = registry + [m for m in report.overall.metrics if m not in registry]
+    for m in ordered:
         e = report.overall.metrics.get(m)
         if e is None:
             continue
-        if m in COUNT_METRICS:
+        if _is_count(m):
             rows.append((fmt.metric_name(m), fmt.count(e.estimate), ""))
         else:
             value, ci = fmt.estimate_parts(e)

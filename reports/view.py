@@ -69,15 +69,35 @@ class AttributeSection:
     roc_charts: list[Chart]
     calibration_charts: list[Chart]
     shap_charts: list[Chart]
+    task_charts: list[Chart] = field(default_factory=list)
+    """The task's own views (Kaplan–Meier, residuals, confusion matrices)."""
 
     @property
     def curve_charts(self) -> list[Chart]:
-        """ROC and calibration charts interleaved, so each pair prints side by side."""
+        """ROC and calibration charts interleaved, so each pair prints side by side;
+        the task's own views after them."""
         out: list[Chart] = []
         for i in range(max(len(self.roc_charts), len(self.calibration_charts))):
             out.extend(self.roc_charts[i : i + 1])
             out.extend(self.calibration_charts[i : i + 1])
-        return out
+        return [*out, *self.task_charts]
+
+    @property
+    def curves_heading(self) -> str:
+        kinds = {c.id.split("-")[0] for c in self.curve_charts}
+        names = {
+            "roc": "ROC",
+            "calibration": "calibration",
+            "km": "Kaplan–Meier",
+            "residuals": "residual",
+            "confusion": "confusion matrices",
+        }
+        words = [names[k] for k in names if k in kinds]
+        text = " and ".join(w for w in words if w != "confusion matrices")
+        text = f"{text} curves" if text else ""
+        if "confusion" in kinds:
+            text = f"{text} and confusion matrices" if text else "Confusion matrices"
+        return text[:1].upper() + text[1:]
 
 
 @dataclass
@@ -169,6 +189,7 @@ def build_view(report: Report, charts: ChartSet) -> ReportView:
                 roc_charts=charts.for_attribute("roc", key),
                 calibration_charts=charts.for_attribute("calibration", key),
                 shap_charts=charts.for_attribute("shap", key),
+                task_charts=charts.for_attribute("task", key),
             )
         )
     date = report.provenance.generated_at[:10]
@@ -223,14 +244,40 @@ def _fairness_estimate(f: Any) -> Estimate:
     return Estimate(estimate=f.estimate, ci_low=f.ci_low, ci_high=f.ci_high)
 
 
-def _facts(report: Report) -> list[tuple[str, str]]:
+def _outcome(report: Report) -> str:
+    """The outcome in the words of the report's task (from the report's own label)."""
     label = report.label
+    if report.task == "survival":
+        return (
+            f"{label.get('event', '')} = {label.get('event_value', 1)} by time "
+            f"{fmt.number(float(label.get('horizon', 0)))} (follow-up {label.get('time', '')}; "
+            "survival task)"
+        )
     outcome = str(label.get("column", ""))
+    if report.task == "multiclass":
+        classes = ", ".join(str(c) for c in label.get("classes") or [])
+        kind = "ordered, first most acute" if label.get("ordered") else "unordered"
+        return f"{outcome} (classes {classes}; {kind})"
+    if report.task == "regression":
+        return f"{outcome} (continuous; regression task)"
     if "positive" in label:
         outcome += f" = {label['positive']}"
+    return outcome
+
+
+def _threshold_fact(report: Report) -> tuple[str, str] | None:
+    others = [fmt.number(t) for t in report.thresholds if t != report.threshold]
+    also = f" (also reported: {', '.join(others)})" if others else ""
+    if report.task in ("multiclass", "regression"):
+        return None
+    what = "risk by the horizon" if report.task == "survival" else "score"
+    return ("Decision threshold", f"{what} ≥ {fmt.number(report.threshold)} flags a patient{also}")
+
+
+def _facts(report: Report) -> list[tuple[str, str]]:
+    outcome = _outcome(report)
     spec = report.provenance.spec
     data = spec.get("data") if isinstance(spec, dict) else None
-    others = [fmt.number(t) for t in report.thresholds if t != report.threshold]
     facts = [
         (
             "Model",
@@ -242,11 +289,7 @@ def _facts(report: Report) -> list[tuple[str, str]]:
         ("Audit", report.name),
         ("Outcome", outcome),
         ("Patients", fmt.patients(report.overall.n, report.overall.n_encounters)),
-        (
-            "Decision threshold",
-            f"score ≥ {fmt.number(report.threshold)} flags a patient"
-            + (f" (also reported: {', '.join(others)})" if others else ""),
-        ),
+        *([t] if (t := _threshold_fact(report)) else []),
         (
             "Policies",
             ", ".join(f"{p.title} ({p.id} v{p.version})" for p in report.policies) or "none",

@@ -20,8 +20,8 @@ from tests.load_helpers import make_cohort, write_cohort, write_spec
 ALLOWED_KEYS = (
     "bootstrap, bootstrap_bins, cluster, data, discover, drop_missing_label, engine, explain, "
     "features, intersections, label, min_cell_size, model, model_card, name, named_groups, "
-    "policy, privacy, reference_groups, reference_shares, seed, sensitive, threshold, undecided, "
-    "waivers"
+    "policy, privacy, reference_groups, reference_shares, seed, sensitive, task, threshold, "
+    "undecided, waivers"
 )
 
 
@@ -61,6 +61,7 @@ def test_schema_is_draft_2020_12_with_a_description_everywhere() -> None:
     assert set(schema["properties"]["model"]["properties"]) == {
         "output",
         "score_column",
+        "score_columns",
         "path",
         "sha256",
         "trusted_types",

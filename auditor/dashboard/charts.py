@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import altair as alt
 import pandas as pd
@@ -186,3 +186,52 @@ def grouped_importance(data: pd.DataFrame, *, title: str) -> alt.Chart:
         )
         .properties(height=alt.Step(12))
     )
+
+
+def km_chart(data: pd.DataFrame, horizon: float | None) -> alt.LayerChart:
+    """Kaplan–Meier event-free survival per group (columns group, time, survival)."""
+    steps = (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after", point=True)
+        .encode(
+            x=alt.X("time:Q", title="Time"),
+            y=alt.Y(
+                "survival:Q",
+                title="Event-free survival (Kaplan–Meier)",
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.Color("group:N", title="Group", scale=GROUP_COLORS),
+            tooltip=[
+                alt.Tooltip("group:N", title="Group"),
+                alt.Tooltip("time:Q", format=",.0f", title="Time"),
+                alt.Tooltip("survival:Q", format=".3f", title="Survival"),
+            ],
+        )
+    )
+    layers: list[Any] = [steps]
+    if horizon is not None:
+        rule = alt.Chart(pd.DataFrame({"h": [horizon]})).mark_rule(
+            strokeDash=[4, 4], color="#999999"
+        )
+        layers.append(rule.encode(x="h:Q"))
+    return cast(alt.LayerChart, alt.layer(*layers).properties(height=380))
+
+
+def residual_chart(data: pd.DataFrame) -> alt.LayerChart:
+    """Mean residual (observed − predicted) per prediction bin and group, with the zero line."""
+    zero = alt.Chart(pd.DataFrame({"z": [0.0]})).mark_rule(color="#999999").encode(y="z:Q")
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("mean_predicted:Q", title="Mean prediction"),
+            y=alt.Y("mean_residual:Q", title="Mean residual (observed − predicted)"),
+            color=alt.Color("group:N", title="Group", scale=GROUP_COLORS),
+            tooltip=[
+                alt.Tooltip("group:N", title="Group"),
+                alt.Tooltip("mean_predicted:Q", format=".2f", title="Predicted"),
+                alt.Tooltip("mean_residual:Q", format=".2f", title="Residual"),
+            ],
+        )
+    )
+    return cast(alt.LayerChart, alt.layer(zero, lines).properties(height=380))

@@ -70,8 +70,92 @@ def _without_curve(ctx: ViewContext, view: str, drawn: set[str]) -> list[str]:
     ]
 
 
+def render_task(ctx: ViewContext) -> None:
+    """The task's own views, drawn from the report: Kaplan–Meier and calibration at the
+    horizon (survival), binned residuals (regression), confusion matrices (multiclass)."""
+    report = ctx.report
+    curves = report.curves
+    hidden = display.suppressed_keys(report)
+    named: list[Any] = [*curves.kaplan_meier, *curves.residuals, *curves.confusion]
+    views = list(dict.fromkeys(display.name(c.attribute) for c in named))
+    if not views:
+        st.info("The report holds no curves (every group is suppressed or withheld).")
+        return
+    view = st.selectbox("Attribute or intersection", views, key="curves_view")
+
+    def shown(c: Any) -> bool:
+        return display.name(c.attribute) == view and (view, display.name(c.group)) not in hidden
+
+    if report.task == "survival":
+        left, right = st.columns(2)
+        with left:
+            st.subheader("Kaplan–Meier by group")
+            km = pd.DataFrame(
+                [
+                    {"group": display.name(c.group), "time": t, "survival": s}
+                    for c in curves.kaplan_meier
+                    if shown(c)
+                    for t, s in zip(c.time, c.survival, strict=True)
+                ],
+                columns=["group", "time", "survival"],
+            )
+            st.altair_chart(
+                charts.km_chart(km, report.task_settings.get("horizon")), width="stretch"
+            )
+            st.caption(
+                "Event-free survival up to the horizon (dashed). Each step holds at least "
+                f"{report.min_cell_size} events."
+            )
+        with right:
+            st.subheader("Calibration at the horizon")
+            cal = _calibration_frame(ctx, view)
+            if cal.empty:
+                st.info("No group has enough patients per bin for a calibration curve.")
+            else:
+                st.altair_chart(charts.calibration_chart(cal), width="stretch")
+                st.caption("Observed risk is 1 − Kaplan–Meier at the horizon in each risk bin.")
+    elif report.task == "regression":
+        st.subheader("Residuals by group")
+        res = pd.DataFrame(
+            [
+                {"group": display.name(c.group), **b.model_dump()}
+                for c in curves.residuals
+                if shown(c)
+                for b in c.bins
+            ],
+            columns=["group", "mean_predicted", "mean_residual"],
+        )
+        st.altair_chart(charts.residual_chart(res), width="stretch")
+        st.caption(
+            "Above the grey line the model under-predicts. Bins hold at least "
+            f"{report.min_cell_size} patients."
+        )
+    else:
+        st.subheader("Confusion matrix by group")
+        for c in curves.confusion:
+            if not shown(c):
+                continue
+            st.markdown(f"**{display.plain(display.name(c.group))}** (rows: true class)")
+            table = pd.DataFrame(
+                [
+                    [f"<{report.min_cell_size}" if v is None else str(v) for v in row]
+                    for row in c.counts
+                ],
+                index=c.classes,
+                columns=c.classes,
+            )
+            st.dataframe(table)
+        st.caption(
+            f"Cells with fewer than {report.min_cell_size} patients, and cells that would "
+            "reveal them from a row or column, are withheld."
+        )
+
+
 def render(ctx: ViewContext) -> None:
     report = ctx.report
+    if report.task != "binary":
+        render_task(ctx)
+        return
     views = [
         v
         for v in display.views(report)

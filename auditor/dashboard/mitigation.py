@@ -134,7 +134,16 @@ def _dumbbell(result: WhatIf, metric: str) -> alt.LayerChart | None:
     return cast(alt.LayerChart, alt.layer(line, dots).properties(height=alt.Step(ROW_STEP)))
 
 
+NOT_BINARY = (
+    "The mitigation what-if moves per-group decision thresholds on a binary classifier's "
+    "scores; this audit's task is {task}, so there is nothing to move here."
+)
+
+
 def render(ctx: ViewContext) -> None:
+    if ctx.report.task != "binary":
+        st.info(NOT_BINARY.format(task=ctx.report.task))
+        return
     st.warning(
         "**Analysis, not a change to the model.** This what-if shows what per-group "
         "decision thresholds would do; the audited report, its verdict and its exports "

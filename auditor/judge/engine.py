@@ -56,6 +56,7 @@ from auditor.privacy.suppression import (
     WITHHELD_BOTH,
     WITHHELD_POSITIVES,
 )
+from auditor.tasks import find_metric
 from reports.model import (
     Bound,
     DisparityResult,
@@ -200,6 +201,8 @@ def judge(
     for policy in policies:
         action = undecided or policy.undecided
         for rule in policy.rules:
+            if rule.tasks and report.task not in rule.tasks:
+                continue  # a rule for another kind of model (binary, survival, ...)
             ctx = _RuleContext(audit, policy, rule)
             produced = list(_EVALUATORS[rule.kind](ctx))
             if not produced:
@@ -486,7 +489,7 @@ def _select(audit: _Audit, selector: Selector, *, overall: bool, groups: bool = 
 
 def metric_name(metric: str) -> str:
     """The registry's display name without a parenthetical: 'Sensitivity (TPR)' -> 'Sensitivity'."""
-    definition = METRICS.get(metric)
+    definition = METRICS.get(metric) or find_metric(metric)
     name = definition.name if definition is not None else metric.replace("_", " ")
     return re.sub(r"\s*\(.*\)$", "", name)
 
@@ -995,7 +998,8 @@ def _baseline_value(
 
 def _allowed(metric: str, baseline: float, margin: float) -> Bounds:
     """The region a metric may stay in: no worse than the baseline by more than the margin."""
-    direction = METRICS[metric].direction
+    definition = METRICS.get(metric) or find_metric(metric)
+    direction = definition.direction if definition is not None else "none"
     if direction == "higher":
         return Bounds(min=baseline - margin)
     if direction == "lower":
@@ -1180,7 +1184,8 @@ def _representation_value(ctx: _RuleContext, view: View, g: GroupResult, criteri
     if criterion == "n":
         return _Known(value=None if g.n is None else float(g.n), reason=NOT_MEASURED)
     if criterion == "n_positive":
-        est = g.metrics.get("n_positive")
+        # survival counts the events by the horizon (its registry's n_events)
+        est = g.metrics.get("n_positive") or g.metrics.get("n_events")
         value = None if est is None else _finite(est.estimate)
         if value is not None:
             return _Known(value=value)

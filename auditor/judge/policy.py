@@ -39,6 +39,7 @@ from auditor.load.safe_yaml import load_json, load_yaml
 from auditor.measure.disparities import FAIRNESS
 from auditor.measure.metrics import METRICS
 from auditor.server_config import inside
+from auditor.tasks import all_metric_ids, find_metric
 from reports.model import PolicyInfo, Severity
 
 __all__ = [
@@ -253,6 +254,8 @@ class Rule:
     source: str
     check: Check
     selector: Selector = field(default_factory=Selector)
+    tasks: tuple[str, ...] = ()
+    """The tasks (binary, survival, multiclass, regression) the rule judges; empty: all."""
 
     @property
     def kind(self) -> str:
@@ -470,9 +473,10 @@ def _explain(error: ValidationError) -> Iterator[tuple[PathTuple, str]]:
 
 
 def _unknown_metric(metric: str) -> str:
-    close = _close(metric, METRICS)
+    known = all_metric_ids()
+    close = _close(metric, known)
     hint = (
-        DID_YOU_MEAN.format(name=close) if close else KNOWN_METRICS.format(known=", ".join(METRICS))
+        DID_YOU_MEAN.format(name=close) if close else KNOWN_METRICS.format(known=", ".join(known))
     )
     return UNKNOWN_METRIC.format(metric=metric, hint=hint)
 
@@ -512,7 +516,7 @@ def _check_errors(check: Mapping[str, Any], path: PathTuple) -> Iterator[tuple[P
     metric = check.get("metric")
     unknown_kind = kind not in CHECK_KINDS
     if (kind in ("metric", "disparity", "regression") or unknown_kind) and isinstance(metric, str):
-        definition = METRICS.get(metric)
+        definition = METRICS.get(metric) or find_metric(metric)
         if definition is None:
             yield (*path, "metric"), _unknown_metric(metric)
         elif kind == "regression" and definition.direction == "none":
@@ -681,6 +685,7 @@ def _rule(obj: Mapping[str, Any]) -> Rule:
         source=obj["source"],
         check=_check(obj["check"]),
         selector=_selector(obj.get("selector")),
+        tasks=tuple(obj.get("tasks") or ()),
     )
 
 

@@ -331,6 +331,9 @@ def named_columns(spec: AuditSpec) -> list[tuple[str, str]]:
     named: list[tuple[str, str]] = [("$.label.column", spec.label.column)]
     if spec.model.score_column is not None:
         named.append(("$.model.score_column", spec.model.score_column))
+    if spec.task.event is not None:
+        named.append(("$.label.event", spec.task.event))
+    named += [(f"$.model.score_columns.{k}", c) for k, c in spec.task.score_columns]
     named += [(f"$.sensitive[{i}]", c) for i, c in enumerate(spec.sensitive)]
     if spec.cluster is not None:
         named.append(("$.cluster", spec.cluster))
@@ -394,7 +397,7 @@ def resolve_features(spec: AuditSpec, columns: Iterable[str]) -> tuple[str, ...]
     """The spec's features, or every column but the label, sensitive and score columns."""
     if spec.features is not None:
         return tuple(spec.features)
-    excluded = {spec.label.column, *spec.sensitive}
+    excluded = {spec.label.column, *spec.sensitive, *spec.task.columns}
     if spec.cluster is not None:
         excluded.add(spec.cluster)  # a patient id is never a model feature
     if spec.model.score_column is not None:

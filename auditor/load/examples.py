@@ -7,6 +7,9 @@ from pathlib import Path
 EXAMPLE_DIR = Path(__file__).parent.parent / "example_data"
 
 
-def demo_spec_path() -> Path:
-    """The spec of the bundled hospital-admission example (shipped inside the package)."""
-    return EXAMPLE_DIR / "spec.yaml"
+def demo_spec_path(task: str = "binary") -> Path:
+    """The spec of a bundled example (shipped inside the package): the hospital-admission
+    model for ``binary``, one example per other task in ``example_data/<task>/``."""
+    if task == "binary":
+        return EXAMPLE_DIR / "spec.yaml"
+    return EXAMPLE_DIR / task / "spec.yaml"

@@ -750,7 +750,7 @@ def _spec_name(spec: AuditSpec) -> str:
 
 
 def _excluded_columns(spec: AuditSpec) -> tuple[str, ...]:
-    excluded = [spec.label.column, *spec.sensitive]
+    excluded = [spec.label.column, *spec.sensitive, *spec.task.columns]
     if spec.model.score_column is not None:
         excluded.append(spec.model.score_column)
     return tuple(excluded)

@@ -38,6 +38,43 @@ class LabelSpec:
 
 
 @dataclass(frozen=True)
+class TaskSpec:
+    """The ``task:`` key and the task's own label and model keys (binary: nothing more)."""
+
+    id: str = "binary"
+    """``binary`` (default), ``survival``, ``multiclass`` or ``regression``."""
+    time: str | None = None
+    """survival: follow-up time column (``label.time``)."""
+    event: str | None = None
+    """survival: event indicator column (``label.event``)."""
+    event_value: Any = 1
+    """survival: value of ``event`` meaning the event happened."""
+    horizon: float | None = None
+    """survival: the time at which risk and time-dependent metrics are judged."""
+    classes: tuple[Any, ...] = ()
+    """multiclass: every class, in order (most acute first when ``ordered``)."""
+    ordered: bool = False
+    """multiclass: the classes form an ordinal (triage) scale."""
+    score_columns: tuple[tuple[Any, str], ...] = ()
+    """multiclass: (class, probability column) pairs, in ``classes`` order."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns the task reads besides ``label.column`` and ``model.score_column``."""
+        cols = [c for c in (self.event,) if c is not None]
+        cols += [c for _, c in self.score_columns]
+        return tuple(cols)
+
+    def settings(self) -> dict[str, Any]:
+        """What the task's metrics are measured with (kept in the report)."""
+        if self.id == "survival":
+            return {"horizon": self.horizon}
+        if self.id == "multiclass":
+            return {"classes": [str(c) for c in self.classes], "ordered": self.ordered}
+        return {}
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     score_column: str | None = None
     """Column of precomputed probabilities of the positive class."""
@@ -225,6 +262,8 @@ class AuditSpec:
     """The spec as given, for the report's provenance."""
     source_sha256: str | None = None
     """SHA-256 of the spec file (None when built in code), for the report's provenance."""
+    task: TaskSpec = field(default_factory=TaskSpec)
+    """What kind of model is audited (``task:``); binary by default."""
 
     @property
     def threshold(self) -> float:

@@ -43,6 +43,7 @@ from auditor.load.spec import (
     ModelSpec,
     NamedGroup,
     PrivacySpec,
+    TaskSpec,
     Waiver,
     display_path,
     group_label,
@@ -79,6 +80,10 @@ MODEL_BOTH = (
 MODEL_NEITHER = (
     "give exactly one of 'score_column' (a column of precomputed probabilities) and 'path' "
     "(a model file or folder); neither is set"
+)
+MODEL_SCORE_COLUMNS_AND = (
+    "give exactly one of 'score_columns' (multiclass: a probability column per class) and "
+    "{other!r}, not both"
 )
 NOT_SHA256 = "{value!r} is not a SHA-256; expected 64 hexadecimal digits"
 NOT_ANY_TYPE = "{value!r} is not of type {types}"
@@ -184,6 +189,9 @@ def _explain_error(error: ValidationError) -> list[tuple[str, str]]:
             problems.append((_json_path([*path, key]), message))
         return problems
     if error.validator == "oneOf" and path == ["model"] and isinstance(error.instance, dict):
+        given = [k for k in ("score_column", "path", "score_columns") if k in error.instance]
+        if "score_columns" in given and len(given) > 1:
+            return [(_json_path(path), MODEL_SCORE_COLUMNS_AND.format(other=given[0]))]
         both = "score_column" in error.instance and "path" in error.instance
         return [(_json_path(path), MODEL_BOTH if both else MODEL_NEITHER)]
     if error.validator == "pattern" and path and path[-1] == "sha256":
@@ -286,6 +294,18 @@ def cross_field_problems(spec: AuditSpec) -> list[tuple[str, str]]:
             ("$.label.negative", NEGATIVE_IS_POSITIVE.format(value=spec.label.negative))
         )
     problems += _discover_problems(spec)
+    if spec.raw:
+        from auditor.load.task_spec import task_problems
+
+        problems.extend(task_problems(spec.raw))
+    for column in spec.task.columns:
+        if column in sensitive:
+            where = f"$.sensitive[{sensitive.index(column)}]"
+            problems.append((where, LABEL_IS_SENSITIVE.format(column=column)))
+        if column in features:
+            problems.append(
+                (f"$.features[{features.index(column)}]", LABEL_IS_FEATURE.format(column=column))
+            )
     block = spec.raw.get("privacy") or {}
     top = spec.raw.get("min_cell_size")
     twice = "min_cell_size" in block and top is not None
@@ -376,9 +396,39 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
+def _task(raw: dict[str, Any]) -> TaskSpec:
+    """The task block: ``task:`` and the task's own label/model keys."""
+    task = raw.get("task", "binary")
+    label, model = raw["label"], raw["model"]
+    if task == "survival":
+        return TaskSpec(
+            id=task,
+            time=label["time"],
+            event=label["event"],
+            event_value=label.get("event_value", 1),
+            horizon=float(label["horizon"]),
+        )
+    if task == "multiclass":
+        columns = model.get("score_columns") or {}
+        by_label = {group_label(k): v for k, v in columns.items()}
+        return TaskSpec(
+            id=task,
+            classes=tuple(label["classes"]),
+            ordered=bool(label.get("ordered", False)),
+            score_columns=tuple(
+                (c, by_label[group_label(c)])
+                for c in label["classes"]
+                if group_label(c) in by_label
+            ),
+        )
+    return TaskSpec(id=task)
+
+
 def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
     label = raw["label"]
     model = raw["model"]
+    task = _task(raw)
+    label_column = label["time"] if task.id == "survival" else label["column"]
     threshold = raw.get("threshold", 0.5)
     thresholds = tuple(
         float(t) for t in (threshold if isinstance(threshold, list) else [threshold])
@@ -393,8 +443,9 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         name=raw["name"],
         data=_resolve(base, raw["data"]),
         label=LabelSpec(
-            column=label["column"], positive=label["positive"], negative=label.get("negative")
+            column=label_column, positive=label.get("positive"), negative=label.get("negative")
         ),
+        task=task,
         model=ModelSpec(
             score_column=model.get("score_column"),
             path=_resolve(base, model["path"]) if "path" in model else None,

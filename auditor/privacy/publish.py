@@ -88,7 +88,7 @@ class PublishPlan:
             return privacy.reason or "suppressed"
         if metric is None:
             return privacy.reason if not privacy.labels_shown else None
-        if metric in METRICS:
+        if metric in METRICS or privacy.task != "binary":
             return privacy.metric_reason(metric, self.threshold)
         if _label_dependent(metric):
             return privacy.events

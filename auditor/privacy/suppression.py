@@ -129,6 +129,11 @@ class Privacy:
     """Thresholds whose outcome figures (sensitivity, PPV, ...) are withheld, with why."""
     rounding: int | None = None
     """Decimals of label metrics without counts, when the event count is withheld."""
+    task: str = "binary"
+    """Whose metric registry names the figures (``auditor.tasks``)."""
+    withheld: Mapping[str, str] = field(default_factory=dict)
+    """Single figures withheld with why (a task's proportion counting 1 to m − 1 patients,
+    a per-class figure of a class with fewer than m patients)."""
 
     @property
     def suppressed(self) -> bool:
@@ -150,7 +155,12 @@ class Privacy:
 
     @property
     def fully_shown(self) -> bool:
-        return self.events_shown and not self.thresholds and not self.label_thresholds
+        return (
+            self.events_shown
+            and not self.thresholds
+            and not self.label_thresholds
+            and not self.withheld
+        )
 
     def metric_reason(self, metric_id: str, threshold: float | None = None) -> str | None:
         """Why this group's value of a registry metric at ``threshold`` is withheld."""
@@ -158,8 +168,12 @@ class Privacy:
 
         if self.status == "suppressed":
             return self.reason
+        if metric_id in self.withheld:
+            return self.withheld[metric_id]
         if metric_id == "n":
             return None
+        if self.task != "binary":
+            return self._task_metric_reason(metric_id, threshold)
         metric = METRICS.get(metric_id)
         label = metric.label_dependent if metric is not None else metric_id in EVENT_METRICS
         if label and self.status == "label_withheld":
@@ -176,6 +190,20 @@ class Privacy:
             return self.events
         if threshold is not None and float(threshold) in self.label_thresholds:
             return self.label_thresholds[float(threshold)]
+        return None
+
+    def _task_metric_reason(self, metric_id: str, threshold: float | None) -> str | None:
+        """A survival, multiclass or regression figure: its registry says what it needs."""
+        from auditor.tasks import find_metric
+
+        metric = find_metric(metric_id, self.task)
+        label = metric.label_dependent if metric is not None else True
+        if label and self.status == "label_withheld":
+            return self.reason
+        if metric_id in EVENT_METRICS or (metric is not None and getattr(metric, "events", False)):
+            return self.events
+        if threshold is not None and float(threshold) in self.thresholds:
+            return self.thresholds[float(threshold)]
         return None
 
 

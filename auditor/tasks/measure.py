@@ -1,0 +1,460 @@
+"""Stage 3 for survival, multiclass and regression: every metric of the task's registry
+for every group, with intervals, disparities, curves and the suppression plan.
+
+The same contract as :func:`auditor.measure.measurement.measure` (the binary path):
+every number is computed for every group and held unsuppressed for the judge; the
+plan (:func:`auditor.privacy.suppression.plan_suppression`, from the counts the task
+protects: patients, and for survival events by the horizon, with the same floor)
+says what may be shown, and :mod:`auditor.privacy.publish` applies it.
+
+Intervals: Wilson for a task's proportions (accuracy, under-triage, per-class
+sensitivity and PPV); otherwise a percentile bootstrap that resamples each group's
+distinct-row table (multinomial counts over its rows, seeded per view and group);
+the disparities pair each group's replicates with the reference group's. For
+survival the censoring distribution stays the whole cohort's in every replicate.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from auditor.measure.disparities import GroupValue, compare_metric
+from auditor.measure.intervals import (
+    NO_INTERVAL_BOOTSTRAP_OFF,
+    percentile_interval,
+    wilson_interval,
+)
+from auditor.measure.measurement import (
+    NOTE_MIN_CELL,
+    NOTE_SUPPRESSED,
+    Measurement,
+    _choose_reference,
+    _figure_notes,
+    _label,
+    attribute_name,
+    group_name,
+)
+from auditor.measure.metrics import format_threshold
+from auditor.privacy.publish import PublishPlan, published_group
+from auditor.privacy.suppression import (
+    DEFAULT_MIN_CELL_SIZE,
+    DEFAULT_ROUNDING,
+    Counts,
+    Privacy,
+    check_min_cell_size,
+    plan_suppression,
+)
+from auditor.tasks.base import Key, RowTable, TaskDef, TaskMetric, TaskStats, View
+from reports.model import (
+    AttributeInfo,
+    CalibrationBin,
+    CalibrationCurve,
+    ConfusionMatrix,
+    Curves,
+    DisparityResult,
+    Estimate,
+    GroupResult,
+    KaplanMeierCurve,
+    ResidualBin,
+    ResidualCurve,
+    group_key,
+)
+
+NOTE_TASK = (
+    "Task: {title}. Point estimates come from each group's exact table of distinct "
+    "outcome and prediction rows."
+)
+NOTE_TASK_INTERVALS = (
+    "95% intervals: Wilson for proportions; percentile bootstrap otherwise ({r} replicates, "
+    "seed {seed}, resampling each group's distinct-row table)."
+)
+NOTE_TASK_NO_BOOTSTRAP = (
+    "95% intervals: Wilson for proportions only; no bootstrap was run, so the other metrics "
+    "and the disparities have no interval."
+)
+NOTE_SURVIVAL = (
+    "Survival at the horizon {h}: the censoring distribution of every IPCW figure (Uno's C, "
+    "AUC(t), Brier(t), sensitivity/specificity/PPV at t) is the Kaplan–Meier estimate on the "
+    "whole audited cohort, so every group is weighted alike; patients censored before the "
+    "horizon are never counted as event-free."
+)
+NOTE_TASK_WITHHELD = (
+    "{attribute}: only the size and the figures that do not use the outcome are shown for "
+    "{groups} (fewer than {m} {words}, or withheld so that another group's count cannot be "
+    "recovered by subtraction)."
+)
+SMALL_COUNT = (
+    "withheld: it counts fewer than {m} patients (or all but fewer than {m}), so the count "
+    "would follow from it"
+)
+SMALL_CLASS = "withheld: the class has fewer than {m} patients in this group"
+
+
+def _seed(seed: int, view: View, key: Key) -> np.random.Generator:
+    label = "\x1f".join(view) + "\x1e" + "\x1f".join(key)
+    return np.random.default_rng([seed, zlib.crc32(label.encode("utf-8"))])
+
+
+def measured_metrics(task: TaskDef, ctx: Any) -> list[TaskMetric]:
+    """The registry as measured in this audit (multiclass: one metric per class)."""
+    if task.id == "multiclass":
+        from auditor.tasks.multiclass import PER_CLASS, class_metrics
+
+        base = [m for m in task.metrics.values() if m.id not in PER_CLASS]
+        return [*base, *class_metrics(ctx).values()]
+    return list(task.metrics.values())
+
+
+def _at(ctx: Any, threshold: float) -> Any:
+    return replace(ctx, threshold=threshold) if hasattr(ctx, "threshold") else ctx
+
+
+def _estimate(
+    metric: TaskMetric, table: RowTable, ctx: Any, reps: np.ndarray | None, bootstrap: int
+) -> Estimate:
+    value, why = metric.fn(table, ctx)
+    if value is None or not math.isfinite(value):
+        return Estimate(reason=f"{metric.id} is undefined: {why or 'undefined'}")
+    est = Estimate(estimate=float(value))
+    if metric.count:
+        return est
+    if metric.fraction is not None:
+        k, n = metric.fraction(table, ctx)
+        lo, hi = wilson_interval(k, n)
+        est.ci_low, est.ci_high, est.ci_method = float(lo), float(hi), "wilson"
+        return est
+    if bootstrap <= 0 or reps is None:
+        est.reason = NO_INTERVAL_BOOTSTRAP_OFF
+        return est
+    iv = percentile_interval(reps, value)
+    if iv.low is None:
+        est.reason = iv.reason
+    else:
+        est.ci_low, est.ci_high, est.ci_method = iv.low, iv.high, "bootstrap"
+    return est
+
+
+def _replicates(
+    table: RowTable,
+    metrics: Sequence[TaskMetric],
+    ctxs: Mapping[float, Any],
+    bootstrap: int,
+    rng: np.random.Generator,
+) -> dict[tuple[str, float], np.ndarray]:
+    """Bootstrap series of every non-count metric at every threshold (NaN = undefined)."""
+    out = {
+        (m.id, t): np.full(bootstrap, np.nan)
+        for m in metrics
+        if not m.count
+        for t in (ctxs if m.needs_threshold else list(ctxs)[:1])
+    }
+    if bootstrap <= 0 or table.n == 0:
+        return out
+    by_id = {m.id: m for m in metrics}
+    with np.errstate(all="ignore"):
+        for b in range(bootstrap):
+            sample = table.resample(rng)
+            for (mid, t), series in out.items():
+                series[b] = by_id[mid].fn(sample, ctxs[t])[0]
+    return out
+
+
+def _small_figures(
+    metrics: Sequence[TaskMetric], table: RowTable, ctx: Any, m: int, task: str
+) -> dict[str, str]:
+    """Figures of a shown group that would reveal a count from 1 to m − 1."""
+    out: dict[str, str] = {}
+    for metric in metrics:
+        if metric.fraction is None:
+            continue
+        k, n = metric.fraction(table, ctx)
+        if 0 < n < m and task == "multiclass" and metric.id.startswith("ovr_"):
+            out[metric.id] = SMALL_CLASS.format(m=m)
+        elif 0 < k < m or 0 < n - k < m:
+            out[metric.id] = SMALL_COUNT.format(m=m)
+    return out
+
+
+def protected_confusion(cm: np.ndarray, m: int) -> list[list[int | None]]:
+    """A confusion matrix as it may be shown: cells 1..m−1 withheld, and enough other
+    cells that no withheld cell follows from its row or column total (each row and
+    column with a withheld cell has at least two, the smallest others first)."""
+    counts = np.rint(cm).astype(int)
+    hidden = (counts > 0) & (counts < m)
+    changed = True
+    while changed:
+        changed = False
+        for axis in (0, 1):
+            lines = hidden if axis == 1 else hidden.T
+            values = counts if axis == 1 else counts.T
+            for i in range(lines.shape[0]):
+                if lines[i].sum() == 1:
+                    candidates = [
+                        j for j in np.argsort(values[i], kind="mergesort") if not lines[i, j]
+                    ]
+                    if not candidates:
+                        continue
+                    j = candidates[0]
+                    if axis == 1:
+                        hidden[i, j] = True
+                    else:
+                        hidden[j, i] = True
+                    changed = True
+    if hidden.sum() == 1:  # the total n would give it
+        flat = np.argsort(np.where(hidden, np.iinfo(int).max, counts), axis=None)
+        hidden.flat[flat[0]] = True
+    return [
+        [None if hidden[i, j] else int(counts[i, j]) for j in range(counts.shape[1])]
+        for i in range(counts.shape[0])
+    ]
+
+
+def measure_task(
+    task: TaskDef,
+    stats: TaskStats,
+    *,
+    settings: Mapping[str, Any],
+    views: Sequence[Sequence[str]],
+    thresholds: Sequence[float] = (0.5,),
+    reference_groups: Mapping[Any, str | Sequence[str]] | None = None,
+    bootstrap: int = 200,
+    seed: int = 0,
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+    complementary: bool = True,
+    rounding: int = DEFAULT_ROUNDING,
+) -> Measurement:
+    """Measure every group of every view for a non-binary task (see the module doc)."""
+    m = check_min_cell_size(min_cell_size)
+    ts = list(dict.fromkeys(float(t) for t in thresholds)) or [0.5]
+    view_list: list[View] = []
+    for v in views:
+        view = (v,) if isinstance(v, str) else tuple(v)
+        if view not in view_list:
+            view_list.append(view)
+    all_views: list[View] = [(), *view_list]
+    tables = {v: stats.groups(v) for v in all_views}
+    base_ctx = task.context(tables[()][()], {**settings, "threshold": ts[0], "min_cell_size": m})
+    ctxs = {t: _at(base_ctx, t) for t in ts}
+    metrics = measured_metrics(task, base_ctx)
+
+    counts = {
+        v: {k: Counts(round(t.n), *task.outcome_counts(t, base_ctx)) for k, t in tables[v].items()}
+        for v in all_views
+    }
+    raw_plan = plan_suppression(
+        counts, m, thresholds=(), complementary=complementary, rounding=rounding
+    )
+    plan: dict[View, dict[Key, Privacy]] = {}
+    for v in all_views:
+        plan[v] = {}
+        for k, p in raw_plan[v].items():
+            small = (
+                {} if p.suppressed else _small_figures(metrics, tables[v][k], base_ctx, m, task.id)
+            )
+            plan[v][k] = replace(p, task=task.id, withheld=small)
+
+    results: dict[View, dict[Key, GroupResult]] = {}
+    reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
+    for v in all_views:
+        results[v], reps[v] = {}, {}
+        for k, table in tables[v].items():
+            series = _replicates(table, metrics, ctxs, int(bootstrap), _seed(seed, v, k))
+            reps[v][k] = series
+            res = GroupResult(attribute=attribute_name(v), group=group_name(v, k), n=round(table.n))
+            res.metrics = {
+                mt.id: _estimate(mt, table, ctxs[ts[0]], series.get((mt.id, ts[0])), int(bootstrap))
+                for mt in metrics
+            }
+            if len(ts) > 1 and any(mt.needs_threshold for mt in metrics):
+                res.by_threshold = {
+                    format_threshold(t): {
+                        mt.id: _estimate(mt, table, ctxs[t], series.get((mt.id, t)), int(bootstrap))
+                        for mt in metrics
+                        if mt.needs_threshold
+                    }
+                    for t in ts
+                }
+            results[v][k] = res
+
+    notes = [NOTE_TASK.format(title=task.title)]
+    if task.id == "survival":
+        notes.append(NOTE_SURVIVAL.format(h=format_threshold(float(settings["horizon"]))))
+    notes.append(
+        NOTE_TASK_INTERVALS.format(r=bootstrap, seed=seed)
+        if bootstrap > 0
+        else NOTE_TASK_NO_BOOTSTRAP
+    )
+    if m < DEFAULT_MIN_CELL_SIZE:
+        notes.append(NOTE_MIN_CELL.format(m=m, default=DEFAULT_MIN_CELL_SIZE))
+
+    compared = [mt for mt in metrics if not mt.count]
+    disparities: list[DisparityResult] = []
+    shown_disparities: list[DisparityResult] = []
+    attributes: list[AttributeInfo] = []
+    published_attributes: list[AttributeInfo] = []
+    for v in view_list:
+        attr = attribute_name(v)
+        name = lambda k, v=v: group_name(v, k)  # noqa: E731
+        shown = [k for k, p in plan[v].items() if not p.suppressed]
+        suppressed = [k for k, p in plan[v].items() if p.suppressed]
+        withheld = [k for k, p in plan[v].items() if p.status == "label_withheld"]
+        floor = [
+            k
+            for k in tables[v]
+            if counts[v][k].n < m or counts[v][k].n_positive < m or counts[v][k].n_negative < m
+        ]
+        reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)  # type: ignore[arg-type]
+        if suppressed:
+            notes.append(
+                NOTE_SUPPRESSED.format(
+                    attribute=_label(attr),
+                    groups=", ".join(_label(group_name(v, k)) for k in suppressed),
+                    m=m,
+                )
+            )
+        if withheld:
+            notes.append(
+                NOTE_TASK_WITHHELD.format(
+                    attribute=_label(attr),
+                    groups=", ".join(_label(group_name(v, k)) for k in withheld),
+                    m=m,
+                    words=task.hints.outcome_words,
+                )
+            )
+        notes.extend(_figure_notes(_label(attr), v, plan[v]))
+        info = AttributeInfo(
+            name=attr,
+            groups=[group_name(v, k) for k in tables[v]],
+            reference=group_name(v, reference) if reference is not None else None,
+        )
+        attributes.append(info)
+        published_attributes.append(
+            info.model_copy(update={"suppressed_groups": [group_name(v, k) for k in suppressed]})
+        )
+        for unsuppressed, keys, left_out, out in (
+            (True, list(tables[v]), [], disparities),
+            (False, shown, suppressed, shown_disparities),
+        ):
+            for mt in compared:
+                values: dict[Key, GroupValue] = {}
+                for k in keys:
+                    full = results[v][k]
+                    est = full.metrics.get(mt.id)
+                    hidden = None if unsuppressed else plan[v][k].metric_reason(mt.id, ts[0])
+                    if est is None or est.estimate is None or hidden is not None:
+                        why = hidden or (est.reason if est is not None else None)
+                        values[k] = GroupValue(None, None, why)
+                    else:
+                        values[k] = GroupValue(est.estimate, reps[v][k].get((mt.id, ts[0])))
+                out.extend(
+                    compare_metric(
+                        mt.id,
+                        attr,
+                        values,
+                        reference,
+                        left_out,
+                        name,
+                        worst_excluded=floor if unsuppressed else (),
+                    )
+                )
+
+    curves = _curves(task, tables, plan, base_ctx, m, all_views)
+    privacy = {
+        group_key(attribute_name(v), group_name(v, k)): p
+        for v in all_views
+        for k, p in plan[v].items()
+        if not p.fully_shown
+    }
+    return Measurement(
+        overall=results[()][()],
+        groups=[g for v in view_list for g in results[v].values()],
+        disparities=disparities,
+        fairness_metrics=[],
+        curves=curves,
+        attributes=attributes,
+        notes=notes,
+        thresholds=ts,
+        min_cell_size=m,
+        bootstrap=int(bootstrap),
+        bootstrap_bins=None,
+        seed=seed,
+        plan=PublishPlan(
+            privacy=privacy,
+            threshold=ts[0],
+            disparities=shown_disparities,
+            fairness_metrics=[],
+            attributes=published_attributes,
+        ),
+    )
+
+
+def _curves(
+    task: TaskDef,
+    tables: Mapping[View, Mapping[Key, RowTable]],
+    plan: Mapping[View, Mapping[Key, Privacy]],
+    ctx: Any,
+    m: int,
+    views: Sequence[View],
+) -> Curves:
+    """Per-group chart data, for groups whose figures may be shown (never a suppressed one)."""
+    curves = Curves()
+    for v in views:
+        for k, table in tables[v].items():
+            p = plan[v][k]
+            attribute, group = attribute_name(v), group_name(v, k)
+            if task.id == "survival" and p.curves_shown:
+                from auditor.tasks.survival import calibration_bins, km_curve
+
+                xs, ys = km_curve(table, ctx.horizon, m)
+                curves.kaplan_meier.append(
+                    KaplanMeierCurve(attribute=attribute, group=group, time=xs, survival=ys)
+                )
+                curves.calibration.append(
+                    CalibrationCurve(
+                        attribute=attribute,
+                        group=group,
+                        bins=[
+                            CalibrationBin(mean_predicted=a, observed=b)
+                            for a, b, _ in calibration_bins(table, ctx)
+                        ],
+                    )
+                )
+            elif task.id == "regression" and not p.suppressed:
+                from auditor.tasks.regression import residual_bins
+
+                curves.residuals.append(
+                    ResidualCurve(
+                        attribute=attribute,
+                        group=group,
+                        bins=[
+                            ResidualBin(mean_predicted=a, mean_residual=b)
+                            for a, b in residual_bins(table, m)
+                        ],
+                    )
+                )
+            elif task.id == "multiclass" and not p.suppressed:
+                from auditor.tasks.multiclass import confusion
+
+                curves.confusion.append(
+                    ConfusionMatrix(
+                        attribute=attribute,
+                        group=group,
+                        classes=list(ctx.classes),
+                        counts=protected_confusion(confusion(table, ctx), m),
+                    )
+                )
+    return curves
+
+
+def published_groups(measurement: Measurement) -> list[GroupResult]:
+    """The groups as they may be shown (for notebooks and tests)."""
+    return [
+        published_group(g, measurement.privacy(g.attribute, g.group), measurement.plan.threshold)
+        for g in measurement.groups
+    ]

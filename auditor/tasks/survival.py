@@ -1,0 +1,525 @@
+"""Survival task: censored time-to-event outcomes, judged at a horizon.
+
+The statistic of a cell is a :class:`RowTable` of distinct ``(time, event, risk)``
+rows with patient counts; ``risk`` is the predicted probability of the event by the
+horizon (1 − S(horizon) of a survival model). Every metric is a function of that
+table and a :class:`SurvivalContext` and equals its scikit-survival reference to
+1e-9 on the same rows (``tests/test_tasks_survival.py``).
+
+Estimators (documented once, here and in docs/tasks.md):
+
+* **Censoring distribution.** Every inverse-probability-of-censoring weight (IPCW)
+  uses one Kaplan–Meier estimate of the censoring survival G, fitted on the whole
+  audited cohort (scikit-survival's ``survival_train`` = all audited rows), so every
+  group is weighted alike. G is a right-continuous step function; a censoring and an
+  event at the same time count the event first (as scikit-survival). Bootstrap
+  replicates resample a group's rows and keep G fixed.
+* **Status at the horizon t.** A *case* had the event at or before t (weight 1/G(T)),
+  a *control* was followed beyond t (weight 1/G(t)); a patient censored at or before
+  t has an unknown status and is never counted as event-free: they carry no weight
+  (their share is redistributed by the weights).
+* **Threshold metrics at t** (``sensitivity_t``, ``specificity_t``, ``ppv_t``): the
+  IPCW-weighted proportions among cases and controls, predicted positive when
+  ``risk >= threshold``. They equal ``sklearn.metrics.recall_score`` /
+  ``precision_score`` with those weights as ``sample_weight`` on the rows whose status
+  at t is known (Uno et al. 2007; Blanche et al. 2013).
+* **Calibration at t.** Per group, patients are grouped in up to 10 risk-quantile
+  bins of at least ``min_cell_size`` patients; the observed risk of a bin is 1 − KM at
+  t. ``calibration_error_t`` is the patient-weighted mean absolute difference between
+  observed and mean predicted risk over the bins: a grouped integrated calibration
+  index (Austin, Harrell & van Klaveren 2020, with bins instead of a smoother, so it
+  needs no tuning and is exact on the statistic).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from auditor.tasks.base import RendererHints, RowTable, TaskDef, TaskMetric, Value
+
+COLUMNS = ("time", "event", "risk")
+TIED_TOL = 1e-8
+"""Risks closer than this are tied (scikit-survival's ``tied_tol``)."""
+BLOCK = 512
+MAX_CALIBRATION_BINS = 10
+
+NO_EVENTS = "the group has no event at or before the horizon"
+NO_CONTROLS = "no patient of the group is followed beyond the horizon"
+NO_PAIRS = "the group has no comparable pair (an event followed by a longer follow-up)"
+NO_PAIRS_BEFORE = "the group has no comparable pair with an event before the horizon"
+FOLLOW_UP_ENDS = "follow-up in the group ends before the horizon"
+ZERO_PREDICTED = "the mean predicted risk of the group is 0"
+NO_PREDICTED_POSITIVE = "no patient whose status at the horizon is known is predicted positive"
+CENSORING_ZERO = "the censoring survival reaches 0 before an event time of the group"
+TOO_FEW_FOR_BINS = "the group is too small for a calibration bin of at least {m} patients"
+
+
+@dataclass(frozen=True)
+class Censoring:
+    """Kaplan–Meier estimate of the censoring survival G of the audited cohort."""
+
+    times: np.ndarray
+    prob: np.ndarray
+
+    @classmethod
+    def fit(cls, table: RowTable) -> Censoring:
+        time, event, count = table.columns["time"], table.columns["event"], table.count
+        if not np.any((event == 0) & (count > 0)):
+            return cls(np.array([-np.inf]), np.array([1.0]))
+        times = np.unique(time)
+        idx = np.searchsorted(times, time)
+        events = np.bincount(idx, weights=count * (event == 1), minlength=times.size)
+        censored = np.bincount(idx, weights=count * (event == 0), minlength=times.size)
+        total = np.bincount(idx, weights=count, minlength=times.size)
+        at_risk = total[::-1].cumsum()[::-1] - events
+        ratio = np.divide(censored, at_risk, out=np.zeros(times.size), where=censored != 0)
+        return cls(np.r_[-np.inf, times], np.r_[1.0, np.cumprod(1.0 - ratio)])
+
+    def at(self, t: np.ndarray | float) -> np.ndarray:
+        """G(t): the step value at the last time <= t."""
+        idx = np.searchsorted(self.times, np.asarray(t, dtype=np.float64), side="right") - 1
+        return self.prob[np.clip(idx, 0, None)]
+
+
+@dataclass(frozen=True)
+class SurvivalContext:
+    horizon: float
+    censoring: Censoring
+    threshold: float = 0.5
+    min_cell_size: int = 11
+
+
+def context_for(
+    overall: RowTable, horizon: float, threshold: float = 0.5, min_cell_size: int = 11
+) -> SurvivalContext:
+    """The context every group is measured in: G from the whole audited cohort."""
+    return SurvivalContext(float(horizon), Censoring.fit(overall), threshold, min_cell_size)
+
+
+def _cols(table: RowTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    c = table.columns
+    return c["time"], c["event"] == 1, c["risk"], table.count
+
+
+def _concordance(table: RowTable, weights: np.ndarray) -> tuple[float, float]:
+    """(numerator, denominator) of scikit-survival's weighted concordance index."""
+    time, event, risk, count = _cols(table)
+    rows = np.flatnonzero(event & (weights > 0))
+    num = den = 0.0
+    for start in range(0, rows.size, BLOCK):
+        i = rows[start : start + BLOCK]
+        ti, ri = time[i][:, None], risk[i][:, None]
+        comparable = (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
+        tie = np.abs(risk[None, :] - ri) <= TIED_TOL
+        concordant = (risk[None, :] < ri) & ~tie
+        score = (concordant + 0.5 * tie) * comparable
+        wi = weights[i] * count[i]
+        num += float(wi @ (score @ count))
+        den += float(wi @ (comparable @ count))
+    return num, den
+
+
+def c_index(table: RowTable, ctx: SurvivalContext) -> Value:
+    _, event, _, _ = _cols(table)
+    num, den = _concordance(table, np.ones(event.size))
+    if den == 0:
+        return np.nan, NO_PAIRS
+    return num / den, None
+
+
+def uno_c(table: RowTable, ctx: SurvivalContext) -> Value:
+    time, event, _, _ = _cols(table)
+    g = ctx.censoring.at(time)
+    before = event & (time < ctx.horizon)
+    if np.any(before & (g == 0)):
+        return np.nan, CENSORING_ZERO
+    w = np.where(before, 1.0 / np.where(g > 0, g, 1.0) ** 2, 0.0)
+    num, den = _concordance(table, w)
+    if den == 0:
+        return np.nan, NO_PAIRS_BEFORE
+    return num / den, None
+
+
+def _status(table: RowTable, ctx: SurvivalContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(case mask, control mask, IPC weight per row) at the horizon."""
+    time, event, _, _ = _cols(table)
+    cases = event & (time <= ctx.horizon)
+    controls = time > ctx.horizon
+    g_case = ctx.censoring.at(time)
+    g_t = float(ctx.censoring.at(ctx.horizon))
+    w = np.zeros(time.size)
+    ok = cases & (g_case > 0)
+    w[ok] = 1.0 / g_case[ok]
+    if g_t > 0:
+        w[controls] = 1.0 / g_t
+    return cases, controls, w
+
+
+def _censoring_zero(table: RowTable, ctx: SurvivalContext) -> bool:
+    """Whether a case's censoring survival is 0 (its weight would be infinite)."""
+    time, event, _, _ = _cols(table)
+    cases = event & (time <= ctx.horizon)
+    return bool(np.any(cases & (ctx.censoring.at(time) == 0)))
+
+
+def auc_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    _time, _event, risk, count = _cols(table)
+    if _censoring_zero(table, ctx):
+        return np.nan, CENSORING_ZERO
+    cases, controls, w = _status(table, ctx)
+    case_w = (w * count)[cases]
+    if case_w.sum() == 0:
+        return np.nan, NO_EVENTS
+    ctrl_r, ctrl_c = risk[controls], count[controls]
+    if ctrl_c.sum() == 0:
+        return np.nan, NO_CONTROLS
+    order = np.argsort(ctrl_r, kind="mergesort")
+    ctrl_r, ctrl_c = ctrl_r[order], ctrl_c[order]
+    cum = np.r_[0.0, np.cumsum(ctrl_c)]
+    below = cum[np.searchsorted(ctrl_r, risk[cases], side="left")]
+    upto = cum[np.searchsorted(ctrl_r, risk[cases], side="right")]
+    wins = below + 0.5 * (upto - below)
+    return float(case_w @ wins) / (float(case_w.sum()) * float(ctrl_c.sum())), None
+
+
+def brier_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    _time, _event, risk, count = _cols(table)
+    if count.sum() == 0:
+        return np.nan, "the group has no patients"
+    cases, controls, w = _status(table, ctx)
+    surv = 1.0 - risk
+    loss = np.where(cases, surv**2, 0.0) + np.where(controls, (1.0 - surv) ** 2, 0.0)
+    return float((loss * w) @ count) / float(count.sum()), None
+
+
+def km_at(table: RowTable, t: float) -> tuple[float, str | None]:
+    """Kaplan–Meier event-free survival of the table at ``t`` (undefined past follow-up)."""
+    time, event, _, count = _cols(table)
+    if count.sum() == 0:
+        return np.nan, "the group has no patients"
+    times = np.unique(time)
+    idx = np.searchsorted(times, time)
+    d = np.bincount(idx, weights=count * event, minlength=times.size)
+    total = np.bincount(idx, weights=count, minlength=times.size)
+    r = total[::-1].cumsum()[::-1]
+    s = np.cumprod(1.0 - np.divide(d, r, out=np.zeros(times.size), where=d != 0))
+    if t > times[-1] and s[-1] > 0:
+        return np.nan, FOLLOW_UP_ENDS
+    k = np.searchsorted(times, t, side="right") - 1
+    return (1.0 if k < 0 else float(s[k])), None
+
+
+def km_curve(table: RowTable, horizon: float, min_events: int) -> tuple[list[float], list[float]]:
+    """KM steps coarsened so that at least ``min_events`` events separate two points.
+
+    Each published step then aggregates enough events that no single small count can
+    be read off the curve (the ROC curves are coarsened the same way).
+    """
+    time, event, _, count = _cols(table)
+    if count.sum() == 0:
+        return [], []
+    times = np.unique(time)
+    idx = np.searchsorted(times, time)
+    d = np.bincount(idx, weights=count * event, minlength=times.size)
+    total = np.bincount(idx, weights=count, minlength=times.size)
+    r = total[::-1].cumsum()[::-1]
+    s = np.cumprod(1.0 - np.divide(d, r, out=np.zeros(times.size), where=d != 0))
+    xs, ys = [0.0], [1.0]
+    pending = 0.0
+    for k in range(times.size):
+        if times[k] > horizon:
+            break
+        pending += d[k]
+        if pending >= min_events:
+            xs.append(float(times[k]))
+            ys.append(float(s[k]))
+            pending = 0.0
+    if 0 < pending < min_events and len(xs) > 1:
+        # The curve ends at the horizon, whose value (observed risk) is published: the
+        # last segment must hold 0 or at least min_events events too.
+        xs.pop()
+        ys.pop()
+    at_horizon, why = km_at(table, horizon)
+    if why is None and horizon > xs[-1]:
+        xs.append(float(horizon))
+        ys.append(at_horizon)
+    return xs, ys
+
+
+def observed_risk_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    s, why = km_at(table, ctx.horizon)
+    return (1.0 - s, None) if why is None else (np.nan, why)
+
+
+def predicted_risk_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    _, _, risk, count = _cols(table)
+    if count.sum() == 0:
+        return np.nan, "the group has no patients"
+    return float(risk @ count) / float(count.sum()), None
+
+
+def oe_ratio_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    observed, why = observed_risk_t(table, ctx)
+    if why is not None:
+        return np.nan, why
+    predicted, _ = predicted_risk_t(table, ctx)
+    if not predicted > 0:
+        return np.nan, ZERO_PREDICTED
+    return observed / predicted, None
+
+
+def _threshold_sums(table: RowTable, ctx: SurvivalContext) -> dict[str, float]:
+    _, _, risk, count = _cols(table)
+    cases, controls, w = _status(table, ctx)
+    pos = risk >= ctx.threshold
+    wc = w * count
+    return {
+        "tp": float(wc[cases & pos].sum()),
+        "cases": float(wc[cases].sum()),
+        "tn": float(count[controls & ~pos].sum()),
+        "controls": float(count[controls].sum()),
+        "fp": float(wc[controls & pos].sum()),
+    }
+
+
+def sensitivity_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    if _censoring_zero(table, ctx):
+        return np.nan, CENSORING_ZERO
+    s = _threshold_sums(table, ctx)
+    return (s["tp"] / s["cases"], None) if s["cases"] > 0 else (np.nan, NO_EVENTS)
+
+
+def specificity_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    s = _threshold_sums(table, ctx)
+    return (s["tn"] / s["controls"], None) if s["controls"] > 0 else (np.nan, NO_CONTROLS)
+
+
+def ppv_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    if _censoring_zero(table, ctx):
+        return np.nan, CENSORING_ZERO
+    s = _threshold_sums(table, ctx)
+    flagged = s["tp"] + s["fp"]
+    return (s["tp"] / flagged, None) if flagged > 0 else (np.nan, NO_PREDICTED_POSITIVE)
+
+
+def calibration_bins(table: RowTable, ctx: SurvivalContext) -> list[tuple[float, float, float]]:
+    """(mean predicted, observed 1 − KM at t, patients) per risk-quantile bin.
+
+    Up to 10 bins of at least ``min_cell_size`` patients (ties in risk never split).
+    A bin whose follow-up ends before the horizon is left out.
+    """
+    _, _, risk, count = _cols(table)
+    n = float(count.sum())
+    m = ctx.min_cell_size
+    if n < m:
+        return []
+    bins = max(1, min(MAX_CALIBRATION_BINS, int(n // m)))
+    order = np.argsort(risk, kind="mergesort")
+    cum = np.cumsum(count[order])
+    cuts = [0]
+    for b in range(1, bins):
+        target = n * b / bins
+        k = int(np.searchsorted(cum, target, side="left")) + 1
+        previous = cum[cuts[-1] - 1] if cuts[-1] else 0.0
+        if k > cuts[-1] and cum[k - 1] - previous >= m and n - cum[k - 1] >= m:
+            cuts.append(k)
+    cuts.append(order.size)
+    out = []
+    for a, b in itertools.pairwise(cuts):
+        rows = order[a:b]
+        part = RowTable({c: v[rows] for c, v in table.columns.items()}, count[rows])
+        s, why = km_at(part, ctx.horizon)
+        if why is not None:
+            continue
+        predicted = float(risk[rows] @ count[rows]) / float(count[rows].sum())
+        out.append((predicted, 1.0 - s, float(count[rows].sum())))
+    return out
+
+
+def calibration_error_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    bins = calibration_bins(table, ctx)
+    if not bins:
+        return np.nan, TOO_FEW_FOR_BINS.format(m=ctx.min_cell_size)
+    arr = np.array(bins)
+    return float(np.abs(arr[:, 1] - arr[:, 0]) @ arr[:, 2] / arr[:, 2].sum()), None
+
+
+def n_patients(table: RowTable, ctx: SurvivalContext) -> Value:
+    return table.n, None
+
+
+def n_events_t(table: RowTable, ctx: SurvivalContext) -> Value:
+    time, event, _, count = _cols(table)
+    return float(count[event & (time <= ctx.horizon)].sum()), None
+
+
+def event_counts(table: RowTable, horizon: float) -> tuple[int, int]:
+    """(events at or before the horizon, other patients): the counts privacy protects."""
+    time, event, _, count = _cols(table)
+    events = round(count[event & (time <= horizon)].sum())
+    return events, round(count.sum()) - events
+
+
+METRICS: Mapping[str, TaskMetric] = {
+    m.id: m
+    for m in (
+        TaskMetric(
+            "n",
+            "Patients",
+            "none",
+            "len(time)",
+            "Number of patients in the group.",
+            n_patients,
+            label_dependent=False,
+            count=True,
+        ),
+        TaskMetric(
+            "n_events",
+            "Events by the horizon",
+            "none",
+            "numpy.sum(event & (time <= horizon))",
+            "Patients who had the event at or before the horizon.",
+            n_events_t,
+            events=True,
+            count=True,
+        ),
+        TaskMetric(
+            "c_index",
+            "Harrell's C",
+            "higher",
+            "sksurv.metrics.concordance_index_censored",
+            "Share of comparable pairs (an event before the other patient's follow-up "
+            "ends) in which the patient with the event had the higher predicted risk.",
+            c_index,
+        ),
+        TaskMetric(
+            "uno_c",
+            "Uno's C (to the horizon)",
+            "higher",
+            "sksurv.metrics.concordance_index_ipcw(tau=horizon)",
+            "Concordance among pairs whose earlier event is before the horizon, weighted "
+            "by the inverse probability of censoring: less dependent on censoring than "
+            "Harrell's C.",
+            uno_c,
+        ),
+        TaskMetric(
+            "auc_t",
+            "Time-dependent AUROC at the horizon",
+            "higher",
+            "sksurv.metrics.cumulative_dynamic_auc(times=[horizon])",
+            "Probability that a patient with the event by the horizon has a higher "
+            "predicted risk than one still event-free after it (cumulative/dynamic, IPCW).",
+            auc_t,
+        ),
+        TaskMetric(
+            "brier_t",
+            "Brier score at the horizon",
+            "lower",
+            "sksurv.metrics.brier_score(times=[horizon]) on 1 − risk",
+            "Mean squared error of the predicted survival at the horizon, IPCW (Graf 1999).",
+            brier_t,
+        ),
+        TaskMetric(
+            "observed_risk_t",
+            "Observed risk by the horizon (1 − KM)",
+            "none",
+            "1 − sksurv.nonparametric.kaplan_meier_estimator at the horizon",
+            "Kaplan–Meier estimate of the share of the group with the event by the horizon.",
+            observed_risk_t,
+            events=True,
+        ),
+        TaskMetric(
+            "predicted_risk_t",
+            "Mean predicted risk by the horizon",
+            "none",
+            "numpy.mean(risk)",
+            "Mean predicted probability of the event by the horizon.",
+            predicted_risk_t,
+            label_dependent=False,
+        ),
+        TaskMetric(
+            "oe_ratio_t",
+            "Observed / expected at the horizon",
+            "target_1",
+            "observed_risk_t / predicted_risk_t",
+            "Above 1 the model under-predicts the group's risk; below 1 it over-predicts.",
+            oe_ratio_t,
+            events=True,
+        ),
+        TaskMetric(
+            "calibration_error_t",
+            "Calibration error at the horizon (grouped ICI)",
+            "lower",
+            "mean |1 − KM − mean risk| over risk-quantile bins, weighted by patients",
+            "How far observed risk (Kaplan–Meier) is from predicted risk across the "
+            "group's risk range.",
+            calibration_error_t,
+        ),
+        TaskMetric(
+            "sensitivity_t",
+            "Sensitivity at the horizon (IPCW)",
+            "higher",
+            "sklearn.metrics.recall_score(sample_weight=IPCW) on known status at t",
+            "Share of patients with the event by the horizon who are flagged "
+            "(risk >= threshold), inverse-probability-of-censoring weighted.",
+            sensitivity_t,
+            needs_threshold=True,
+        ),
+        TaskMetric(
+            "specificity_t",
+            "Specificity at the horizon (IPCW)",
+            "higher",
+            "sklearn.metrics.recall_score(pos_label=0, sample_weight=IPCW) on known status",
+            "Share of patients event-free beyond the horizon who are not flagged.",
+            specificity_t,
+            needs_threshold=True,
+        ),
+        TaskMetric(
+            "ppv_t",
+            "PPV at the horizon (IPCW)",
+            "higher",
+            "sklearn.metrics.precision_score(sample_weight=IPCW) on known status at t",
+            "Share of flagged patients (status at the horizon known) who had the event by "
+            "the horizon, IPCW.",
+            ppv_t,
+            needs_threshold=True,
+        ),
+    )
+}
+
+HINTS = RendererHints(
+    summary_metrics=("observed_risk_t", "c_index", "auc_t", "oe_ratio_t"),
+    chart_metrics=("c_index", "auc_t", "oe_ratio_t"),
+    disparity_metrics=("c_index", "auc_t", "sensitivity_t", "oe_ratio_t", "brier_t"),
+    outcome_words="patients with, or without, the event by the horizon",
+)
+
+
+def _context(overall: RowTable, settings: Mapping[str, Any]) -> SurvivalContext:
+    return context_for(
+        overall,
+        float(settings["horizon"]),
+        float(settings.get("threshold", 0.5)),
+        int(settings.get("min_cell_size", 11)),
+    )
+
+
+def _outcome_counts(table: RowTable, ctx: SurvivalContext) -> tuple[int, int]:
+    return event_counts(table, ctx.horizon)
+
+
+TASK = TaskDef(
+    id="survival",
+    title="Survival (censored time to event, at a horizon)",
+    columns=COLUMNS,
+    metrics=METRICS,
+    hints=HINTS,
+    context=_context,
+    outcome_counts=_outcome_counts,
+    description="A censored time to event and a predicted risk of the event by a horizon.",
+)
