@@ -344,3 +344,33 @@ def test_streaming_engine_is_refused_for_a_task():
     assert spec_error(raw) == "s.yaml: $.engine.kind: " + ENGINE_NOT_FOR_TASK.format(
         kind="streaming", task="regression"
     )
+
+
+@pytest.mark.parametrize("task", ["survival", "multiclass", "regression"])
+def test_task_results_are_judged_on_simultaneous_intervals(tmp_path, task):
+    """clinical-default judges on simultaneous intervals; every task must supply them."""
+    from auditor.audit import measure_prepared, prepare
+    from auditor.load.spec_loader import load_spec
+
+    prepared = prepare(load_spec(quick_spec(task, tmp_path)))
+    measured = measure_prepared(prepared, bootstrap=40, seed=3)
+    joint = [
+        (e, g.n)
+        for g in measured.groups
+        for e in g.metrics.values()
+        if e.ci_low is not None and e.estimate is not None
+    ]
+    assert joint
+    for e, _ in joint:
+        assert e.joint_low is not None and e.joint_high is not None
+        # the joint interval covers every group at once, so it is never narrower
+        assert e.joint_low <= e.ci_low + 1e-12 and e.joint_high >= e.ci_high - 1e-12
+    compared = [d for d in measured.disparities if d.reference and d.ci_low is not None]
+    assert compared and all(d.joint_low is not None for d in compared)
+    report, _ = audit(task, tmp_path)
+    judged = [r for r in report["policy_results"] if r["ci_low"] is not None]
+    assert judged and {r["intervals"] for r in judged} == {"simultaneous"}
+    assert not any(
+        "without a 95% interval" in (r["reason"] or "") + r["message"]
+        for r in report["policy_results"]
+    )

@@ -36,11 +36,14 @@ from auditor.measure.measurement import (
     Measurement,
     _choose_reference,
     _figure_notes,
+    _joint_disparity_intervals,
     _label,
+    _with_joint,
     attribute_name,
     group_name,
 )
 from auditor.measure.metrics import format_threshold
+from auditor.measure.simultaneous import joint_level, stretched_interval
 from auditor.privacy.publish import PublishPlan, published_group
 from auditor.privacy.suppression import (
     DEFAULT_MIN_CELL_SIZE,
@@ -294,6 +297,8 @@ def measure_task(
         notes.append(NOTE_MIN_CELL.format(m=m, default=DEFAULT_MIN_CELL_SIZE))
 
     compared = [mt for mt in metrics if not mt.count]
+    _joint_task_intervals(results, reps, tables, ctxs, compared, ts, all_views)
+    families: dict[str, list[tuple[View, Key, Key, dict[Key, GroupValue]]]] = {}
     disparities: list[DisparityResult] = []
     shown_disparities: list[DisparityResult] = []
     attributes: list[AttributeInfo] = []
@@ -352,6 +357,8 @@ def measure_task(
                         values[k] = GroupValue(None, None, why)
                     else:
                         values[k] = GroupValue(est.estimate, reps[v][k].get((mt.id, ts[0])))
+                if unsuppressed and reference is not None:
+                    families.setdefault(mt.id, []).append((v, reference, (), values))
                 out.extend(
                     compare_metric(
                         mt.id,
@@ -364,6 +371,8 @@ def measure_task(
                     )
                 )
 
+    _joint_disparity_intervals(disparities, families)
+    shown_disparities = [_with_joint(d, disparities) for d in shown_disparities]
     curves = _curves(task, tables, plan, base_ctx, m, all_views)
     privacy = {
         group_key(attribute_name(v), group_name(v, k)): p
@@ -392,6 +401,50 @@ def measure_task(
             attributes=published_attributes,
         ),
     )
+
+
+def _joint_task_intervals(
+    results: Mapping[View, Mapping[Key, GroupResult]],
+    reps: Mapping[View, Mapping[Key, Mapping[tuple[str, float], np.ndarray]]],
+    tables: Mapping[View, Mapping[Key, RowTable]],
+    ctxs: Mapping[float, Any],
+    metrics: Sequence[TaskMetric],
+    thresholds: Sequence[float],
+    views: Sequence[View],
+) -> None:
+    """Simultaneous intervals, as for binary tasks (one family per metric and threshold
+    over every group of every view; Wilson at the joint level for proportions, the
+    percentile interval stretched to it otherwise)."""
+    t0 = thresholds[0]
+    for mt in metrics:
+        for t in thresholds if mt.needs_threshold else thresholds[:1]:
+            members: list[tuple[View, Key, Estimate]] = []
+            for v in views:
+                for k, res in results[v].items():
+                    est = (
+                        res.metrics.get(mt.id)
+                        if t == t0
+                        else res.by_threshold.get(format_threshold(t), {}).get(mt.id)
+                    )
+                    if est is not None and est.estimate is not None:
+                        members.append((v, k, est))
+            series = [reps.get(v, {}).get(k, {}).get((mt.id, t)) for v, k, _ in members]
+            level = joint_level(series)
+            for (v, k, est), s in zip(members, series):
+                same = [est]
+                if t == t0 and mt.needs_threshold:
+                    extra = results[v][k].by_threshold.get(format_threshold(t), {}).get(mt.id)
+                    same += [extra] if extra is not None and extra is not est else []
+                for e in same:
+                    if mt.fraction is not None:
+                        hits, trials = mt.fraction(tables[v][k], ctxs[t])
+                        lo, hi = wilson_interval(hits, trials, level)
+                        e.joint_low, e.joint_high = float(lo), float(hi)
+                    elif s is not None and e.ci_low is not None and e.ci_high is not None:
+                        assert e.estimate is not None
+                        e.joint_low, e.joint_high = stretched_interval(
+                            e.estimate, e.ci_low, e.ci_high, level
+                        )
 
 
 def _curves(
