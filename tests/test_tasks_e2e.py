@@ -374,3 +374,21 @@ def test_task_results_are_judged_on_simultaneous_intervals(tmp_path, task):
         "without a 95% interval" in (r["reason"] or "") + r["message"]
         for r in report["policy_results"]
     )
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("cluster", "age"),
+        ("discover", {"max_depth": 1}),
+        ("named_groups", [{"name": "old", "where": [{"column": "age", "op": ">=", "value": 80}]}]),
+    ],
+)
+def test_binary_only_keys_are_refused_for_other_tasks(tmp_path, key, value):
+    from auditor.load.task_spec import BINARY_ONLY_KEY
+
+    result = run("audit", quick_spec("survival", tmp_path, **{key: value}), "--out", tmp_path / "o")
+    assert_bad_input(result)
+    assert f"$.{key}" in result.stderr
+    assert BINARY_ONLY_KEY.format(key=key, task="survival") in result.stderr
+    assert not (tmp_path / "o").exists()

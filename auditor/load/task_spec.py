@@ -40,6 +40,11 @@ ENGINE_NOT_FOR_TASK = (
     "engine {kind} streams or distributes binary audits only; task {task} reads every row "
     "in memory (engine: pandas, or leave engine out)"
 )
+BINARY_ONLY_KEY = (
+    "{key} is for binary classifiers only so far; task {task} would ignore it, so it is "
+    "refused (remove {key} from the spec; see docs/tasks.md, Limits)"
+)
+BINARY_ONLY_KEYS = ("cluster", "discover", "named_groups")
 SURVIVAL_COLUMNS_SAME = "the time and event columns must differ; both are {column!r}"
 
 
@@ -73,6 +78,12 @@ def task_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
     kind = engine.get("kind") if isinstance(engine, dict) else None
     if task != "binary" and kind in ("streaming", "spark"):
         problems.append(("$.engine.kind", ENGINE_NOT_FOR_TASK.format(kind=kind, task=task)))
+    if task != "binary":
+        problems += [
+            (f"$.{key}", BINARY_ONLY_KEY.format(key=key, task=task))
+            for key in BINARY_ONLY_KEYS
+            if raw.get(key) is not None
+        ]
     if task == "survival" and label.get("time") == label.get("event"):
         problems.append(("$.label.event", SURVIVAL_COLUMNS_SAME.format(column=label.get("time"))))
     if task == "multiclass" and isinstance(model.get("score_columns"), dict):
