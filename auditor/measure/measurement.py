@@ -277,15 +277,28 @@ def _estimate(
     if math.isnan(value):
         reason = (out.reason_at() or "undefined").format(threshold=format_threshold(t))
         return Estimate(reason=f"{metric.id} is undefined: {reason}")
-    est = Estimate(estimate=value)
     if metric.id in COUNT_METRICS:
-        return est
-    if metric.proportion and metric.fraction is not None:
-        k, n = metric.fraction(lv, t)
-        lo, hi = wilson_interval(k, n)
+        return Estimate(estimate=value)
+    fraction = metric.fraction(lv, t) if metric.proportion and metric.fraction else None
+    series = reps.get((metric.id, t)) if reps else None
+    return interval_estimate(value, fraction=fraction, series=series, bootstrap=bootstrap)
+
+
+def interval_estimate(
+    value: float,
+    *,
+    fraction: tuple[Any, Any] | None,
+    series: np.ndarray | None,
+    bootstrap: int,
+) -> Estimate:
+    """An estimate with its 95% interval: Wilson when the metric is a proportion
+    (``fraction`` = successes, trials), else the percentile bootstrap of ``series``.
+    Every task's estimates go through here, so the interval rules are stated once."""
+    est = Estimate(estimate=value)
+    if fraction is not None:
+        lo, hi = wilson_interval(*fraction)
         est.ci_low, est.ci_high, est.ci_method = float(lo), float(hi), "wilson"
         return est
-    series = reps.get((metric.id, t)) if reps else None
     if bootstrap <= 0 or series is None:
         est.reason = NO_INTERVAL_BOOTSTRAP_OFF
         return est

@@ -26,8 +26,6 @@ import numpy as np
 
 from auditor.measure.disparities import GroupValue, compare_metric
 from auditor.measure.intervals import (
-    NO_INTERVAL_BOOTSTRAP_OFF,
-    percentile_interval,
     wilson_interval,
 )
 from auditor.measure.measurement import (
@@ -41,6 +39,7 @@ from auditor.measure.measurement import (
     _with_joint,
     attribute_name,
     group_name,
+    interval_estimate,
 )
 from auditor.measure.metrics import format_threshold
 from auditor.measure.simultaneous import joint_level, stretched_interval
@@ -124,23 +123,10 @@ def _estimate(
     value, why = metric.fn(table, ctx)
     if value is None or not math.isfinite(value):
         return Estimate(reason=f"{metric.id} is undefined: {why or 'undefined'}")
-    est = Estimate(estimate=float(value))
     if metric.count:
-        return est
-    if metric.fraction is not None:
-        k, n = metric.fraction(table, ctx)
-        lo, hi = wilson_interval(k, n)
-        est.ci_low, est.ci_high, est.ci_method = float(lo), float(hi), "wilson"
-        return est
-    if bootstrap <= 0 or reps is None:
-        est.reason = NO_INTERVAL_BOOTSTRAP_OFF
-        return est
-    iv = percentile_interval(reps, value)
-    if iv.low is None:
-        est.reason = iv.reason
-    else:
-        est.ci_low, est.ci_high, est.ci_method = iv.low, iv.high, "bootstrap"
-    return est
+        return Estimate(estimate=float(value))
+    fraction = metric.fraction(table, ctx) if metric.fraction is not None else None
+    return interval_estimate(float(value), fraction=fraction, series=reps, bootstrap=bootstrap)
 
 
 def _replicates(
