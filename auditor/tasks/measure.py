@@ -32,6 +32,7 @@ from auditor.measure.measurement import (
     NOTE_MIN_CELL,
     NOTE_SUPPRESSED,
     Measurement,
+    _below_floor,
     _choose_reference,
     _figure_notes,
     _joint_disparity_intervals,
@@ -295,11 +296,7 @@ def measure_task(
         shown = [k for k, p in plan[v].items() if not p.suppressed]
         suppressed = [k for k, p in plan[v].items() if p.suppressed]
         withheld = [k for k, p in plan[v].items() if p.status == "label_withheld"]
-        floor = [
-            k
-            for k in tables[v]
-            if counts[v][k].n < m or counts[v][k].n_positive < m or counts[v][k].n_negative < m
-        ]
+        floor = [k for k in tables[v] if _below_floor(counts[v][k], m)]
         reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)  # type: ignore[arg-type]
         if suppressed:
             notes.append(
