@@ -472,37 +472,16 @@ def measure(
         name = lambda k, v=v: group_name(v, k)  # noqa: E731
         shown = [k for k, p in plan[v].items() if not p.suppressed]
         suppressed = [k for k, p in plan[v].items() if p.suppressed]
-        withheld = [k for k, p in plan[v].items() if p.status == "label_withheld"]
         # The statistical floor (not privacy): a group below min_cell_size on its own
         # counts is judged by its own interval, but left out of worst cases and fairness
         # metrics, where its noise alone would decide the comparison.
         floor = [k for k in tables[v] if _below_floor(counts[v][k], m)]
         reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)
-        if suppressed:
-            notes.append(
-                NOTE_SUPPRESSED.format(
-                    attribute=_label(attr),
-                    groups=", ".join(_label(group_name(v, k)) for k in suppressed),
-                    m=m,
-                )
-            )
-        if withheld:
-            notes.append(
-                NOTE_WITHHELD.format(
-                    attribute=_label(attr),
-                    groups=", ".join(_label(group_name(v, k)) for k in withheld),
-                )
-            )
-        notes.extend(_figure_notes(_label(attr), v, plan[v]))
-        info = AttributeInfo(
-            name=attr,
-            groups=[group_name(v, k) for k in tables[v]],
-            reference=group_name(v, reference) if reference is not None else None,
+        info, published = view_attributes(
+            v, list(tables[v]), plan[v], reference, notes, NOTE_WITHHELD, m=m
         )
         attributes.append(info)
-        published_attributes.append(
-            info.model_copy(update={"suppressed_groups": [group_name(v, k) for k in suppressed]})
-        )
+        published_attributes.append(published)
         for source, keys, left_out, out_d, out_f in (
             (results[v], list(tables[v]), [], disparities, fairness),
             (shown_results[v], shown, suppressed, shown_disparities, shown_fairness),
@@ -698,6 +677,42 @@ def _with_joint(shown: DisparityResult, full: Sequence[DisparityResult]) -> Disp
         if same and d.estimate == shown.estimate:
             return shown.model_copy(update={"joint_low": d.joint_low, "joint_high": d.joint_high})
     return shown
+
+
+def view_attributes(
+    view: View,
+    keys: Sequence[Key],
+    plan: Mapping[Key, Privacy],
+    reference: Key | None,
+    notes: list[str],
+    withheld_note: str,
+    **words: Any,
+) -> tuple[AttributeInfo, AttributeInfo]:
+    """A view's attribute, as measured and as published, with its privacy notes appended
+    (suppressed groups, groups whose outcome figures are withheld, withheld figures).
+    ``withheld_note`` is the task's wording; ``words`` fill its other fields."""
+    attr = attribute_name(view)
+    suppressed = [k for k, p in plan.items() if p.suppressed]
+    withheld = [k for k, p in plan.items() if p.status == "label_withheld"]
+    for keys_noted, note in ((suppressed, NOTE_SUPPRESSED), (withheld, withheld_note)):
+        if keys_noted:
+            notes.append(
+                note.format(
+                    attribute=_label(attr),
+                    groups=", ".join(_label(group_name(view, k)) for k in keys_noted),
+                    **words,
+                )
+            )
+    notes.extend(_figure_notes(_label(attr), view, plan))
+    info = AttributeInfo(
+        name=attr,
+        groups=[group_name(view, k) for k in keys],
+        reference=group_name(view, reference) if reference is not None else None,
+    )
+    published = info.model_copy(
+        update={"suppressed_groups": [group_name(view, k) for k in suppressed]}
+    )
+    return info, published
 
 
 def _figure_notes(attribute: str, view: View, privacy: Mapping[Key, Privacy]) -> list[str]:

@@ -30,17 +30,15 @@ from auditor.measure.intervals import (
 )
 from auditor.measure.measurement import (
     NOTE_MIN_CELL,
-    NOTE_SUPPRESSED,
     Measurement,
     _below_floor,
     _choose_reference,
-    _figure_notes,
     _joint_disparity_intervals,
-    _label,
     _with_joint,
     attribute_name,
     group_name,
     interval_estimate,
+    view_attributes,
 )
 from auditor.measure.metrics import format_threshold
 from auditor.measure.simultaneous import joint_level, stretched_interval
@@ -295,36 +293,20 @@ def measure_task(
         name = lambda k, v=v: group_name(v, k)  # noqa: E731
         shown = [k for k, p in plan[v].items() if not p.suppressed]
         suppressed = [k for k, p in plan[v].items() if p.suppressed]
-        withheld = [k for k, p in plan[v].items() if p.status == "label_withheld"]
         floor = [k for k in tables[v] if _below_floor(counts[v][k], m)]
         reference = _choose_reference(v, reference_groups, tables[v], plan[v], notes)  # type: ignore[arg-type]
-        if suppressed:
-            notes.append(
-                NOTE_SUPPRESSED.format(
-                    attribute=_label(attr),
-                    groups=", ".join(_label(group_name(v, k)) for k in suppressed),
-                    m=m,
-                )
-            )
-        if withheld:
-            notes.append(
-                NOTE_TASK_WITHHELD.format(
-                    attribute=_label(attr),
-                    groups=", ".join(_label(group_name(v, k)) for k in withheld),
-                    m=m,
-                    words=task.hints.outcome_words,
-                )
-            )
-        notes.extend(_figure_notes(_label(attr), v, plan[v]))
-        info = AttributeInfo(
-            name=attr,
-            groups=[group_name(v, k) for k in tables[v]],
-            reference=group_name(v, reference) if reference is not None else None,
+        info, published = view_attributes(
+            v,
+            list(tables[v]),
+            plan[v],
+            reference,
+            notes,
+            NOTE_TASK_WITHHELD,
+            m=m,
+            words=task.hints.outcome_words,
         )
         attributes.append(info)
-        published_attributes.append(
-            info.model_copy(update={"suppressed_groups": [group_name(v, k) for k in suppressed]})
-        )
+        published_attributes.append(published)
         for unsuppressed, keys, left_out, out in (
             (True, list(tables[v]), [], disparities),
             (False, shown, suppressed, shown_disparities),
