@@ -103,6 +103,8 @@ class Prepared:
     """How the statistics were computed (engine, exact or binned scores, sample size)."""
     clusters: PatientClusters | None = None
     """The patients behind the rows (spec ``cluster``), for the cluster bootstrap."""
+    task_rows: dict[str, np.ndarray] | None = None
+    """Survival, multiclass, regression: the statistic's columns per row (discovery)."""
 
 
 def tool_version() -> str:
@@ -264,6 +266,11 @@ def discover_prepared(
         if spec.discover.seed is not None
         else (spec.seed if seed is None else seed)
     )
+    task = None
+    if spec.task.id != "binary":
+        from auditor.discover.task_rows import task_rows
+
+        task = task_rows(prepared, threshold=threshold)
     found = discover(
         prepared.data.frame,
         prepared.data.labels,
@@ -272,6 +279,7 @@ def discover_prepared(
         spec=spec.discover,
         threshold=threshold,
         seed=seed,
+        task=task,
     )
     return protect_cohorts(
         found.section,
@@ -281,6 +289,8 @@ def discover_prepared(
         threshold=threshold,
         min_cell_size=spec.min_cell_size,
         rounding=spec.privacy.rounding,
+        task=task,
+        confirm=found.confirm_rows,
     )
 
 
@@ -318,6 +328,7 @@ def _prepare_task(spec: AuditSpec, progress: Progress) -> Prepared:
         scores=scores,
         stats=stats,  # type: ignore[arg-type]
         hashes=hashes,
+        task_rows={**outcome.columns, **outputs} if spec.discover is not None else None,
     )
 
 

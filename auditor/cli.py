@@ -512,11 +512,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
     import dataclasses
 
     from auditor.audit import discover_prepared, prepare
-    from auditor.load.spec import DiscoverSpec
+    from auditor.load.spec import DiscoverSpec, default_discover_metrics
     from auditor.load.spec_loader import load_spec, validate_spec
 
     spec = load_spec(args.spec)
-    block = spec.discover or DiscoverSpec()
+    block = spec.discover or DiscoverSpec(
+        metrics=default_discover_metrics(spec.task.id, spec.task.ordered)
+    )
     if args.seed is not None:
         block = dataclasses.replace(block, seed=args.seed)
     spec = dataclasses.replace(spec, discover=block)

@@ -26,12 +26,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from auditor.discover.cohort_tests import CohortTest, adjusted_p, compare_with_rest, fdr_reject
 from auditor.discover.conditions import Condition, Item, cohort_text, column_items
+from auditor.discover.task_tests import TWO_SIDED, TaskHalf, TaskRows
 from auditor.load.spec import DiscoverSpec
 from auditor.reduce.stats import ScoreTable, reduce_frame
 from reports.model import CohortsFound, DiscoveredCohort, DiscoverySearch
@@ -44,6 +46,26 @@ METRIC_WORDS = {
     "auroc": "AUROC",
     "fnr": "false negative rate",
     "oe_ratio": "calibration O/E",
+    "c_index": "Harrell's C-index",
+    "oe_ratio_t": "O/E at the horizon",
+    "sensitivity_t": "sensitivity at the horizon",
+    "under_triage_rate": "under-triage rate",
+    "over_triage_rate": "over-triage rate",
+    "accuracy": "accuracy",
+    "mae": "mean absolute error",
+    "mean_error": "mean error (bias)",
+}
+DIRECTION_WORDS = {
+    "oe_ratio": ("under-predicted", "over-predicted"),
+    "oe_ratio_t": ("under-predicted", "over-predicted"),
+    "mean_error": ("over-estimated", "under-estimated"),
+}
+"""The words of a two-sided metric's direction (+1, -1) against the rest."""
+OUTCOME_WORDS = {
+    "binary": " and {min_events} with the outcome",
+    "survival": " and {min_events} with the event by the horizon",
+    "multiclass": " and {min_events} not of the least acute class",
+    "regression": "",
 }
 CORRECTION_WORDS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg"}
 FOUND_BY = (
@@ -53,14 +75,14 @@ FOUND_BY = (
 )
 SUMMARY_FOUND = (
     "Searched {features} column(s) ({metrics}) for cohorts of up to {depth} conditions "
-    "with at least {min_size} patients and {min_events} with the outcome; "
+    "with at least {min_size} patients{outcome}; "
     "{evaluated:,} cohorts scored on the search half, {tested} hypotheses tested on the "
     "held-out half with the false discovery rate controlled at {fdr:g} "
     "({correction}). {found} cohort(s) confirmed{pruned}."
 )
 SUMMARY_NONE = (
     "Searched {features} column(s) ({metrics}) for cohorts of up to {depth} conditions "
-    "with at least {min_size} patients and {min_events} with the outcome; "
+    "with at least {min_size} patients{outcome}; "
     "{evaluated:,} cohorts scored on the search half, {tested} hypotheses tested on the "
     "held-out half with the false discovery rate controlled at {fdr:g} "
     "({correction}). No cohort was confirmed."
@@ -91,10 +113,11 @@ class Discovery:
 
 
 def split_halves(labels: np.ndarray, seed: int) -> np.ndarray:
-    """True for the search half: a seeded split stratified by outcome."""
+    """True for the search half: a seeded split stratified by outcome (for the binary
+    task 0/1; for the other tasks the strata :class:`TaskRows` gives)."""
     rng = np.random.default_rng(seed)
     search = np.zeros(labels.size, dtype=bool)
-    for value in (0, 1):
+    for value in np.unique(labels):
         idx = np.flatnonzero(labels == value)
         chosen = rng.permutation(idx)[: (idx.size + 1) // 2]
         search[chosen] = True
@@ -105,8 +128,11 @@ class _Half:
     """One half's scores on a grid of distinct scores, so a cohort's table is two
     bincounts (the same :class:`ScoreTable` the audit reduces to)."""
 
-    def __init__(self, rows: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> None:
+    def __init__(
+        self, rows: np.ndarray, labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5
+    ) -> None:
         self.rows = rows
+        self.threshold = threshold
         self.y = labels[rows].astype(np.int64)
         self.grid, self.codes = np.unique(scores[rows], return_inverse=True)
         g = self.grid.size
@@ -124,19 +150,31 @@ class _Half:
             self.grid, self.pos_all - pos, self.neg_all - neg
         )
 
+    def events(self, mask: np.ndarray) -> int | None:
+        return int(self.y[mask].sum())
+
+    def compare(self, metric: str, inside: Any, rest: Any, direction: int) -> CohortTest | None:
+        return compare_with_rest(
+            metric, inside, rest, threshold=self.threshold, direction=direction
+        )
+
+
+_AnyHalf = _Half | TaskHalf
+
 
 def _table(grid: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> ScoreTable:
     keep = (pos + neg) > 0
     return ScoreTable(grid[keep], pos[keep], neg[keep])
 
 
-def _big_enough(n: int, events: int, n_all: int, events_all: int, spec: DiscoverSpec) -> bool:
-    return (
-        n >= spec.min_size
-        and events >= spec.min_events
-        and n_all - n >= spec.min_size
-        and events_all - events >= spec.min_events
-    )
+def _big_enough(
+    n: int, events: int | None, n_all: int, events_all: int | None, spec: DiscoverSpec
+) -> bool:
+    if n < spec.min_size or n_all - n < spec.min_size:
+        return False
+    if events is None or events_all is None:
+        return True  # the task has no count "with the outcome" (regression)
+    return events >= spec.min_events and events_all - events >= spec.min_events
 
 
 @dataclass
@@ -148,24 +186,20 @@ class _Scored:
         return max((t.z for t, _ in self.tests.values()), default=-math.inf)
 
 
-def _score(
-    cohort: Cohort,
-    half: _Half,
-    spec: DiscoverSpec,
-    threshold: float,
-) -> _Scored | None:
+def _score(cohort: Cohort, half: _AnyHalf, spec: DiscoverSpec) -> _Scored | None:
     mask = cohort.mask[half.rows]
-    n, events = int(mask.sum()), int(half.y[mask].sum())
-    if not _big_enough(n, events, half.rows.size, int(half.y.sum()), spec):
+    n = int(mask.sum())
+    everyone = np.ones(mask.size, dtype=bool)
+    if not _big_enough(n, half.events(mask), half.rows.size, half.events(everyone), spec):
         return None
     inside, rest = half.tables(mask)
     tests: dict[str, tuple[CohortTest, int]] = {}
     for metric in spec.metrics:
         direction = 1
-        if metric == "oe_ratio":
-            probe = compare_with_rest(metric, inside, rest, threshold=threshold)
+        if metric in TWO_SIDED:
+            probe = half.compare(metric, inside, rest, 1)
             direction = 1 if probe is None or probe.z >= 0 else -1
-        result = compare_with_rest(metric, inside, rest, threshold=threshold, direction=direction)
+        result = half.compare(metric, inside, rest, direction)
         if result is not None and math.isfinite(result.z):
             tests[metric] = (result, direction)
     return _Scored(cohort, tests)
@@ -199,21 +233,32 @@ def discover(
     spec: DiscoverSpec,
     threshold: float,
     seed: int,
+    task: TaskRows | None = None,
 ) -> Discovery:
-    """Search one half, confirm on the other, control the FDR, prune; see the module doc."""
+    """Search one half, confirm on the other, control the FDR, prune; see the module doc.
+
+    ``task`` (survival, multiclass, regression) replaces ``labels`` and ``scores`` by
+    the task's rows; its metrics are tested by :mod:`auditor.discover.task_tests`.
+    """
     labels = np.asarray(labels, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
-    search = split_halves(labels, seed)
+    search = split_halves(labels if task is None else np.asarray(task.strata), seed)
     items, used, skipped = searched_features(frame, features, search, spec.bins)
-    s_half = _Half(np.flatnonzero(search), labels, scores)
-    c_half = _Half(np.flatnonzero(~search), labels, scores)
+    s_half: _AnyHalf
+    c_half: _AnyHalf
+    if task is None:
+        s_half = _Half(np.flatnonzero(search), labels, scores, threshold)
+        c_half = _Half(np.flatnonzero(~search), labels, scores, threshold)
+    else:
+        s_half = TaskHalf(np.flatnonzero(search), task)
+        c_half = TaskHalf(np.flatnonzero(~search), task)
 
     seen: set[bytes] = set()
     scored: list[_Scored] = []
     level: list[_Scored] = []
     for item in items:
         cohort = Cohort((item.condition,), item.mask)
-        first = _remember(cohort, s_half, spec, threshold, seen)
+        first = _remember(cohort, s_half, spec, seen)
         if first is not None:
             level.append(first)
     scored.extend(level)
@@ -230,7 +275,7 @@ def discover(
                     continue
                 conditions = tuple(sorted((*parent.cohort.conditions, item.condition)))
                 cohort = Cohort(conditions, parent.cohort.mask & item.mask)
-                extended = _remember(cohort, s_half, spec, threshold, seen)
+                extended = _remember(cohort, s_half, spec, seen)
                 if extended is not None:
                     level.append(extended)
         scored.extend(level)
@@ -248,11 +293,14 @@ def discover(
     cap_reached = len(candidates) > spec.max_candidates
     candidates = candidates[: spec.max_candidates]
 
-    confirm_cells = _CellCache(frame, c_half, items)
+    confirm_cells = _CellCache(frame, c_half, items) if isinstance(c_half, _Half) else None
     tested: list[tuple[Cohort, str, int, CohortTest]] = []
     for cohort, metric, _search_test, direction in candidates:
-        inside, rest = confirm_cells.tables(cohort)
-        result = compare_with_rest(metric, inside, rest, threshold=threshold, direction=direction)
+        if confirm_cells is not None:
+            inside, rest = confirm_cells.tables(cohort)
+        else:
+            inside, rest = c_half.tables(cohort.mask[c_half.rows])
+        result = c_half.compare(metric, inside, rest, direction)
         if result is None or not math.isfinite(result.p_value):
             result = CohortTest(math.nan, math.nan, math.nan, math.nan, 0.0, 1.0)
         tested.append((cohort, metric, direction, result))
@@ -264,7 +312,7 @@ def discover(
         for t, r, q in zip(tested, reject, q_values, strict=True)
         if r and math.isfinite(t[3].estimate)
     ]
-    kept = _prune(confirmed, c_half, threshold, spec.fdr)
+    kept = _prune(confirmed, c_half, spec.fdr)
     pruned = len(confirmed) - len(kept)
 
     cohorts: list[DiscoveredCohort] = []
@@ -281,9 +329,7 @@ def discover(
                 conditions=_where(cohort.conditions),
                 depth=len(cohort.conditions),
                 metric=metric,
-                direction=None
-                if metric != "oe_ratio"
-                else ("under-predicted" if direction > 0 else "over-predicted"),
+                direction=_direction_words(metric, direction),
                 estimate=result.estimate,
                 ci_low=result.ci_low,
                 ci_high=result.ci_high,
@@ -292,7 +338,7 @@ def discover(
                 p_value=result.p_value,
                 q_value=q,
                 n=int(mask.sum()),
-                n_events=int(c_half.y[mask].sum()),
+                n_events=c_half.events(mask),
                 found_by=FOUND_BY.format(
                     depth=len(cohort.conditions),
                     search=int(search.sum()),
@@ -326,7 +372,7 @@ def discover(
     return Discovery(
         section=CohortsFound(
             status="found" if cohorts else "none_found",
-            summary=summary_text(searched, len(cohorts)),
+            summary=summary_text(searched, len(cohorts), task=_words_key(task)),
             searched=searched,
             cohorts=cohorts,
         ),
@@ -335,14 +381,16 @@ def discover(
     )
 
 
-def summary_text(searched: DiscoverySearch, found: int) -> str:
+def summary_text(searched: DiscoverySearch, found: int, task: str = "binary") -> str:
     """One paragraph: what was searched, what was tested, what was found."""
     values = {
+        "outcome": OUTCOME_WORDS.get(task, OUTCOME_WORDS["binary"]).format(
+            min_events=searched.min_events
+        ),
         "features": len(searched.features),
         "metrics": ", ".join(METRIC_WORDS.get(m, m) for m in searched.metrics),
         "depth": searched.max_depth,
         "min_size": searched.min_size,
-        "min_events": searched.min_events,
         "evaluated": searched.cohorts_evaluated,
         "tested": searched.hypotheses_tested,
         "fdr": searched.fdr,
@@ -362,14 +410,24 @@ def summary_text(searched: DiscoverySearch, found: int) -> str:
     return text
 
 
-def _remember(
-    cohort: Cohort, half: _Half, spec: DiscoverSpec, threshold: float, seen: set[bytes]
-) -> _Scored | None:
+def _words_key(task: TaskRows | None) -> str:
+    """Which words say the outcome count (none when the task has none)."""
+    if task is None:
+        return "binary"
+    return task.task if task.events is not None else "regression"
+
+
+def _direction_words(metric: str, direction: int) -> str | None:
+    words = DIRECTION_WORDS.get(metric)
+    return None if words is None else words[0 if direction > 0 else 1]
+
+
+def _remember(cohort: Cohort, half: _AnyHalf, spec: DiscoverSpec, seen: set[bytes]) -> _Scored | None:
     key = np.packbits(cohort.mask[half.rows]).tobytes()
     if key in seen:
         return None  # the same rows as a simpler (or earlier) cohort
     seen.add(key)
-    return _score(cohort, half, spec, threshold)
+    return _score(cohort, half, spec)
 
 
 def _where(conditions: Sequence[Condition]) -> list[dict[str, object]]:
@@ -395,8 +453,7 @@ def _beats_parents(
 
 def _prune(
     confirmed: list[tuple[tuple[Cohort, str, int, CohortTest], float]],
-    half: _Half,
-    threshold: float,
+    half: _AnyHalf,
     level: float,
 ) -> list[tuple[tuple[Cohort, str, int, CohortTest], float]]:
     """Drop a cohort explained by a confirmed parent (a proper subset of its conditions,
@@ -414,7 +471,7 @@ def _prune(
             parent_rest = other.mask[half.rows] & ~child
             inside = half.tables(child)[0]
             rest = half.tables(parent_rest)[0]
-            test = compare_with_rest(metric, inside, rest, threshold=threshold, direction=direction)
+            test = half.compare(metric, inside, rest, direction)
             if test is None or not test.p_value <= level:
                 explained = True
                 break

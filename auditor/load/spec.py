@@ -157,6 +157,21 @@ class PrivacySpec:
 
 DISCOVER_METRICS = ("auroc", "fnr", "oe_ratio")
 """Metrics the cohort search can test (binary task): one-sided tests exist for these."""
+DISCOVER_TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": DISCOVER_METRICS,
+    "survival": ("c_index", "oe_ratio_t", "sensitivity_t"),
+    "multiclass": ("under_triage_rate", "over_triage_rate", "accuracy"),
+    "regression": ("mae", "mean_error"),
+}
+"""Metrics each task's cohort search can test (auditor.discover.task_tests)."""
+
+
+def default_discover_metrics(task: str, ordered: bool = False) -> tuple[str, ...]:
+    """What a ``discover:`` block without ``metrics`` searches, per task: where the model
+    fails patients clinically (an ordinal multiclass scale: under-triage first)."""
+    if task == "multiclass":
+        return ("under_triage_rate", "accuracy") if ordered else ("accuracy",)
+    return DISCOVER_TASK_METRICS[task]
 
 
 @dataclass(frozen=True)

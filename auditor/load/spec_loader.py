@@ -35,6 +35,7 @@ from auditor.load.spec import (
     DEFAULT_MIN_CELL_SIZE,
     DEFAULT_POLICY,
     DEFAULT_ROUNDING,
+    DISCOVER_TASK_METRICS,
     AuditSpec,
     DiscoverSpec,
     EngineSpec,
@@ -45,6 +46,7 @@ from auditor.load.spec import (
     PrivacySpec,
     TaskSpec,
     Waiver,
+    default_discover_metrics,
     display_path,
     group_label,
 )
@@ -323,6 +325,13 @@ DISCOVER_BELOW_FLOOR = (
     "{value} is below the privacy floor (min_cell_size {floor}): a discovered cohort "
     "must be at least as large as the smallest group the report may publish"
 )
+DISCOVER_METRIC_NOT_FOR_TASK = (
+    "{metric} cannot be searched for a {task} audit; the {task} search tests: {allowed}"
+)
+DISCOVER_NEEDS_ORDER = (
+    "{metric} needs ordered classes (label.ordered: true, most acute first); an unordered "
+    "multiclass search tests accuracy"
+)
 NAMED_GROUP_CLASH = (
     "{name!r} is already {what}; a named group needs a name of its own (it becomes an "
     "attribute with the groups in and out)"
@@ -334,6 +343,19 @@ def _discover_problems(spec: AuditSpec) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     floor = spec.min_cell_size
     if spec.discover is not None:
+        allowed = DISCOVER_TASK_METRICS[spec.task.id]
+        for i, metric in enumerate(spec.discover.metrics):
+            if metric not in allowed:
+                problems.append(
+                    (
+                        f"$.discover.metrics[{i}]",
+                        DISCOVER_METRIC_NOT_FOR_TASK.format(
+                            metric=metric, task=spec.task.id, allowed=", ".join(allowed)
+                        ),
+                    )
+                )
+            elif metric in ("under_triage_rate", "over_triage_rate") and not spec.task.ordered:
+                problems.append((f"$.discover.metrics[{i}]", DISCOVER_NEEDS_ORDER.format(metric=metric)))
         for key in ("min_size", "min_events"):
             value = getattr(spec.discover, key)
             if value < floor:
@@ -482,7 +504,7 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
         },
         undecided=raw.get("undecided"),
         waivers=tuple(waiver_from(w) for w in raw.get("waivers", ())),
-        discover=_discover(raw.get("discover")),
+        discover=_discover(raw.get("discover"), task),
         named_groups=tuple(
             NamedGroup(
                 name=g["name"],
@@ -495,16 +517,16 @@ def _build(raw: dict[str, Any], base: Path) -> AuditSpec:
     )
 
 
-def _discover(block: Any) -> DiscoverSpec | None:
-    """The ``discover:`` block (``true`` or ``{}`` for every default; absent: no search)."""
+def _discover(block: Any, task: TaskSpec) -> DiscoverSpec | None:
+    """The ``discover:`` block (``true`` or ``{}`` for every default; absent: no search);
+    without ``metrics``, the task's default search metrics."""
     if block is None or block is False:
         return None
-    if block is True:
-        return DiscoverSpec()
-    values = dict(block)
+    values = {} if block is True else dict(block)
     for key in ("features", "metrics"):
         if key in values:
             values[key] = tuple(values[key])
+    values.setdefault("metrics", default_discover_metrics(task.id, task.ordered))
     return DiscoverSpec(**values)
 
 

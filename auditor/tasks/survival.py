@@ -108,9 +108,26 @@ def _cols(table: RowTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 def _concordance(table: RowTable, weights: np.ndarray) -> tuple[float, float]:
     """(numerator, denominator) of scikit-survival's weighted concordance index."""
+    num, den, _, _ = concordance_parts(table, weights)
+    return num, den
+
+
+def concordance_parts(
+    table: RowTable, weights: np.ndarray, per_row: bool = False
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """The weighted concordance sums and, with ``per_row``, each row's share.
+
+    ``num_row[r]`` and ``den_row[r]`` are the weighted concordant and comparable
+    pairs one patient of row ``r`` takes part in (as the earlier event or as the
+    longer follow-up), so removing that patient leaves ``num - num_row[r]`` and
+    ``den - den_row[r]``: the delete-one jackknife of the index in the same pass
+    (two patients of one distinct row are never a comparable pair).
+    """
     time, event, risk, count = _cols(table)
     rows = np.flatnonzero(event & (weights > 0))
     num = den = 0.0
+    num_row = np.zeros(time.size) if per_row else np.zeros(0)
+    den_row = np.zeros(time.size) if per_row else np.zeros(0)
     for start in range(0, rows.size, BLOCK):
         i = rows[start : start + BLOCK]
         ti, ri = time[i][:, None], risk[i][:, None]
@@ -119,9 +136,16 @@ def _concordance(table: RowTable, weights: np.ndarray) -> tuple[float, float]:
         concordant = (risk[None, :] < ri) & ~tie
         score = (concordant + 0.5 * tie) * comparable
         wi = weights[i] * count[i]
-        num += float(wi @ (score @ count))
-        den += float(wi @ (comparable @ count))
-    return num, den
+        as_first_num = score @ count
+        as_first_den = comparable @ count
+        num += float(wi @ as_first_num)
+        den += float(wi @ as_first_den)
+        if per_row:
+            num_row[i] += weights[i] * as_first_num
+            den_row[i] += weights[i] * as_first_den
+            num_row += wi @ score
+            den_row += wi @ comparable
+    return num, den, num_row, den_row
 
 
 def c_index(table: RowTable, ctx: SurvivalContext) -> Value:
