@@ -51,3 +51,70 @@ def synthetic_cohort(
         noise = rng.permutation(risk[rows])
         scores[rows] = (1 - strength) * risk[rows] + strength * noise
     return frame, labels, np.round(scores, 4)
+
+
+TASK_COLUMNS: dict[str, dict[str, object]] = {
+    "survival": {"label": {"time": "days", "event": "died", "event_value": 1, "horizon": 365}},
+    "multiclass": {"label": {"column": "acuity", "classes": [1, 2, 3], "ordered": True}},
+    "regression": {"label": {"column": "los"}},
+}
+"""The ``label`` block of a spec over :func:`synthetic_task_cohort`'s frame."""
+TASK_MODEL: dict[str, dict[str, object]] = {
+    "survival": {"score_column": "risk"},
+    "multiclass": {"score_columns": {1: "p1", 2: "p2", 3: "p3"}},
+    "regression": {"score_column": "predicted"},
+}
+
+
+def synthetic_task_cohort(
+    task: str, n: int, *, seed: int, planted: str | None = None, strength: float = 0.0
+) -> pd.DataFrame:
+    """The same patients for a survival, multiclass (ordered) or regression model.
+
+    survival: exponential times with a hazard of age and comorbidity, uniform
+    censoring, horizon 365 days; the model's risk by the horizon is the true one,
+    blended towards a permutation inside a planted cohort (worse ranking there).
+    multiclass: acuity 1 (most acute) to 3 from a latent severity; the model's
+    probabilities come from that severity, shifted towards less acute by ``2 *
+    strength`` inside a planted cohort (under-triage there).
+    regression: length of stay with its true mean as the prediction; inside a planted
+    cohort the prediction has extra error (standard deviation ``3 * strength``).
+    """
+    rng = np.random.default_rng(seed)
+    frame, _labels, _scores = synthetic_cohort(n, seed=seed)
+    lp = 0.05 * (frame["age"].to_numpy() - 75) + 1.0 * (frame["comorbidity"] == "yes").to_numpy()
+    rows = (
+        np.asarray(PLANTED[planted](frame), dtype=bool)
+        if planted is not None and strength > 0
+        else np.zeros(n, dtype=bool)
+    )
+    if task == "survival":
+        rate = 0.0015 * np.exp(lp)
+        time = rng.exponential(1 / rate)
+        censor = rng.uniform(200, 1500, n)
+        frame["days"] = np.ceil(np.minimum(time, censor))
+        frame["died"] = (time <= censor).astype(int)
+        risk = 1 - np.exp(-rate * 365)
+        noise = rng.permutation(risk[rows])
+        risk[rows] = (1 - strength) * risk[rows] + strength * noise
+        frame["risk"] = np.round(risk, 4)
+    elif task == "multiclass":
+        severity = lp + rng.logistic(0, 1, n)
+        frame["acuity"] = np.where(severity > 1.5, 1, np.where(severity > 0.0, 2, 3))
+        seen = lp - 2.0 * strength * rows
+        cuts = np.array([1.5, 0.0])
+        above = 1 / (1 + np.exp(-(seen[:, None] - cuts[None, :])))
+        p1 = above[:, 0]
+        p2 = above[:, 1] - above[:, 0]
+        p3 = 1 - above[:, 1]
+        for name, p in (("p1", p1), ("p2", p2), ("p3", p3)):
+            frame[name] = np.round(p, 4)
+    elif task == "regression":
+        mean = 5 + 0.1 * (frame["age"].to_numpy() - 75) + 2.0 * (
+            frame["comorbidity"] == "yes"
+        ).to_numpy()
+        frame["los"] = np.round(mean + rng.normal(0, 2, n), 2)
+        frame["predicted"] = np.round(mean + rows * rng.normal(0, 3 * strength, n), 2)
+    else:
+        raise ValueError(f"no synthetic cohort for task {task!r}")
+    return frame

@@ -132,18 +132,19 @@ def _weighted_sensitivity(table: RowTable, ctx: Any) -> tuple[float, float, floa
 def _survival_test(
     metric: str, cohort: RowTable, rest: RowTable, ctx: Any, direction: int
 ) -> CohortTest | None:
-    est = _registry("survival", metric, cohort, ctx)
-    other = _registry("survival", metric, rest, ctx)
-    if not (math.isfinite(est) and math.isfinite(other)):
-        return None
     if metric == "c_index":
-        _c, v_c = jackknife_c_index(cohort)
-        _r, v_r = jackknife_c_index(rest)
+        # the registry's c_index is num/den of the same concordance_parts pass
+        est, v_c = jackknife_c_index(cohort)
+        other, v_r = jackknife_c_index(rest)
         if not (v_c + v_r > 0):
             return None
         half = Z95 * math.sqrt(v_c)
         z = (other - est) / math.sqrt(v_c + v_r)
         return _result(est, max(0.0, est - half), min(1.0, est + half), other, z)
+    est = _registry("survival", metric, cohort, ctx)
+    other = _registry("survival", metric, rest, ctx)
+    if not (math.isfinite(est) and math.isfinite(other)):
+        return None
     if metric == "oe_ratio_t":
         v_c = _log_oe_variance(cohort, ctx.horizon)
         v_r = _log_oe_variance(rest, ctx.horizon)

@@ -50,11 +50,12 @@ COUNTS_WITHHELD_OVERLAP = (
     "{top} of the patients they share or do not share (overlapping cohorts)"
 )
 COUNTS_WITHHELD_TOO_MANY = (
-    "withheld: the cohorts overlap in too many ways to check every count derivable from "
-    "them, so no cohort's counts are shown"
+    "withheld: the shown cohorts overlap in too many small regions to check every count "
+    "derivable from them; the smallest cohorts' counts are withheld until they can be"
 )
-MAX_FORMS = 4096
-"""Most unions of atoms checked per count kind; beyond it every count is withheld."""
+MAX_FORMS = 1024
+"""Most unions of atoms checked per count kind; beyond it the smallest shown cohort's
+counts are withheld until the check fits."""
 
 
 def count_kinds(
@@ -191,6 +192,7 @@ class _Venn:
             per_atom = np.bincount(self.atom[flags], minlength=self.n_atoms)
             order = [a for a in range(self.n_atoms) if per_atom[a] < m]
             found: list[tuple[int, ...]] = []
+            visited = [0]
 
             def grow(start: int, chosen: tuple[int, ...], total: int) -> bool:
                 for pos in range(start, len(order)):
@@ -198,11 +200,12 @@ class _Venn:
                     value = total + int(per_atom[a])
                     if value >= m:
                         continue
+                    visited[0] += 1
+                    if visited[0] > MAX_FORMS:
+                        return False
                     picked = (*chosen, a)
                     if value >= 1:
                         found.append(picked)
-                        if len(found) > MAX_FORMS:
-                            return False
                     if not grow(pos + 1, picked, value):
                         return False
                 return True
@@ -328,13 +331,12 @@ def _repair_overlaps(
     def cost(cid: str) -> tuple[int, str]:
         return int(masks[cid].sum()), cid
 
-    for _ in range(len(cohorts) + 1):
+    while True:
         current = shown()
         leaks = overlap_leaks(current, masks, kinds, half, m)
-        if leaks is None:
-            for cid in current:
-                withheld[cid] = COUNTS_WITHHELD_TOO_MANY
-            return
+        if leaks is None:  # too many small regions to check: the smallest cohort goes
+            withheld[min(current, key=cost)] = COUNTS_WITHHELD_TOO_MANY
+            continue
         if not leaks:
             return
         q = leaks[0]
