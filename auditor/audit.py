@@ -557,6 +557,7 @@ def build_report(
     data_checks: DataChecks | None = None,
     baseline_sha256: str | None = None,
     progress: Progress = _silent,
+    cohorts_found: CohortsFound | None = None,
 ) -> Report:
     """Measure, explain and judge; the result is the one input of every renderer."""
     from auditor.judge.policy import load_policies
@@ -596,8 +597,9 @@ def build_report(
         min_cell_size=spec.min_cell_size,
     )
     data_checks = data_checks_reportable(data_checks, suppressed)
-    cohorts_found = None
-    if spec.discover is not None:
+    if spec.discover is None:
+        cohorts_found = None
+    elif cohorts_found is None:  # else the caller's (the dashboard caches the search)
         progress("searching for underperforming cohorts (discover)")
         cohorts_found = discover_prepared(prepared, threshold=thresholds[0], seed=seed)
     hashes = dict(prepared.hashes)

@@ -158,3 +158,62 @@ def _column_missing(spec: Path, folder: Path, column: str, i: int) -> str:
         hint=_close_match(column, columns),
         columns=_list_columns(columns),
     )
+
+
+def _two_thresholds(planted_spec: Path, metrics: list[str]) -> None:
+    raw = yaml.safe_load(planted_spec.read_text())
+    raw["threshold"] = [0.2, 0.3]
+    raw["discover"] = {"max_depth": 2, "metrics": metrics}
+    planted_spec.write_text(yaml.safe_dump(raw, allow_unicode=True))
+
+
+def _count_searches(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    import auditor.audit
+
+    calls: list[float] = []
+    real = auditor.audit.discover_prepared
+
+    def counted(prepared, *, threshold=None, seed=None):  # type: ignore[no-untyped-def]
+        calls.append(threshold)
+        return real(prepared, threshold=threshold, seed=seed)
+
+    monkeypatch.setattr(auditor.audit, "discover_prepared", counted)
+    from auditor.dashboard import state
+
+    state._COHORTS.clear()
+    return calls
+
+
+def test_moving_the_threshold_does_not_search_again_when_no_metric_reads_it(
+    planted_spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_thresholds(planted_spec, ["auroc", "oe_ratio"])
+    calls = _count_searches(monkeypatch)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.session_state["view"] = "Cohorts found"
+    at.run()
+    assert not at.exception
+    first = len(calls)
+    assert first >= 1
+    at.select_slider(key="threshold").set_value(0.3).run()
+    assert not at.exception
+    at.select_slider(key="threshold").set_value(0.2).run()
+    assert len(calls) == first  # the cached section served both thresholds
+    table = at.dataframe[0].value
+    assert any(PLANTED in c for c in table["Cohort"])
+
+
+def test_threshold_reading_search_runs_once_per_threshold(
+    planted_spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_thresholds(planted_spec, ["fnr"])
+    calls = _count_searches(monkeypatch)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.session_state["view"] = "Cohorts found"
+    at.run()
+    at.select_slider(key="threshold").set_value(0.3).run()
+    at.select_slider(key="threshold").set_value(0.2).run()
+    at.select_slider(key="threshold").set_value(0.3).run()
+    assert not at.exception
+    assert sorted(set(calls)) == [0.2, 0.3]
+    assert len(calls) == 2  # once per threshold, then cached

@@ -263,6 +263,56 @@ def start_full(
     return _executor().submit(_timed_report, live, threshold, references, bootstrap)
 
 
+_COHORTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+"""Discovery sections by (inputs, split seed, threshold when a searched metric reads it),
+shared by every session: the search is the slow part of a re-measure and most of its
+metrics do not depend on the threshold."""
+_COHORTS_LOCK = threading.Lock()
+MAX_COHORT_SEARCHES = 16
+
+
+def cohorts_key(live: LiveAudit, threshold: float) -> tuple[Any, ...] | None:
+    """What changes the discovery section: the inputs (spec, data and model hashes), the
+    split seed, and the threshold only when a searched metric depends on it (None: the
+    spec has no discover: block)."""
+    from auditor.discover import THRESHOLD_METRICS
+
+    block = live.spec.discover
+    if block is None:
+        return None
+    seed = block.seed if block.seed is not None else live.spec.seed
+    reads_threshold = any(m in THRESHOLD_METRICS for m in block.metrics)
+    return (live.key, seed, round(float(threshold), 6) if reads_threshold else None)
+
+
+def cohorts_found(live: LiveAudit, threshold: float) -> Any:
+    """The discovery section at this threshold, searched once per :func:`cohorts_key`."""
+    from concurrent.futures import Future
+
+    key = cohorts_key(live, threshold)
+    if key is None:
+        return None
+    with _COHORTS_LOCK:  # the page and the background full-interval job may ask at once
+        pending = _COHORTS.get(key)
+        owner = pending is None
+        if pending is None:
+            pending = Future()
+            _COHORTS[key] = pending
+            while len(_COHORTS) > MAX_COHORT_SEARCHES:
+                _COHORTS.popitem(last=False)
+        _COHORTS.move_to_end(key)
+    if owner:
+        from auditor.audit import discover_prepared
+
+        try:
+            pending.set_result(discover_prepared(live.prepared, threshold=threshold))
+        except BaseException as exc:
+            with _COHORTS_LOCK:
+                _COHORTS.pop(key, None)
+            pending.set_exception(exc)
+    return pending.result()
+
+
 def _timed_report(
     live: LiveAudit, threshold: float, references: tuple[tuple[str, str], ...], bootstrap: int
 ) -> Timed:
@@ -278,6 +328,7 @@ def _timed_report(
         bootstrap=bootstrap,
         explanations=live.explanations,
         data_checks=live.data_checks,
+        cohorts_found=cohorts_found(live, threshold),
     )
     return Timed(report=report, seconds=time.perf_counter() - start, bootstrap=bootstrap)
 

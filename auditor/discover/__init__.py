@@ -5,6 +5,6 @@ controls the false discovery rate (see :mod:`auditor.discover.search`).
 """
 
 from auditor.discover.conditions import Condition, cohort_text
-from auditor.discover.search import Discovery, discover, split_halves
+from auditor.discover.search import THRESHOLD_METRICS, Discovery, discover, split_halves
 
-__all__ = ["Condition", "Discovery", "cohort_text", "discover", "split_halves"]
+__all__ = ["THRESHOLD_METRICS", "Condition", "Discovery", "cohort_text", "discover", "split_halves"]

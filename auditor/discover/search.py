@@ -67,6 +67,9 @@ OUTCOME_WORDS = {
     "multiclass": " and {min_events} not of the least acute class",
     "regression": "",
 }
+THRESHOLD_METRICS = ("fnr", "sensitivity_t")
+"""Searched metrics whose value depends on the decision threshold (the dashboard
+searches again only when one of these is searched and the threshold moves)."""
 CORRECTION_WORDS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg"}
 FOUND_BY = (
     "depth-{depth} conjunction found by beam search on the search half ({search:,} rows, "
