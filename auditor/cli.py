@@ -533,7 +533,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     print(f"{SECTION_TITLE}: {found.summary}")
     for c in found.cohorts:
-        row = cohort_row(c, min_size=found.searched.min_size, min_events=found.searched.min_events)
+        row = cohort_row(
+            c,
+            min_size=found.searched.min_size,
+            min_events=found.searched.min_events,
+            task=spec.task.id,
+        )
         print(f"  {escape_control(row.line())}")
     if found.searched.features_skipped:
         print(escape_control(f"not searched: {'; '.join(found.searched.features_skipped)}"))

@@ -16,8 +16,15 @@ NOT_RUN = (
     "No discovery search ran (the spec has no discover: block), so only the groups the "
     "spec names were audited."
 )
-SIZE_TEXT = "{n} patients, {events} with the outcome (confirmation half)"
-SIZE_WITHHELD = "at least {min_size} patients, {min_events} with the outcome ({why})"
+SIZE_TEXT = "{n} patients, {events} {outcome} (confirmation half)"
+SIZE_ONLY_TEXT = "{n} patients (confirmation half)"
+SIZE_WITHHELD = "at least {min_size} patients, {min_events} {outcome} ({why})"
+SIZE_ONLY_WITHHELD = "at least {min_size} patients ({why})"
+OUTCOME_WORDS = {
+    "survival": "with the event by the horizon",
+    "multiclass": "not of the least acute class",
+}
+"""What a cohort's count "with the outcome" counts, per task (binary: the outcome)."""
 DIFF_TEXT = "{diff} vs the rest ({rest})"
 
 
@@ -46,14 +53,25 @@ def _metric(c: DiscoveredCohort) -> str:
     return f"{name} ({c.direction})" if c.direction else name
 
 
-def cohort_row(c: DiscoveredCohort, *, min_size: int, min_events: int) -> CohortRow:
+def cohort_row(
+    c: DiscoveredCohort, *, min_size: int, min_events: int, task: str | None = None
+) -> CohortRow:
     d = fmt.digits_for(c.estimate)
-    if c.n is None or c.n_events is None:
-        size = SIZE_WITHHELD.format(
-            min_size=min_size, min_events=min_events, why=c.counts_withheld or "withheld"
+    outcome = OUTCOME_WORDS.get(task or "binary", "with the outcome")
+    no_outcome_count = c.n_events is None and c.counts_withheld is None
+    if c.counts_withheld is not None or c.n is None:
+        why = c.counts_withheld or "withheld"
+        size = (
+            SIZE_WITHHELD.format(min_size=min_size, min_events=min_events, outcome=outcome, why=why)
+            if min_events
+            else SIZE_ONLY_WITHHELD.format(min_size=min_size, why=why)
         )
+    elif no_outcome_count:
+        size = SIZE_ONLY_TEXT.format(n=fmt.count(c.n))
     else:
-        size = SIZE_TEXT.format(n=fmt.count(c.n), events=fmt.count(c.n_events))
+        size = SIZE_TEXT.format(
+            n=fmt.count(c.n), events=fmt.count(c.n_events or 0), outcome=outcome
+        )
     diff = fmt.number(c.difference, d)
     if c.difference > 0:
         diff = "+" + diff
@@ -75,7 +93,10 @@ def cohort_rows(report: Report) -> list[CohortRow]:
     if found is None:
         return []
     s = found.searched
-    return [cohort_row(c, min_size=s.min_size, min_events=s.min_events) for c in found.cohorts]
+    return [
+        cohort_row(c, min_size=s.min_size, min_events=s.min_events, task=report.task)
+        for c in found.cohorts
+    ]
 
 
 def cohorts_summary(report: Report) -> str:

@@ -698,9 +698,15 @@ class DiscoveredCohort(_Model):
         "spec (empty when a condition is 'is missing', which a spec cannot name)."
     )
     depth: int = Field(description="Number of conditions joined by 'and'.")
-    metric: str = Field(description="auroc, fnr or oe_ratio (metric registry id).")
+    metric: str = Field(
+        description="The task's metric registry id: auroc, fnr, oe_ratio (binary); c_index, "
+        "oe_ratio_t, sensitivity_t (survival); under_triage_rate, over_triage_rate, accuracy "
+        "(multiclass); mae, mean_error (regression)."
+    )
     direction: str | None = Field(
-        None, description="For oe_ratio: under-predicted or over-predicted relative to the rest."
+        None,
+        description="For oe_ratio and oe_ratio_t: under-predicted or over-predicted relative "
+        "to the rest; for mean_error: over-estimated or under-estimated.",
     )
     estimate: float = Field(description="The cohort's value, on the confirmation half only.")
     ci_low: float = Field(description="Lower end of its 95% interval (confirmation half).")
@@ -710,7 +716,11 @@ class DiscoveredCohort(_Model):
     p_value: float = Field(description="One-sided p-value on the confirmation half.")
     q_value: float = Field(description="FDR-adjusted p-value across every hypothesis tested.")
     n: int | None = Field(None, description="Patients of the cohort in the confirmation half.")
-    n_events: int | None = Field(None, description="Of them, patients with the outcome.")
+    n_events: int | None = Field(
+        None,
+        description="Of them, patients with the outcome (see DiscoverySearch.min_events); "
+        "None when withheld or when the task has no such count.",
+    )
     counts_withheld: str | None = Field(
         None, description="Why n and n_events are not shown (privacy), if they are not."
     )
@@ -727,7 +737,11 @@ class DiscoverySearch(_Model):
     metrics: list[str] = Field(description="Metrics searched on.")
     max_depth: int = Field(description="Most conditions joined by 'and'.")
     min_size: int = Field(description="Fewest patients of a cohort in each half.")
-    min_events: int = Field(description="Fewest patients with the outcome in each half.")
+    min_events: int = Field(
+        description="Fewest patients with the outcome in each half (survival: events by the "
+        "horizon; ordered multiclass: patients not of the least acute class); 0 when the "
+        "task has no such count (regression, unordered multiclass)."
+    )
     fdr: float = Field(description="False discovery rate controlled.")
     correction: str = Field(description="by (Benjamini-Yekutieli) or bh (Benjamini-Hochberg).")
     seed: int = Field(description="Seed of the search/confirm split.")

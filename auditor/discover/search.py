@@ -359,7 +359,7 @@ def discover(
         metrics=list(spec.metrics),
         max_depth=spec.max_depth,
         min_size=spec.min_size,
-        min_events=spec.min_events,
+        min_events=spec.min_events if task is None or task.events is not None else 0,
         fdr=spec.fdr,
         correction=spec.correction,
         seed=seed,

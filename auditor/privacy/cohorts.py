@@ -355,17 +355,11 @@ def _repair_overlaps(
 def _reason(
     cid: str, others: list[str], masks: Mapping[str, np.ndarray], q: _Form, top: int
 ) -> str:
-    """Why ``cid``'s counts are withheld: the nested pair when one other cohort strictly
-    holds it and the pinned rows lie between the two, else the overlapping cohorts."""
+    """Why ``cid``'s counts are withheld: the nested pair when the pinned rows are
+    exactly another cohort's rows outside it, else the overlapping cohorts involved."""
     mine = masks[cid]
-    holders = [
-        o
-        for o in others
-        if np.array_equal(mine & masks[o], mine)
-        and not np.array_equal(mine, masks[o])
-        and not np.any(q.rows & ~masks[o] & ~mine)
-    ]
-    if len(holders) == 1 or (holders and not np.any(q.rows & mine)):
-        return COUNTS_WITHHELD_NESTED.format(other=holders[0], top=top)
+    for o in others:
+        if np.array_equal(mine & masks[o], mine) and np.array_equal(q.rows, masks[o] & ~mine):
+            return COUNTS_WITHHELD_NESTED.format(other=o, top=top)
     involved = [o for o in others if np.any(masks[o] & q.rows)] or others
     return COUNTS_WITHHELD_OVERLAP.format(others=", ".join(involved) or "none", top=top)
