@@ -326,3 +326,46 @@ def test_discovery_rule_judges_the_task_metric(task_reports, task):
         r for r in results if PLANTED in r.message and r.metric == PLANTED_METRIC[task]
     ]
     assert planted and all(r.status == "fail" for r in planted)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_published_task_cohorts_pin_no_small_count(task_reports, task):
+    """The attack on each task's published section: the cohorts' rows on the
+    confirmation half (rebuilt from their conditions and the seeded split), every shown
+    count an equation, no union of Venn atoms with 1 to 10 patients or events pinned."""
+    from auditor.discover.search import split_halves
+    from tests.test_discover_privacy import attack
+
+    report, _out = task_reports[task]
+    frame = synthetic_task_cohort(task, 3000, seed=1, planted=PLANTED, strength=1.0)
+    if task == "survival":
+        events = ((frame["died"] == 1) & (frame["days"] <= 365)).to_numpy()
+        strata = events.astype(int)
+    elif task == "multiclass":
+        events = (frame["acuity"] < 3).to_numpy()
+        strata = frame["acuity"].to_numpy()
+    else:
+        events = None
+        y = frame["los"].to_numpy()
+        strata = np.searchsorted(np.quantile(y, [0.25, 0.5, 0.75]), y, side="right")
+    confirm = ~split_halves(strata, report.cohorts_found.searched.seed)
+    shown = [c for c in report.cohorts_found.cohorts if c.n is not None]
+    assert shown
+    ops = {"==": lambda c, v: c.astype(str) == str(v), ">=": lambda c, v: c >= v, "<": lambda c, v: c < v}
+    masks = []
+    published = []
+    for c in shown:
+        m = np.ones(len(frame), bool)
+        for w in c.conditions:
+            m &= ops[w["op"]](frame[w["column"]], w["value"]).to_numpy()
+        masks.append(m[confirm])
+        counts = {"patients": c.n}
+        if events is not None:
+            counts["events"] = c.n_events
+        published.append(counts)
+        assert int(m[confirm].sum()) == c.n
+    kinds = {"patients": np.ones(int(confirm.sum()), bool)}
+    if events is not None:
+        kinds["events"] = events[confirm]
+        kinds["non-events"] = ~events[confirm]
+    assert attack(masks, published, kinds) == []

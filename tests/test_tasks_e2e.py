@@ -380,7 +380,6 @@ def test_task_results_are_judged_on_simultaneous_intervals(tmp_path, task):
     "key, value",
     [
         ("cluster", "age"),
-        ("discover", {"max_depth": 1}),
         ("named_groups", [{"name": "old", "where": [{"column": "age", "op": ">=", "value": 80}]}]),
     ],
 )
