@@ -147,9 +147,7 @@ def test_three_overlapping_cohorts_cannot_pin_their_shared_remainder():
     )
     by_id = {c.id: c for c in out.cohorts}
     assert by_id["C3"].n is None  # the smallest figure goes
-    assert by_id["C3"].counts_withheld == COUNTS_WITHHELD_OVERLAP.format(
-        others="C1, C2", top=M - 1
-    )
+    assert by_id["C3"].counts_withheld == COUNTS_WITHHELD_OVERLAP.format(others="C1, C2", top=M - 1)
     assert by_id["C1"].n == 600 and by_id["C2"].n == 600
     assert attack(*_published(out, masks, labels)) == []
 

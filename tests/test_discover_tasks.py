@@ -149,7 +149,9 @@ def test_regression_tests_are_welch_t_on_the_errors():
     assert mae.p_value == pytest.approx(ref.pvalue, rel=1e-9)
     for direction, alternative in ((1, "greater"), (-1, "less")):
         bias = compare_task("regression", "mean_error", inside, rest, None, direction=direction)
-        ref = stats.ttest_ind(p[cut] - y[cut], p[~cut] - y[~cut], equal_var=False, alternative=alternative)
+        ref = stats.ttest_ind(
+            p[cut] - y[cut], p[~cut] - y[~cut], equal_var=False, alternative=alternative
+        )
         assert bias is not None
         assert bias.p_value == pytest.approx(ref.pvalue, rel=1e-9)
 
@@ -322,9 +324,7 @@ def test_discovery_rule_judges_the_task_metric(task_reports, task):
     report, _ = task_reports[task]
     results = [r for r in report.policy_results if r.rule_id == "discovered"]
     assert results
-    planted = [
-        r for r in results if PLANTED in r.message and r.metric == PLANTED_METRIC[task]
-    ]
+    planted = [r for r in results if PLANTED in r.message and r.metric == PLANTED_METRIC[task]]
     assert planted and all(r.status == "fail" for r in planted)
 
 
@@ -351,7 +351,11 @@ def test_published_task_cohorts_pin_no_small_count(task_reports, task):
     confirm = ~split_halves(strata, report.cohorts_found.searched.seed)
     shown = [c for c in report.cohorts_found.cohorts if c.n is not None]
     assert shown
-    ops = {"==": lambda c, v: c.astype(str) == str(v), ">=": lambda c, v: c >= v, "<": lambda c, v: c < v}
+    ops = {
+        "==": lambda c, v: c.astype(str) == str(v),
+        ">=": lambda c, v: c >= v,
+        "<": lambda c, v: c < v,
+    }
     masks = []
     published = []
     for c in shown:

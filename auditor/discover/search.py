@@ -298,6 +298,8 @@ def discover(
 
     confirm_cells = _CellCache(frame, c_half, items) if isinstance(c_half, _Half) else None
     tested: list[tuple[Cohort, str, int, CohortTest]] = []
+    inside: Any
+    rest: Any
     for cohort, metric, _search_test, direction in candidates:
         if confirm_cells is not None:
             inside, rest = confirm_cells.tables(cohort)
@@ -425,7 +427,9 @@ def _direction_words(metric: str, direction: int) -> str | None:
     return None if words is None else words[0 if direction > 0 else 1]
 
 
-def _remember(cohort: Cohort, half: _AnyHalf, spec: DiscoverSpec, seen: set[bytes]) -> _Scored | None:
+def _remember(
+    cohort: Cohort, half: _AnyHalf, spec: DiscoverSpec, seen: set[bytes]
+) -> _Scored | None:
     key = np.packbits(cohort.mask[half.rows]).tobytes()
     if key in seen:
         return None  # the same rows as a simpler (or earlier) cohort

@@ -110,9 +110,11 @@ def synthetic_task_cohort(
         for name, p in (("p1", p1), ("p2", p2), ("p3", p3)):
             frame[name] = np.round(p, 4)
     elif task == "regression":
-        mean = 5 + 0.1 * (frame["age"].to_numpy() - 75) + 2.0 * (
-            frame["comorbidity"] == "yes"
-        ).to_numpy()
+        mean = (
+            5
+            + 0.1 * (frame["age"].to_numpy() - 75)
+            + 2.0 * (frame["comorbidity"] == "yes").to_numpy()
+        )
         frame["los"] = np.round(mean + rng.normal(0, 2, n), 2)
         frame["predicted"] = np.round(mean + rows * rng.normal(0, 3 * strength, n), 2)
     else:

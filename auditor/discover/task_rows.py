@@ -55,6 +55,4 @@ def task_rows(prepared: Prepared, *, threshold: float) -> TaskRows:
         edges = np.quantile(label, np.linspace(0, 1, REGRESSION_STRATA + 1)[1:-1])
         strata = np.searchsorted(edges, label, side="right")
         events = None
-    return TaskRows(
-        task=task.id, columns=columns, events=events, strata=strata, context=context
-    )
+    return TaskRows(task=task.id, columns=columns, events=events, strata=strata, context=context)

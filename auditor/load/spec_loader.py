@@ -355,7 +355,9 @@ def _discover_problems(spec: AuditSpec) -> list[tuple[str, str]]:
                     )
                 )
             elif metric in ("under_triage_rate", "over_triage_rate") and not spec.task.ordered:
-                problems.append((f"$.discover.metrics[{i}]", DISCOVER_NEEDS_ORDER.format(metric=metric)))
+                problems.append(
+                    (f"$.discover.metrics[{i}]", DISCOVER_NEEDS_ORDER.format(metric=metric))
+                )
         for key in ("min_size", "min_events"):
             value = getattr(spec.discover, key)
             if value < floor:

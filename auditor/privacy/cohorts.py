@@ -190,27 +190,8 @@ class _Venn:
         out: list[_Form] = []
         for k, flags in self.kind_rows.items():
             per_atom = np.bincount(self.atom[flags], minlength=self.n_atoms)
-            order = [a for a in range(self.n_atoms) if per_atom[a] < m]
-            found: list[tuple[int, ...]] = []
-            visited = [0]
-
-            def grow(start: int, chosen: tuple[int, ...], total: int) -> bool:
-                for pos in range(start, len(order)):
-                    a = order[pos]
-                    value = total + int(per_atom[a])
-                    if value >= m:
-                        continue
-                    visited[0] += 1
-                    if visited[0] > MAX_FORMS:
-                        return False
-                    picked = (*chosen, a)
-                    if value >= 1:
-                        found.append(picked)
-                    if not grow(pos + 1, picked, value):
-                        return False
-                return True
-
-            if not grow(0, (), 0):
+            found = small_unions(per_atom, m)
+            if found is None:
                 return None
             for atoms in found:
                 chosen = np.zeros(self.n_atoms, dtype=bool)
@@ -236,6 +217,31 @@ class _Venn:
         atoms[np.unique(self.atom[form.rows[self.rows]])] = True
         idx = self._vars(atoms, self.kind_index[form.kind])
         return pinned(*self.solver.range(idx))
+
+
+def small_unions(per_atom: np.ndarray, m: int) -> list[tuple[int, ...]] | None:
+    """Every set of atoms whose counts sum to 1..m-1 (None past :data:`MAX_FORMS` sets
+    visited). Atoms of m or more never take part; atoms of 0 do (the union of a small
+    region and an empty one is another region a reader may pin)."""
+    order = [a for a in range(per_atom.size) if per_atom[a] < m]
+    found: list[tuple[int, ...]] = []
+    stack: list[tuple[int, tuple[int, ...], int]] = [(0, (), 0)]
+    visited = 0
+    while stack:
+        start, chosen, total = stack.pop()
+        for pos in range(start, len(order)):
+            a = order[pos]
+            value = total + int(per_atom[a])
+            if value >= m:
+                continue
+            visited += 1
+            if visited > MAX_FORMS:
+                return None
+            picked = (*chosen, a)
+            if value >= 1:
+                found.append(picked)
+            stack.append((pos + 1, picked, value))
+    return found
 
 
 def overlap_leaks(
@@ -275,12 +281,9 @@ def protect_cohorts(
     top = m - 1
     half = np.ones(labels.size, dtype=bool) if confirm is None else np.asarray(confirm, bool)
     cohorts = {c.id: c for c in section.cohorts}
-    kinds = {
-        cid: count_kinds(c, labels, scores, threshold, task) for cid, c in cohorts.items()
-    }
+    kinds = {cid: count_kinds(c, labels, scores, threshold, task) for cid, c in cohorts.items()}
     counts = {
-        cid: {k: int(rows[masks[cid]].sum()) for k, rows in kinds[cid].items()}
-        for cid in cohorts
+        cid: {k: int(rows[masks[cid]].sum()) for k, rows in kinds[cid].items()} for cid in cohorts
     }
     withheld: dict[str, str] = {}
     for cid, values in counts.items():
