@@ -19,6 +19,13 @@
 
 Estimates and intervals are from the confirmation half only, so the search's
 winner's curse does not inflate them. The core does no I/O.
+
+The binary task's halves hold score tables (:class:`_Half`, tests in
+:mod:`auditor.discover.cohort_tests`); the survival, multiclass and regression
+tasks' halves hold the task's rows (:class:`~auditor.discover.task_tests.TaskHalf`,
+tests in :mod:`auditor.discover.task_tests`). Both answer the same three questions:
+a cohort's statistics and its rest's, its count "with the outcome" (None when the
+task has none), and the one-sided test of one metric.
 """
 
 from __future__ import annotations
