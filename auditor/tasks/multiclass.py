@@ -306,5 +306,7 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    per_class=PER_CLASS,
+    class_metrics=class_metrics,
     description="One true class among several (ordered for triage) and a probability per class.",
 )

@@ -497,6 +497,8 @@ HINTS = RendererHints(
     chart_metrics=("c_index", "auc_t", "oe_ratio_t"),
     disparity_metrics=("c_index", "auc_t", "sensitivity_t", "oe_ratio_t", "brier_t"),
     outcome_words="patients with, or without, the event by the horizon",
+    threshold_subject="risk by the horizon",
+    calibration_summary=("calibration_error_t", "calibration error"),
 )
 
 
@@ -521,5 +523,6 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    binary_outcome=True,
     description="A censored time to event and a predicted risk of the event by a horizon.",
 )
