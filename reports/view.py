@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.tasks import task_hints
 from reports import format as fmt
 from reports.charts import Chart, ChartSet
 from reports.cohorts import cohort_rows, cohorts_summary, method_text
@@ -268,9 +269,9 @@ def _outcome(report: Report) -> str:
 def _threshold_fact(report: Report) -> tuple[str, str] | None:
     others = [fmt.number(t) for t in report.thresholds if t != report.threshold]
     also = f" (also reported: {', '.join(others)})" if others else ""
-    if report.task in ("multiclass", "regression"):
+    what = task_hints(report.task).threshold_subject
+    if what is None:
         return None
-    what = "risk by the horizon" if report.task == "survival" else "score"
     return ("Decision threshold", f"{what} ≥ {fmt.number(report.threshold)} flags a patient{also}")
 
 

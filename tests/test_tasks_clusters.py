@@ -130,9 +130,7 @@ def test_a_patient_spanning_cells_is_drawn_whole():
     x, yy = reps[("h",)][("x",)], reps[("h",)][("y",)]
     np.testing.assert_array_equal(x[("mean_label", 0.5)], yy[("mean_label", 0.5)])
     assert np.std(x[("mae", 0.5)]) > 0
-    m = measure_task(
-        REGRESSION, stats, settings={}, views=["h"], bootstrap=20, clusters=clusters
-    )
+    m = measure_task(REGRESSION, stats, settings={}, views=["h"], bootstrap=20, clusters=clusters)
     assert NOTE_SPANNING.format(count=p) in m.notes
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from auditor.dashboard import charts, display
+from auditor.tasks import task_capabilities
 
 if TYPE_CHECKING:
     from auditor.dashboard.app import ViewContext
@@ -153,7 +154,7 @@ def render_task(ctx: ViewContext) -> None:
 
 def render(ctx: ViewContext) -> None:
     report = ctx.report
-    if report.task != "binary":
+    if not task_capabilities(report.task).threshold_curves:
         render_task(ctx)
         return
     views = [

@@ -241,9 +241,10 @@ class RendererHints:
     when the task's decisions do not come from one threshold."""
     threshold_metrics: tuple[str, ...] | None = None
     """The metrics of the table across thresholds (None: every threshold metric)."""
-    calibration_summary: tuple[str, str] | None = None
-    """(metric id, words) summarising each calibration curve, e.g. ('calibration_slope',
-    'slope')."""
+    calibration_summary: tuple[str, str, str] = ("calibration_slope", "slope", "calibration slope")
+    """(metric id, short and long words) summarising each group's calibration curve."""
+    calibration_axes: tuple[str, str] = ("Predicted risk", "Observed event rate")
+    """The calibration chart's axes (x: predicted, y: observed)."""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ HINTS = RendererHints(
     outcome_words="patients with and without the outcome",
     threshold_subject="score",
     threshold_metrics=("selection_rate", "sensitivity", "specificity", "ppv", "npv"),
-    calibration_summary=("calibration_slope", "slope"),
 )
 
 CAPABILITIES = Capabilities(

@@ -498,7 +498,8 @@ HINTS = RendererHints(
     disparity_metrics=("c_index", "auc_t", "sensitivity_t", "oe_ratio_t", "brier_t"),
     outcome_words="patients with, or without, the event by the horizon",
     threshold_subject="risk by the horizon",
-    calibration_summary=("calibration_error_t", "calibration error"),
+    calibration_summary=("calibration_error_t", "calibration error", "calibration error"),
+    calibration_axes=("Predicted risk by the horizon", "Observed risk (1 − Kaplan–Meier)"),
 )
 
 
