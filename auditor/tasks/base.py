@@ -319,6 +319,7 @@ class TaskDef:
     by the horizon) that stratified samples and patient counts use; otherwise the
     patients are the only count. ``per_class``: metric templates measured once per
     class (ids ``<template>_<class>``), expanded by ``class_metrics(context)``.
+    ``notes`` and ``curves`` add the task's own notes and chart data.
     """
 
     id: str
@@ -333,6 +334,11 @@ class TaskDef:
     per_class: tuple[str, ...] = ()
     class_metrics: Callable[[Any], Mapping[str, TaskMetric]] | None = None
     capabilities: Capabilities = Capabilities()
+    notes: Callable[[Mapping[str, Any]], list[str]] | None = None
+    """Notes every report of the task carries (survival: how censoring is handled)."""
+    curves: Callable[[Any, Any, Any, RowTable, Any, int, Any], None] | None = None
+    """``curves(curves, attribute, group, table, context, min_cell_size, privacy)`` adds
+    a group's chart data to the report's ``Curves``, as the group's privacy allows."""
 
     def lookup(self, metric_id: str) -> TaskMetric | None:
         if metric_id in self.metrics:

@@ -58,16 +58,10 @@ from auditor.reduce.clusters import PatientClusters
 from auditor.tasks.base import Key, RowTable, TaskDef, TaskMetric, TaskStats, View, patient_counts
 from reports.model import (
     AttributeInfo,
-    CalibrationBin,
-    CalibrationCurve,
-    ConfusionMatrix,
     Curves,
     DisparityResult,
     Estimate,
     GroupResult,
-    KaplanMeierCurve,
-    ResidualBin,
-    ResidualCurve,
     group_key,
 )
 
@@ -87,12 +81,6 @@ NOTE_TASK_CLUSTER_INTERVALS = (
 NOTE_TASK_NO_BOOTSTRAP = (
     "95% intervals: Wilson for proportions only; no bootstrap was run, so the other metrics "
     "and the disparities have no interval."
-)
-NOTE_SURVIVAL = (
-    "Survival at the horizon {h}: the censoring distribution of every IPCW figure (Uno's C, "
-    "AUC(t), Brier(t), sensitivity/specificity/PPV at t) is the Kaplan–Meier estimate on the "
-    "whole audited cohort, so every group is weighted alike; patients censored before the "
-    "horizon are never counted as event-free."
 )
 NOTE_TASK_WITHHELD = (
     "{attribute}: only the size and the figures that do not use the outcome are shown for "
@@ -377,8 +365,8 @@ def measure_task(
             results[v][k] = res
 
     notes = [NOTE_TASK.format(title=task.title)]
-    if task.id == "survival":
-        notes.append(NOTE_SURVIVAL.format(h=format_threshold(float(settings["horizon"]))))
+    if task.notes is not None:
+        notes.extend(task.notes(settings))
     notes.append(
         (NOTE_TASK_CLUSTER_INTERVALS if clusters is not None else NOTE_TASK_INTERVALS).format(
             r=bootstrap, seed=seed
@@ -545,47 +533,8 @@ def _curves(
         for k, table in tables[v].items():
             p = plan[v][k]
             attribute, group = attribute_name(v), group_name(v, k)
-            if task.id == "survival" and p.curves_shown:
-                from auditor.tasks.survival import calibration_bins, km_curve
-
-                xs, ys = km_curve(table, ctx.horizon, m)
-                curves.kaplan_meier.append(
-                    KaplanMeierCurve(attribute=attribute, group=group, time=xs, survival=ys)
-                )
-                curves.calibration.append(
-                    CalibrationCurve(
-                        attribute=attribute,
-                        group=group,
-                        bins=[
-                            CalibrationBin(mean_predicted=a, observed=b)
-                            for a, b, _ in calibration_bins(table, ctx)
-                        ],
-                    )
-                )
-            elif task.id == "regression" and not p.suppressed:
-                from auditor.tasks.regression import residual_bins
-
-                curves.residuals.append(
-                    ResidualCurve(
-                        attribute=attribute,
-                        group=group,
-                        bins=[
-                            ResidualBin(mean_predicted=a, mean_residual=b)
-                            for a, b in residual_bins(table, m)
-                        ],
-                    )
-                )
-            elif task.id == "multiclass" and not p.suppressed:
-                from auditor.tasks.multiclass import confusion
-
-                curves.confusion.append(
-                    ConfusionMatrix(
-                        attribute=attribute,
-                        group=group,
-                        classes=list(ctx.classes),
-                        counts=protected_confusion(confusion(table, ctx), m),
-                    )
-                )
+            if task.curves is not None:
+                task.curves(curves, attribute, group, table, ctx, m, p)
     return curves
 
 

@@ -293,6 +293,31 @@ def _context(overall: RowTable, settings: Mapping[str, Any]) -> MulticlassContex
     return MulticlassContext(tuple(str(c) for c in classes), bool(settings.get("ordered")))
 
 
+def _curves(
+    curves: Any,
+    attribute: Any,
+    group: Any,
+    table: RowTable,
+    ctx: MulticlassContext,
+    m: int,
+    privacy: Any,
+) -> None:
+    """The confusion matrix of a shown group, small cells protected."""
+    if privacy.suppressed:
+        return
+    from auditor.tasks.measure import protected_confusion
+    from reports.model import ConfusionMatrix
+
+    curves.confusion.append(
+        ConfusionMatrix(
+            attribute=attribute,
+            group=group,
+            classes=list(ctx.classes),
+            counts=protected_confusion(confusion(table, ctx), m),
+        )
+    )
+
+
 def _outcome_counts(table: RowTable, ctx: Any) -> tuple[int, int]:
     n = round(table.n)
     return n, n
@@ -307,6 +332,7 @@ TASK = TaskDef(
     context=_context,
     outcome_counts=_outcome_counts,
     per_class=PER_CLASS,
+    curves=_curves,
     class_metrics=class_metrics,
     description="One true class among several (ordered for triage) and a probability per class.",
 )

@@ -503,6 +503,51 @@ HINTS = RendererHints(
 )
 
 
+NOTE_SURVIVAL = (
+    "Survival at the horizon {h}: the censoring distribution of every IPCW figure (Uno's C, "
+    "AUC(t), Brier(t), sensitivity/specificity/PPV at t) is the Kaplan–Meier estimate on the "
+    "whole audited cohort, so every group is weighted alike; patients censored before the "
+    "horizon are never counted as event-free."
+)
+
+
+def _notes(settings: Mapping[str, Any]) -> list[str]:
+    from auditor.measure.metrics import format_threshold
+
+    return [NOTE_SURVIVAL.format(h=format_threshold(float(settings["horizon"])))]
+
+
+def _curves(
+    curves: Any,
+    attribute: Any,
+    group: Any,
+    table: RowTable,
+    ctx: SurvivalContext,
+    m: int,
+    privacy: Any,
+) -> None:
+    """Kaplan–Meier and calibration at the horizon, only for a group whose events are
+    shown (a curve's steps reveal them)."""
+    if not privacy.curves_shown:
+        return
+    from reports.model import CalibrationBin, CalibrationCurve, KaplanMeierCurve
+
+    xs, ys = km_curve(table, ctx.horizon, m)
+    curves.kaplan_meier.append(
+        KaplanMeierCurve(attribute=attribute, group=group, time=xs, survival=ys)
+    )
+    curves.calibration.append(
+        CalibrationCurve(
+            attribute=attribute,
+            group=group,
+            bins=[
+                CalibrationBin(mean_predicted=a, observed=b)
+                for a, b, _ in calibration_bins(table, ctx)
+            ],
+        )
+    )
+
+
 def _context(overall: RowTable, settings: Mapping[str, Any]) -> SurvivalContext:
     return context_for(
         overall,
@@ -525,5 +570,7 @@ TASK = TaskDef(
     context=_context,
     outcome_counts=_outcome_counts,
     binary_outcome=True,
+    notes=_notes,
+    curves=_curves,
     description="A censored time to event and a predicted risk of the event by a horizon.",
 )
