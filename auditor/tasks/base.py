@@ -226,6 +226,11 @@ class Metric(Protocol):
     def events(self) -> bool: ...
 
 
+def binary_outcome_text(label: Mapping[str, Any], number: Callable[[float], str]) -> str:
+    outcome = str(label.get("column", ""))
+    return outcome + (f" = {label['positive']}" if "positive" in label else "")
+
+
 @dataclass(frozen=True)
 class RendererHints:
     """What every face shows first for a task (renderers compute nothing)."""
@@ -245,6 +250,11 @@ class RendererHints:
     """(metric id, short and long words) summarising each group's calibration curve."""
     calibration_axes: tuple[str, str] = ("Predicted risk", "Observed event rate")
     """The calibration chart's axes (x: predicted, y: observed)."""
+    outcome_text: Callable[[Mapping[str, Any], Callable[[float], str]], str] = (
+        lambda label, number: binary_outcome_text(label, number)
+    )
+    """The outcome in the task's words, from the report's label block (and a number
+    formatter)."""
 
 
 @dataclass(frozen=True)

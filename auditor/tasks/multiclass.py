@@ -285,6 +285,11 @@ HINTS = RendererHints(
     chart_metrics=("balanced_accuracy", "under_triage_rate", "auroc_ovr_macro"),
     disparity_metrics=("under_triage_rate", "over_triage_rate", "balanced_accuracy", "macro_f1"),
     outcome_words="patients",
+    outcome_text=lambda label, number: (
+        f"{label.get('column', '')} (classes "
+        f"{', '.join(str(c) for c in label.get('classes') or [])}; "
+        f"{'ordered, first most acute' if label.get('ordered') else 'unordered'})"
+    ),
 )
 
 

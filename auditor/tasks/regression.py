@@ -195,6 +195,7 @@ HINTS = RendererHints(
     chart_metrics=("mae", "mean_error", "r2"),
     disparity_metrics=("mae", "mean_error", "rmse", "calibration_slope"),
     outcome_words="patients",
+    outcome_text=lambda label, number: f"{label.get('column', '')} (continuous; regression task)",
 )
 
 

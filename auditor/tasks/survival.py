@@ -500,6 +500,11 @@ HINTS = RendererHints(
     threshold_subject="risk by the horizon",
     calibration_summary=("calibration_error_t", "calibration error", "calibration error"),
     calibration_axes=("Predicted risk by the horizon", "Observed risk (1 − Kaplan–Meier)"),
+    outcome_text=lambda label, number: (
+        f"{label.get('event', '')} = {label.get('event_value', 1)} by time "
+        f"{number(float(label.get('horizon', 0)))} (follow-up {label.get('time', '')}; "
+        "survival task)"
+    ),
 )
 
 
