@@ -244,6 +244,8 @@ class RendererHints:
     threshold_subject: str | None = None
     """What ``>= threshold`` flags a patient on ('score', 'risk by the horizon'); None
     when the task's decisions do not come from one threshold."""
+    overview_metrics: tuple[str, ...] | None = None
+    """The dashboard overview's metrics per group (None: ``summary_metrics``)."""
     threshold_metrics: tuple[str, ...] | None = None
     """The metrics of the table across thresholds (None: every threshold metric)."""
     calibration_summary: tuple[str, str, str] = ("calibration_slope", "slope", "calibration slope")
@@ -351,11 +353,14 @@ class TaskDef:
     a group's chart data to the report's ``Curves``, as the group's privacy allows."""
 
     def lookup(self, metric_id: str) -> TaskMetric | None:
+        """The registry's entry; a per-class id is its template named for the class."""
         if metric_id in self.metrics:
             return self.metrics[metric_id]
         for base in self.per_class:
             if metric_id.startswith(base + "_"):
-                return self.metrics[base]
+                template = self.metrics[base]
+                cls = metric_id[len(base) + 1 :]
+                return replace(template, id=metric_id, name=f"{template.name}, class {cls}")
         return None
 
     def measured_metrics(self, ctx: Any) -> list[TaskMetric]:

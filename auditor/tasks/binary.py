@@ -39,6 +39,16 @@ HINTS = RendererHints(
     disparity_metrics=("sensitivity", "fnr", "fpr", "selection_rate", "ppv", "auroc"),
     outcome_words="patients with and without the outcome",
     threshold_subject="score",
+    overview_metrics=(
+        "prevalence",
+        "selection_rate",
+        "sensitivity",
+        "specificity",
+        "ppv",
+        "auroc",
+        "calibration_slope",
+        "oe_ratio",
+    ),
     threshold_metrics=("selection_rate", "sensitivity", "specificity", "ppv", "npv"),
 )
 
