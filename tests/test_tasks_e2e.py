@@ -376,6 +376,9 @@ def test_task_results_are_judged_on_simultaneous_intervals(tmp_path, task):
     )
 
 
+NAMED_AGE = {"survival": 80, "multiclass": 60, "regression": 40}
+
+
 @pytest.mark.parametrize("task", ["survival", "multiclass", "regression"])
 def test_cluster_and_named_groups_work_for_every_task(tmp_path, task):
     """Two encounters per patient (consecutive rows) and a named group on age: patients

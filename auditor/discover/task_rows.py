@@ -18,13 +18,13 @@ The split is stratified by the event by the horizon (survival), the true class
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from auditor.discover.task_tests import TaskRows
 from auditor.tasks import task_def
-from auditor.tasks.base import RowTable
+from auditor.tasks.base import RowTable, TaskDef
 
 if TYPE_CHECKING:
     from auditor.audit import Prepared
@@ -38,7 +38,7 @@ def task_rows(prepared: Prepared, *, threshold: float) -> TaskRows:
     columns = prepared.task_rows
     if columns is None:
         raise ValueError("the prepared audit kept no task rows (spec without discover:)")
-    definition = task_def(task.id)
+    definition = cast(TaskDef, task_def(task.id))
     overall = RowTable.from_arrays(columns)
     settings = {**task.settings(), "threshold": threshold, "min_cell_size": spec.min_cell_size}
     context = definition.context(overall, settings)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.stats import norm
@@ -39,7 +39,7 @@ from scipy.stats import t as student_t
 from auditor.discover.cohort_tests import Z95, CohortTest
 from auditor.measure.intervals import wilson_interval
 from auditor.tasks import task_metrics
-from auditor.tasks.base import RowTable
+from auditor.tasks.base import RowTable, TaskMetric
 
 TWO_SIDED = ("oe_ratio", "oe_ratio_t", "mean_error")
 """Metrics tested away from the rest, in the direction the search half shows."""
@@ -53,8 +53,13 @@ def worse_sign(task: str, metric: str) -> int:
     return 1 if direction == "lower" else -1
 
 
+def _definition(task: str, metric: str) -> TaskMetric:
+    """A survival, multiclass or regression registry entry (a :class:`TaskMetric`)."""
+    return cast(TaskMetric, task_metrics(task)[metric])
+
+
 def _registry(task: str, metric: str, table: RowTable, ctx: Any) -> float:
-    value, _why = task_metrics(task)[metric].fn(table, ctx)
+    value, _why = _definition(task, metric).fn(table, ctx)
     return float(value)
 
 
@@ -170,7 +175,7 @@ def _survival_test(
 def _proportion_test(
     task: str, metric: str, cohort: RowTable, rest: RowTable, ctx: Any
 ) -> CohortTest | None:
-    definition = task_metrics(task)[metric]
+    definition = _definition(task, metric)
     assert definition.fraction is not None
     k_c, n_c = definition.fraction(cohort, ctx)
     k_r, n_r = definition.fraction(rest, ctx)
