@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from auditor.measure.measurement import Measurement
     from auditor.privacy.publish import PublishPlan
     from auditor.reduce.check_counts import CheckCounts
+    from auditor.reduce.reservoir import UniformRows
     from reports.model import (
         CohortsFound,
         Computation,
@@ -103,6 +104,9 @@ class Prepared:
     """How the statistics were computed (engine, exact or binned scores, sample size)."""
     clusters: PatientClusters | None = None
     """The patients behind the rows (spec ``cluster``), for the cluster bootstrap."""
+    search_rows: UniformRows | None = None
+    """Discovery's rows when the frame is a stratified sample (streaming, Spark): a
+    simple random sample of every audited row."""
 
 
 def tool_version() -> str:
@@ -152,30 +156,13 @@ def parquet_rows(path: Path) -> int:
         return 0
 
 
-DISCOVER_NEEDS_MEMORY = (
-    "{spec}: $.{key}: needs every row in memory, and this audit runs on the {engine} "
-    "engine, which keeps only a sample of the rows; remove the {key} block or audit "
-    "the data in memory"
-)
-
-
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics.
 
     The engine (see :func:`engine_kind`) decides how: all rows in memory, streamed
     in batches, or in Spark; every engine returns the same :class:`Prepared`.
-    A survival, multiclass or regression audit reads all rows in memory.
     """
-    if spec.task.id != "binary":
-        return _prepare_task(spec, progress)
     kind = engine_kind(spec)
-    if kind != "pandas" and (spec.discover is not None or spec.named_groups):
-        key = "discover" if spec.discover is not None else "named_groups"
-        raise SpecError(
-            DISCOVER_NEEDS_MEMORY.format(
-                spec=spec.source.name if spec.source else "the spec", key=key, engine=kind
-            )
-        )
     if kind == "streaming":
         from auditor.engines.streaming import prepare_streaming
 
@@ -184,6 +171,8 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
         from auditor.engines.spark import prepare_spark
 
         return prepare_spark(spec, progress=progress)
+    if spec.task.id != "binary":
+        return _prepare_task(spec, progress)
     progress(f"loading data {spec.data.name}")
     data = load_data(spec)
     if spec.named_groups:
@@ -264,24 +253,43 @@ def discover_prepared(
         if spec.discover.seed is not None
         else (spec.seed if seed is None else seed)
     )
+    rows = prepared.search_rows
+    frame, labels, scores = (
+        (rows.frame, rows.labels, rows.scores)
+        if rows is not None
+        else (prepared.data.frame, prepared.data.labels, prepared.scores)
+    )
     found = discover(
-        prepared.data.frame,
-        prepared.data.labels,
-        prepared.scores,
+        frame,
+        labels,
+        scores,
         features=discover_features(spec, prepared.data),
         spec=spec.discover,
         threshold=threshold,
         seed=seed,
     )
-    return protect_cohorts(
+    section = protect_cohorts(
         found.section,
         found.masks,
-        np.asarray(prepared.data.labels, dtype=np.int64),
-        prepared.scores,
+        np.asarray(labels, dtype=np.int64),
+        scores,
         threshold=threshold,
         min_cell_size=spec.min_cell_size,
         rounding=spec.privacy.rounding,
     )
+    if rows is not None and section is not None:
+        note = NOTE_SEARCHED_SAMPLE.format(
+            rows=len(rows.frame), total=rows.rows_total, engine=rows.engine
+        )
+        section = section.model_copy(update={"summary": f"{section.summary} {note}"})
+    return section
+
+
+NOTE_SEARCHED_SAMPLE = (
+    "Searched and confirmed on a uniform random sample of {rows:,} of {total:,} rows "
+    "(seeded; the {engine} engine keeps a sample, not every row): the search and "
+    "confirmation halves, sizes and events above are counts in that sample."
+)
 
 
 def _prepare_task(spec: AuditSpec, progress: Progress) -> Prepared:
