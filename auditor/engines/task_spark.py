@@ -49,7 +49,7 @@ from auditor.load.task_data import (
     TaskScorer,
     load_task_scorer,
 )
-from auditor.reduce.task_streaming import ROW_COLUMN_BYTES, RowCoarsening
+from auditor.reduce.task_streaming import COARSEST, ROW_COLUMN_BYTES, RowCoarsening, coarser
 from auditor.tasks.base import RowTable, TaskStats
 
 if TYPE_CHECKING:
@@ -297,18 +297,24 @@ def prepare_task_spark(
         entries = table.count()
         copies = 1 + len(attributes) + len(spec.intersections)
         per_row = ROW_COLUMN_BYTES * (len(names) + 1)
-        coarsened = entries * per_row * copies > engine.memory_budget_mb * 2**20
-        if coarsened:
+        budget = engine.memory_budget_mb * 2**20
+        coarsened = entries * per_row * copies > budget
+        resolution = engine.score_resolution
+        over_budget = False
+        while coarsened:
             coarsening = RowCoarsening(
-                task.id,
-                resolution=engine.score_resolution,
-                thresholds=spec.thresholds,
-                horizon=task.horizon,
+                task.id, resolution=resolution, thresholds=spec.thresholds, horizon=task.horizon
             )
             for name in coarsening.columns(names):
                 udf = F.pandas_udf(_coarsen_column(coarsening, name), T.DoubleType())  # type: ignore[call-overload]
                 table = table.withColumn(PREFIX + name, udf(F.col(PREFIX + name)))
             table = table.groupBy(*groups, *stat_cols).agg(F.sum("count").alias("count"))
+            if table.count() * per_row * copies <= budget:
+                break
+            if resolution >= COARSEST:
+                over_budget = True
+                break
+            resolution = coarser(resolution)  # bins nest: coarsening the coarsened table
         aggregates = table.toPandas()
         if aggregates.empty:
             raise DataError(DATA_EMPTY.format(file=source))
@@ -371,7 +377,8 @@ def prepare_task_spark(
             notes=notes,
             coarsened=coarsened,
             budget_mb=engine.memory_budget_mb,
-            resolution=engine.score_resolution,
+            resolution=resolution,
+            over_budget=over_budget,
             sample_rows=len(frame),
         ),
     )

@@ -61,9 +61,9 @@ NOTE_COARSENED = {
     "survival": (
         "The exact tables of distinct (time, event, risk) rows would exceed the memory "
         "budget ({budget} MB), so risks were binned at {resolution:g} (every threshold an "
-        "edge: threshold metrics are exact) and times rounded up to multiples of "
-        "{resolution:g} x the horizon, never across it (every patient's status at the "
-        "horizon is unchanged); the other metrics are computed on the coarsened values."
+        "edge: who is predicted positive at each threshold is unchanged) and times rounded "
+        "up to multiples of {resolution:g} x the horizon, never across it (every patient's "
+        "status at the horizon is unchanged); the metrics are computed on these values."
     ),
     "multiclass": (
         "The exact tables of distinct (class, probabilities) rows would exceed the memory "
@@ -73,11 +73,15 @@ NOTE_COARSENED = {
     ),
     "regression": (
         "The exact tables of distinct (outcome, prediction) rows would exceed the memory "
-        "budget ({budget} MB), so outcomes and predictions were rounded to a relative "
-        "resolution of {resolution:g} (to the nearest {resolution:g} x their order of "
-        "magnitude) and the metrics are computed on the rounded values."
+        "budget ({budget} MB), so outcomes and predictions were replaced by the midpoints "
+        "of bins {resolution:g} x their order of magnitude wide (a relative resolution) "
+        "and the metrics are computed on these values."
     ),
 }
+NOTE_OVER_BUDGET = (
+    "Even at the coarsest resolution ({resolution:g}) the tables exceed the memory budget; "
+    "they were kept at that resolution."
+)
 NOTE_EXACT = "Every distinct row was kept: point estimates equal one pass over all rows."
 
 
@@ -233,7 +237,8 @@ def prepare_task_streaming(
             ],
             coarsened=reducer.binned,
             budget_mb=engine.memory_budget_mb,
-            resolution=engine.score_resolution,
+            resolution=reducer.resolution or engine.score_resolution,
+            over_budget=reducer.over_budget,
             files=len(files),
             batches=reducer.batches,
             sample_rows=len(frame),
@@ -252,6 +257,7 @@ def task_computation(
     files: int | None = None,
     batches: int | None = None,
     sample_rows: int,
+    over_budget: bool = False,
 ) -> Computation:
     """The report's ``computation`` of a task audit on the streaming or Spark engine:
     ``score_table`` says whether the distinct-row tables were exact or coarsened."""
@@ -260,6 +266,7 @@ def task_computation(
         NOTE_COARSENED[task].format(budget=budget_mb, resolution=resolution)
         if coarsened
         else NOTE_EXACT,
+        *([NOTE_OVER_BUDGET.format(resolution=resolution)] if over_budget else []),
     ]
     return Computation(
         engine=engine,  # type: ignore[arg-type]

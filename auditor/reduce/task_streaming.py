@@ -8,9 +8,14 @@ merged tables equal one in-memory pass over all rows, row for row.
 
 Memory. A table keeps one row per distinct (outcome, prediction) of a cell, so with
 continuous predictions (or times, or outcomes) it grows with the data. When the
-tables would exceed the memory budget, the continuous columns are coarsened at a
-stated resolution (:class:`RowCoarsening`), the report says so, and every later batch
-is coarsened the same way:
+tables would exceed the memory budget, the continuous columns are coarsened at
+``score_resolution`` (:class:`RowCoarsening`), the report says so, and every later
+batch is coarsened the same way. The table is a joint distribution of two or more
+continuous columns, so one resolution does not bound it as it bounds a binary score
+table: while it is still over the budget the resolution is made ten times coarser,
+up to :data:`COARSEST` (bins nest, so coarsening again equals coarsening once at the
+coarser resolution). The report states the resolution used and says when even the
+coarsest one left the tables over the budget.
 
 * probabilities (the survival risk, the class probabilities) are cut at
   ``score_resolution`` with every decision threshold an edge, as binary scores are
@@ -19,10 +24,9 @@ is coarsened the same way:
 * survival times are rounded up to multiples of ``score_resolution x horizon``, and
   never across the horizon, so every patient's status at the horizon (event by it,
   followed beyond it, censored before it) is unchanged;
-* regression outcomes and predictions are rounded to a relative resolution of
-  ``score_resolution`` (to the nearest multiple of ``score_resolution x 10^e``, where
-  ``10^e`` is the value's order of magnitude): an error of at most half that in any
-  value.
+* regression outcomes and predictions are replaced by the midpoint of their bin of
+  width ``score_resolution x 10^e``, where ``10^e`` is the value's order of magnitude
+  (a relative resolution): an error of at most half that in any value.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ ROW_COLUMN_BYTES = 32
 """Memory one column of one distinct row of one cell costs once measured, per view: the
 value (8 bytes) and what measuring adds (sorting, cumulative sums, the bootstrap's
 counts), taken at four times the value as for binary score tables."""
+TIME_SLACK = 1e-9
+"""Steps of slack when rounding a time up (see :meth:`RowCoarsening.round_time`)."""
+COARSEST = 0.01
+"""The coarsest resolution the tables are taken to when still over the budget."""
 COARSENED_COLUMNS = {
     "survival": ("time", "risk"),
     "regression": ("label", "prediction"),
@@ -48,14 +56,20 @@ COARSENED_COLUMNS = {
 
 
 def round_relative(values: np.ndarray, resolution: float) -> np.ndarray:
-    """Each value to the nearest multiple of ``resolution x 10^floor(log10|value|)``."""
+    """Each value to the midpoint of its bin of width ``resolution x 10^floor(log10|value|)``
+    (bins of a decade never cross its bounds, and finer bins nest in coarser ones)."""
     x = np.asarray(values, dtype=np.float64)
     out = x.copy()
     nonzero = np.isfinite(x) & (x != 0)
-    magnitude = 10.0 ** np.floor(np.log10(np.abs(x[nonzero])))
-    step = resolution * magnitude
-    out[nonzero] = np.round(x[nonzero] / step) * step
+    size = np.abs(x[nonzero])
+    step = resolution * 10.0 ** np.floor(np.log10(size))
+    out[nonzero] = np.sign(x[nonzero]) * (np.floor(size / step) + 0.5) * step
     return out
+
+
+def coarser(resolution: float) -> float:
+    """The next resolution tried when the tables are still over the budget."""
+    return float(f"{resolution * 10:.6g}")
 
 
 class RowCoarsening:
@@ -88,13 +102,19 @@ class RowCoarsening:
         return self.binning.apply(x)
 
     def round_time(self, time: np.ndarray) -> np.ndarray:
-        """Up to the next multiple of ``resolution x horizon``, never across the horizon."""
+        """Up to the next multiple of ``resolution x horizon``, never across the horizon.
+
+        A value within 1e-9 of a step above a multiple counts as that multiple (so a
+        time rounded once rounds to itself, and coarsening again equals coarsening once
+        despite floating point); one just above the horizon stays above it.
+        """
         if self.horizon <= 0:
             step = self.resolution * max(float(np.max(time, initial=0.0)), 1.0)
-            return np.ceil(time / step) * step
+            return np.ceil(time / step - TIME_SLACK) * step
         step = self.resolution * self.horizon
-        up = np.ceil(time / step) * step
-        return np.where(time <= self.horizon, np.minimum(up, self.horizon), up)
+        up = np.ceil(time / step - TIME_SLACK) * step
+        above = np.maximum(up, np.nextafter(self.horizon, np.inf))
+        return np.where(time <= self.horizon, np.minimum(up, self.horizon), above)
 
     def frame(self, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         chosen = set(self.columns(list(columns)))
@@ -139,6 +159,9 @@ class TaskStreamReducer(StreamReducer):
         )
         self._task_levels: list[TaskStats | None] = []
         self._names: tuple[str, ...] = ()
+        self.thresholds = tuple(thresholds)
+        self.over_budget = False
+        """Still over the budget at the coarsest resolution."""
 
     def add_rows(
         self,
@@ -152,7 +175,7 @@ class TaskStreamReducer(StreamReducer):
         self._names = tuple(columns)
         values = self.coarsening.frame(columns) if self.binned else dict(columns)
         self._push_task(reduce_rows(sensitive, values))
-        if not self.binned and self.table_bytes() > self.budget:
+        if not self.over_budget and self.table_bytes() > self.budget:
             self._coarsen()
         return cells
 
@@ -180,14 +203,34 @@ class TaskStreamReducer(StreamReducer):
         return per_row * self.copies * rows
 
     def _coarsen(self) -> None:
-        self.binned = True
-        for i, stats in enumerate(self._task_levels):
-            if stats is None:
-                continue
-            cells = {k: self.coarsening.table(t) for k, t in stats.cells.items()}
-            self._task_levels[i] = TaskStats(
-                stats.attributes, cells, stats.names, category_order=stats.category_order
-            )
+        """Coarsen the tables held, ten times coarser each time they are still over the
+        budget, down to :data:`COARSEST`."""
+        while True:
+            if self.binned:
+                if self.coarsening.resolution >= COARSEST:
+                    self.over_budget = True
+                    return
+                self.coarsening = RowCoarsening(
+                    self.coarsening.task,
+                    resolution=coarser(self.coarsening.resolution),
+                    thresholds=self.thresholds,
+                    horizon=self.coarsening.horizon,
+                )
+            self.binned = True
+            for i, stats in enumerate(self._task_levels):
+                if stats is None:
+                    continue
+                cells = {k: self.coarsening.table(t) for k, t in stats.cells.items()}
+                self._task_levels[i] = TaskStats(
+                    stats.attributes, cells, stats.names, category_order=stats.category_order
+                )
+            if self.table_bytes() <= self.budget:
+                return
+
+    @property
+    def resolution(self) -> float | None:
+        """The resolution the tables were coarsened at (None: exact)."""
+        return self.coarsening.resolution if self.binned else None
 
     def task_result(self) -> tuple[TaskStats, CheckCounts]:
         """The merged statistics (group order as one in-memory pass gives it) and the
