@@ -287,3 +287,24 @@ def test_named_groups_stream_like_in_memory(tmp_path: Path) -> None:
         numbers_equal(a[key], b[key], key)
     shown = {str(g["attribute"]) for g in b["groups"]}
     assert {"older", "black women"} <= shown
+
+
+def test_streamed_task_keeps_a_uniform_sample_for_discovery(task_files: Path) -> None:
+    """Discovery of a task (once the spec allows it) reads a uniform sample, with the
+    event by the horizon as its outcome, never the stratified frame."""
+    from auditor.load.spec import DiscoverSpec
+
+    spec = task_spec("survival", task_files, "survival.parquet", kind="streaming")
+    assert prepare(spec).search_rows is None  # only kept when asked for
+    engine = dataclasses.replace(spec.engine, sample_rows=120, batch_rows=50)
+    spec = dataclasses.replace(spec, discover=DiscoverSpec(), engine=engine)
+    prepared = prepare(spec)
+    rows = prepared.search_rows
+    assert rows is not None and rows.engine == "streaming"
+    assert len(rows.frame) == 120 and rows.rows_total == prepared.data.rows_total
+    assert not any(c.startswith("__auditor_") for c in rows.frame.columns)
+    horizon = spec.task.horizon
+    frame = rows.frame
+    expected = (frame["fstat"] == 1) & (frame["lenfol"] <= horizon)
+    assert np.array_equal(rows.labels, expected.to_numpy().astype(np.int8))
+    np.testing.assert_array_equal(rows.scores, prepared.scorer.scores(frame))

@@ -38,7 +38,7 @@ from auditor.engines.spark import (
     spark_hashes,
     spark_session,
 )
-from auditor.engines.task_streaming import task_computation
+from auditor.engines.task_streaming import task_computation, task_search_rows
 from auditor.errors import DataError, ModelError
 from auditor.load.data import DATA_EMPTY, LoadedData, check_columns, resolve_features
 from auditor.load.identifiers import refuse_identifier_like_sizes
@@ -326,7 +326,7 @@ def prepare_task_spark(
             max_groups=spec.privacy.max_groups,
             file=source,
         )
-        sample, _ = draw_sample(spec, df, groups, cells, cell_rows, progress)
+        sample, reservoir = draw_sample(spec, df, groups, cells, cell_rows, progress)
     finally:
         df.unpersist()
     stats = _task_stats(aggregates, attributes, groups, names, values)
@@ -363,10 +363,22 @@ def prepare_task_spark(
         NOTE_SPARK_HASH if sha else NOTE_SPARK_UNHASHED.format(source=source),
         NOTE_SAMPLE.format(sample=len(frame)),
     ]
+    if label is None:
+        for part in (frame, reservoir._kept):
+            if part is not None:
+                part[EVENT_BY_HORIZON] = 0
     return Prepared(
         spec=spec,
         data=loaded,
         scorer=scorer,  # type: ignore[arg-type]
+        search_rows=task_search_rows(
+            spec,
+            reservoir.uniform,
+            scorer,
+            EVENT_BY_HORIZON,
+            rows=rows_total - dropped,
+            engine="spark",
+        ),
         scores=frame[PREFIX + output_names[0]].to_numpy(dtype=np.float64),
         stats=stats,  # type: ignore[arg-type]
         hashes=hashes,

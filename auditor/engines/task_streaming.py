@@ -39,7 +39,7 @@ from auditor.load.task_data import (
     load_task_scorer,
     outcome_rows,
 )
-from auditor.reduce.reservoir import StratifiedReservoir
+from auditor.reduce.reservoir import StratifiedReservoir, UniformRows
 from auditor.reduce.task_streaming import TaskStreamReducer
 from reports.model import Computation
 
@@ -224,6 +224,9 @@ def prepare_task_streaming(
         spec=spec,
         data=loaded,
         scorer=scorer,  # type: ignore[arg-type]
+        search_rows=task_search_rows(
+            spec, reservoir.uniform, scorer, LABEL, rows=reducer.rows, engine="streaming"
+        ),
         scores=np.asarray(scores, dtype=np.float64),
         stats=stats,  # type: ignore[arg-type]
         hashes=prepared_hashes,
@@ -243,6 +246,31 @@ def prepare_task_streaming(
             batches=reducer.batches,
             sample_rows=len(frame),
         ),
+    )
+
+
+def task_search_rows(
+    spec: AuditSpec,
+    uniform: Callable[[int], pd.DataFrame],
+    scorer: TaskScorer,
+    label: str,
+    *,
+    rows: int,
+    engine: str,
+) -> UniformRows | None:
+    """Discovery's rows (a simple random sample of every row, see
+    :meth:`StratifiedReservoir.uniform`), when the spec asks for discovery."""
+    if spec.discover is None:
+        return None
+    sample = uniform(spec.engine.sample_rows)
+    frame = sample.drop(columns=[c for c in sample.columns if c.startswith("__auditor_")])
+    scores = scorer.scores(frame) if len(frame) else np.zeros(0)
+    return UniformRows(
+        frame=frame,
+        labels=sample[label].to_numpy(dtype=np.int8),
+        scores=np.asarray(scores, dtype=np.float64),
+        rows_total=rows,
+        engine=engine,
     )
 
 
