@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from auditor.measure.measurement import Measurement
     from auditor.privacy.publish import PublishPlan
     from auditor.reduce.check_counts import CheckCounts
+    from auditor.reduce.reservoir import UniformRows
     from reports.model import (
         CohortsFound,
         Computation,
@@ -104,6 +105,9 @@ class Prepared:
     """The patients behind the rows (spec ``cluster``), for the cluster bootstrap."""
     task_rows: dict[str, np.ndarray] | None = None
     """Survival, multiclass, regression: the statistic's columns per row (discovery)."""
+    search_rows: UniformRows | None = None
+    """Discovery's rows when the frame is a stratified sample (streaming, Spark): a
+    simple random sample of every audited row."""
 
 
 def tool_version() -> str:
@@ -171,13 +175,6 @@ def parquet_rows(path: Path) -> int:
         return 0
 
 
-DISCOVER_NEEDS_MEMORY = (
-    "{spec}: $.{key}: needs every row in memory, and this audit runs on the {engine} "
-    "engine, which keeps only a sample of the rows; remove the {key} block or audit "
-    "the data in memory"
-)
-
-
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics.
 
@@ -190,13 +187,6 @@ def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     kind = engine_kind(spec)
     if kind == "pandas":
         return task_def(spec.task.id).prepare(spec, progress)
-    if spec.discover is not None or spec.named_groups:
-        key = "discover" if spec.discover is not None else "named_groups"
-        raise SpecError(
-            DISCOVER_NEEDS_MEMORY.format(
-                spec=spec.source.name if spec.source else "the spec", key=key, engine=kind
-            )
-        )
     return prepare_on_engine(kind, spec, progress)
 
 
@@ -225,32 +215,51 @@ def discover_prepared(
         if spec.discover.seed is not None
         else (spec.seed if seed is None else seed)
     )
+    rows = prepared.search_rows
+    frame, labels, scores = (
+        (rows.frame, rows.labels, rows.scores)
+        if rows is not None
+        else (prepared.data.frame, prepared.data.labels, prepared.scores)
+    )
     task = None
-    if spec.task.id != "binary":
+    if not isinstance(prepared.stats, SubgroupStats):  # a row-table task: its own metrics
         from auditor.discover.task_rows import task_rows
 
-        task = task_rows(prepared, threshold=threshold)
+        task = task_rows(prepared, threshold=threshold, sample=rows)
     found = discover(
-        prepared.data.frame,
-        prepared.data.labels,
-        prepared.scores,
+        frame,
+        labels,
+        scores,
         features=discover_features(spec, prepared.data),
         spec=spec.discover,
         threshold=threshold,
         seed=seed,
         task=task,
     )
-    return protect_cohorts(
+    section = protect_cohorts(
         found.section,
         found.masks,
-        np.asarray(prepared.data.labels, dtype=np.int64),
-        prepared.scores,
+        np.asarray(labels, dtype=np.int64),
+        scores,
         threshold=threshold,
         min_cell_size=spec.min_cell_size,
         rounding=spec.privacy.rounding,
         task=task,
         confirm=found.confirm_rows,
     )
+    if rows is not None and section is not None:
+        note = NOTE_SEARCHED_SAMPLE.format(
+            rows=len(rows.frame), total=rows.rows_total, engine=rows.engine
+        )
+        section = section.model_copy(update={"summary": f"{section.summary} {note}"})
+    return section
+
+
+NOTE_SEARCHED_SAMPLE = (
+    "Searched and confirmed on a uniform random sample of {rows:,} of {total:,} rows "
+    "(seeded; the {engine} engine keeps a sample, not every row): the search and "
+    "confirmation halves, sizes and events above are counts in that sample."
+)
 
 
 def check_reference_groups(spec: AuditSpec, data: LoadedData) -> None:

@@ -604,7 +604,11 @@ class Computation(_Model):
         description="exact: every distinct score kept, so point estimates equal a pass over "
         "all rows; binned: scores cut at score_resolution because the exact tables would "
         "exceed the memory budget (decision thresholds are bin edges, so threshold metrics "
-        "stay exact; AUROC, AUPRC and calibration are computed on bin midpoints).",
+        "stay exact; AUROC, AUPRC and calibration are computed on bin midpoints). For "
+        "survival, multiclass and regression audits, binned means the continuous columns "
+        "of the distinct-row tables were coarsened at score_resolution (probabilities "
+        "binned, survival times rounded up without crossing the horizon, regression "
+        "values rounded to that relative resolution; the notes say which).",
     )
     score_resolution: float | None = Field(
         None, description="Width of a score bin when score_table is binned."

@@ -367,17 +367,22 @@ def test_named_group_from_a_discovery_holds_under_the_attack_suite(tmp_path, pla
     assert Reader(payload).recovered() == []
 
 
-def test_discovery_on_a_sample_keeping_engine_exits_2(tmp_path, planted_spec):
-    from auditor.audit import DISCOVER_NEEDS_MEMORY
-
+def test_discovery_on_the_streaming_engine_searches_a_uniform_sample(tmp_path, planted_spec):
+    """The streaming engine keeps a sample, not every row: discovery searches a uniform
+    random sample of every row (the stratified one over-represents small cells), finds
+    the planted cohort there, says so, and is the same run after run."""
     raw = yaml.safe_load(planted_spec.read_text())
     raw["data"] = str(planted_spec.parent / "cohort.csv")
-    raw["engine"] = {"kind": "streaming"}
+    raw["engine"] = {"kind": "streaming", "sample_rows": 4000}
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    out = subprocess.run(
-        [sys.executable, "-m", "auditor", "discover", str(spec)], capture_output=True, text=True
-    )
-    assert out.returncode == 2
-    expected = DISCOVER_NEEDS_MEMORY.format(spec="spec.yaml", key="discover", engine="streaming")
-    assert out.stderr == f"error: {expected}\n"
+    command = [sys.executable, "-m", "auditor", "discover", str(spec), "--json"]
+    out = subprocess.run(command, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    section = json.loads(out.stdout)
+    assert PLANTED in [c["description"] for c in section["cohorts"]]
+    searched = section["searched"]
+    assert searched["rows_search"] + searched["rows_confirm"] == 4000
+    assert "uniform random sample of 4,000 of 6,000 rows" in section["summary"]
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.stdout == out.stdout

@@ -125,3 +125,102 @@ def test_spark_bad_path_is_a_clear_error(spark, tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         prepare(_spec(tmp_path, LOCAL))
     assert str(caught.value).startswith(f"{tmp_path / 'cohort.parquet'}: Spark cannot read it (")
+
+
+@pytest.mark.parametrize("task", ["survival", "multiclass", "regression"])
+def test_spark_task_equals_pandas(spark, tmp_path: Path, task: str) -> None:
+    """groupBy(cells, outcome, outputs).count() is the per-cell distinct-row table: the
+    report's numbers equal the pandas engine's (the example's model scored on the
+    executors)."""
+    import pandas as pd
+
+    from tests.test_engines_tasks import EXAMPLE_DIR, numbers_equal, task_spec
+
+    pd.read_csv(EXAMPLE_DIR / task / "audit_cohort.csv").to_parquet(
+        tmp_path / "c.parquet", index=False
+    )
+    memory = json.loads(build_report(prepare(task_spec(task, tmp_path, "c.parquet"))).to_json())
+    prepared = prepare(task_spec(task, tmp_path, "c.parquet", **LOCAL))
+    distributed = json.loads(build_report(prepared).to_json())
+    for key in SAME_KEYS:
+        numbers_equal(memory[key], distributed[key], key)
+    assert distributed["computation"]["engine"] == "spark"
+    assert distributed["computation"]["score_table"] == "exact"
+    assert prepared.hashes.get("model") == memory["provenance"]["sha256"].get("model")
+
+
+def test_spark_coarsens_past_the_budget_as_streaming_does(spark, tmp_path: Path) -> None:
+    import dataclasses
+
+    import pandas as pd
+
+    from tests.test_engines_tasks import EXAMPLE_DIR, task_spec
+
+    pd.read_csv(EXAMPLE_DIR / "regression" / "audit_cohort.csv").to_parquet(
+        tmp_path / "c.parquet", index=False
+    )
+    tables = {}
+    for engine in (LOCAL, {"kind": "streaming"}):
+        spec = task_spec("regression", tmp_path, "c.parquet", **engine)
+        spec = dataclasses.replace(
+            spec, engine=dataclasses.replace(spec.engine, memory_budget_mb=0)
+        )
+        prepared = prepare(spec)
+        assert prepared.computation is not None
+        assert prepared.computation.score_table == "binned"
+        tables[engine["kind"]] = prepared.stats.cells  # type: ignore[union-attr]
+    assert tables["spark"].keys() == tables["streaming"].keys()
+    for key, table in tables["streaming"].items():
+        other = tables["spark"][key]
+        assert np.array_equal(other.count, table.count)
+        for c in table.columns:
+            np.testing.assert_allclose(other.columns[c], table.columns[c], rtol=1e-12)
+
+
+def test_spark_named_groups_and_discovery(spark, tmp_path: Path) -> None:
+    """Named groups are Spark column expressions (the pandas engine's groups); discovery
+    searches a uniform random sample of every row and finds the planted cohort."""
+    from auditor.audit import discover_prepared
+    from auditor.discover.synthetic import synthetic_cohort
+
+    frame, labels, scores = synthetic_cohort(
+        6000, seed=1, planted="age ≥ 80 and site = B", strength=0.8
+    )
+    frame["outcome"] = labels
+    frame["score"] = scores
+    frame.to_parquet(tmp_path / "planted.parquet", index=False)
+    raw = {
+        "name": "planted",
+        "data": "planted.parquet",
+        "label": {"column": "outcome", "positive": 1},
+        "model": {"score_column": "score"},
+        "features": ["age", "comorbidity", "language", "bmi"],
+        "sensitive": ["sex", "site"],
+        "threshold": 0.2,
+        "bootstrap": 20,
+        "explain": {"enabled": False},
+        "discover": {"max_depth": 2},
+        "named_groups": [
+            {
+                "name": "old in B",
+                "where": [
+                    {"column": "age", "op": ">=", "value": 80},
+                    {"column": "site", "op": "==", "value": "B"},
+                ],
+            },
+            {"name": "not es", "where": [{"column": "language", "op": "!=", "value": "es"}]},
+        ],
+    }
+    memory = json.loads(build_report(prepare(parse_spec(raw, base_dir=tmp_path))).to_json())
+    engine = {**LOCAL, "sample_rows": 4000}
+    prepared = prepare(parse_spec({**raw, "engine": engine}, base_dir=tmp_path))
+    assert "old in B" in prepared.stats.attributes
+    memory_groups = [g for g in memory["groups"] if g["attribute"] in ("old in B", "not es")]
+    spark_report = json.loads(build_report(prepared).to_json())
+    spark_groups = [g for g in spark_report["groups"] if g["attribute"] in ("old in B", "not es")]
+    assert len(memory_groups) == 4
+    _numbers(memory_groups, spark_groups)
+    found = discover_prepared(prepared)
+    assert found is not None
+    assert "age ≥ 80 and site = B" in [c.description for c in found.cohorts]
+    assert "uniform random sample of 4,000 of 6,000 rows" in found.summary

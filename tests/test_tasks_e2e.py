@@ -332,18 +332,22 @@ def test_multiclass_model_file_is_scored_with_predict_proba_in_class_order(tmp_p
     assert report.explanations.status == "ok"  # the probability of the first class
 
 
-def test_streaming_engine_is_refused_for_a_task():
-    from auditor.load.task_spec import ENGINE_NOT_FOR_TASK
+def test_a_task_audit_streams_to_every_format(tmp_path):
+    """The streaming engine reads a survival audit batch by batch (the model file scored
+    per batch) and writes every report format with the in-memory numbers."""
+    from auditor.audit import measure_prepared, prepare
+    from auditor.load.spec_loader import load_spec
 
-    raw = {
-        **BASE,
-        "task": "regression",
-        "label": {"column": "los"},
-        "engine": {"kind": "streaming"},
-    }
-    assert spec_error(raw) == "s.yaml: $.engine.kind: " + ENGINE_NOT_FOR_TASK.format(
-        kind="streaming", task="regression"
-    )
+    report, _ = audit("survival", tmp_path, engine={"kind": "streaming"})
+    assert report["computation"]["engine"] == "streaming"
+    assert report["computation"]["score_table"] == "exact"
+    (tmp_path / "memory").mkdir()
+    memory = measure_prepared(prepare(load_spec(quick_spec("survival", tmp_path / "memory"))))
+    for metric, value in report["overall"]["metrics"].items():
+        expected = memory.overall.metrics[metric].estimate
+        if value["estimate"] is None or expected is None:
+            continue
+        assert value["estimate"] == pytest.approx(expected, abs=TOL), metric
 
 
 @pytest.mark.parametrize("task", ["survival", "multiclass", "regression"])

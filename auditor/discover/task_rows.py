@@ -24,27 +24,35 @@ import numpy as np
 
 from auditor.discover.task_tests import TaskRows
 from auditor.tasks import task_def
-from auditor.tasks.base import RowTable, TaskDef
+from auditor.tasks.base import TaskDef, TaskStats
 
 if TYPE_CHECKING:
     from auditor.audit import Prepared
+    from auditor.reduce.reservoir import UniformRows
 
 REGRESSION_STRATA = 4
 
 
-def task_rows(prepared: Prepared, *, threshold: float) -> TaskRows:
+def task_rows(
+    prepared: Prepared, *, threshold: float, sample: UniformRows | None = None
+) -> TaskRows:
+    """The rows discovery searches: every audited row in memory, or the engine's uniform
+    ``sample`` (streaming, Spark). The context is fitted on every audited row either way
+    (the statistics' whole-cohort table)."""
     spec = prepared.spec
     task = spec.task
-    columns = prepared.task_rows
+    columns = sample.columns if sample is not None else prepared.task_rows
     if columns is None:
         raise ValueError("the prepared audit kept no task rows (spec without discover:)")
     definition = cast(TaskDef, task_def(task.id))
-    overall = RowTable.from_arrays(columns)
+    stats = cast(TaskStats, prepared.stats)
+    overall = stats.groups(())[()]
     settings = {**task.settings(), "threshold": threshold, "min_cell_size": spec.min_cell_size}
     context = definition.context(overall, settings)
     events: np.ndarray | None
     if task.id == "survival":
-        events = np.asarray(prepared.data.labels, dtype=np.int64)
+        labels = sample.labels if sample is not None else prepared.data.labels
+        events = np.asarray(labels, dtype=np.int64)
         strata = events
     elif task.id == "multiclass":
         label = np.asarray(columns["label"]).astype(np.int64)

@@ -38,8 +38,16 @@ from auditor.load.data import (
 )
 from auditor.load.evidence import check_label_balance, check_score_values
 from auditor.load.identifiers import TOO_MANY_GROUPS, refuse_identifier_like_sizes
+from auditor.load.named_groups import IN_GROUP, NAMED_NOT_NUMERIC, OUT_GROUP
 from auditor.load.scorers import Scorer, load_scorer
-from auditor.load.spec import MISSING_GROUP, AuditSpec, EngineSpec, display_path, group_label
+from auditor.load.spec import (
+    MISSING_GROUP,
+    AuditSpec,
+    EngineSpec,
+    NamedGroup,
+    display_path,
+    group_label,
+)
 from auditor.load.stream import combined_sha256, data_files, relative_name
 from auditor.reduce.check_counts import CheckCounts, counts_from_cells
 from auditor.reduce.reservoir import PER_CELL, SLACK, ReservoirSample, StratifiedReservoir
@@ -193,6 +201,92 @@ def _group_names(values: list[Any]) -> dict[Any, str]:
     return {v: group_label(v) for v in values if v is not None and not _is_nan(v)}
 
 
+def add_group_columns(spec: AuditSpec, df: Any, source: str) -> tuple[Any, list[str], list[str]]:
+    """Group names of every attribute as columns: the in-memory loader's names of the
+    sensitive values (mapped on the executors from the distinct values), then each
+    named group's ``in`` / ``out`` as a column expression. Returns the frame, the
+    attributes and their group columns."""
+    from pyspark.sql import functions as F
+
+    limit = spec.privacy.max_groups
+    for name in spec.sensitive:
+        distinct = [r[0] for r in df.select(name).distinct().limit(limit + 2).collect()]
+        if len(distinct) > limit + 1:
+            raise DataError(
+                TOO_MANY_GROUPS.format(
+                    file=source, column=name, count=f"more than {limit}", limit=limit
+                )
+            )
+        mapping = _group_names(distinct)
+        pairs = [x for v, g in mapping.items() for x in (F.lit(v), F.lit(g))]
+        mapped = F.create_map(*pairs)[F.col(name)] if pairs else F.lit(None)
+        group = (
+            F.when(F.col(name).isNull() | F.isnan(F.col(name)), F.lit(MISSING_GROUP))
+            if _numeric(df, name)
+            else F.when(F.col(name).isNull(), F.lit(MISSING_GROUP))
+        )
+        df = df.withColumn(GROUP + name, group.otherwise(mapped))
+    for index, named in enumerate(spec.named_groups):
+        rows = named_group_rows(spec, df, named, index)
+        df = df.withColumn(
+            GROUP + named.name, F.when(rows, F.lit(IN_GROUP)).otherwise(F.lit(OUT_GROUP))
+        )
+    attributes = [*spec.sensitive, *(g.name for g in spec.named_groups)]
+    return df, attributes, [GROUP + a for a in attributes]
+
+
+def named_group_rows(spec: AuditSpec, df: Any, group: NamedGroup, index: int) -> Any:
+    """A named group's rows as a Spark condition, with the pandas path's meaning
+    (:func:`auditor.load.named_groups.group_rows`): values compared by their group
+    label, missing values never in the group."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    rows = F.lit(True)
+    for j, cond in enumerate(group.where):
+        column, op, value = str(cond["column"]), cond["op"], cond["value"]
+        kind = df.schema[column].dataType
+        col = F.col(column)
+        present = col.isNotNull()
+        if isinstance(kind, T.FractionalType):
+            present = present & ~F.isnan(col)
+        if op in ("==", "!="):
+            label = group_label(value)
+            if isinstance(kind, T.NumericType) and not isinstance(kind, T.BooleanType):
+                try:
+                    number = float(label)
+                except ValueError:
+                    number = None
+                hit = (
+                    col.cast("double") == F.lit(number)
+                    if number is not None and group_label(number) == label
+                    else F.lit(False)
+                )
+            elif isinstance(kind, T.BooleanType):
+                hit = col == F.lit(label == "True") if label in ("True", "False") else F.lit(False)
+            else:
+                hit = col.cast("string") == F.lit(label)
+            hit = F.coalesce(hit, F.lit(False))
+            rows = rows & (hit if op == "==" else (present & ~hit))
+            continue
+        x = col.cast("double")
+        numeric = df.where(x.isNotNull() & ~F.isnan(x)).limit(1).count() > 0
+        if isinstance(value, bool) or not isinstance(value, int | float) or not numeric:
+            raise DataError(
+                NAMED_NOT_NUMERIC.format(
+                    spec=display_path(spec.source) if spec.source else "the spec",
+                    i=index,
+                    j=j,
+                    op=op,
+                    column=column,
+                    value=value,
+                )
+            )
+        compared = {"<": x < value, "<=": x <= value, ">": x > value, ">=": x >= value}[op]
+        rows = rows & F.coalesce(compared & ~F.isnan(x), F.lit(False))
+    return rows
+
+
 def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
@@ -200,11 +294,20 @@ def _is_nan(value: Any) -> bool:
 def prepare_spark(
     spec: AuditSpec, *, progress: Callable[[str], None], scorer: Scorer | None = None
 ) -> Prepared:
-    """Reduce the data in Spark to the statistics the pandas path computes."""
+    """Reduce the data in Spark to the statistics the pandas path computes.
+
+    A survival, multiclass or regression audit is reduced by
+    :func:`auditor.engines.task_spark.prepare_task_spark`.
+    """
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     from auditor.audit import Prepared, check_reference_groups
+
+    if spec.task.id != "binary":
+        from auditor.engines.task_spark import prepare_task_spark
+
+        return prepare_task_spark(spec, progress=progress)
 
     source = _source(spec)
     engine = spec.engine
@@ -230,26 +333,7 @@ def prepare_spark(
     df = df.where(F.col(spec.label.column).isNotNull())
     df = df.withColumn(LABEL, F.col(spec.label.column).isin(positives).cast("int"))
 
-    # sensitive groups: the in-memory loader's names, mapped on the executors
-    limit = spec.privacy.max_groups
-    for name in spec.sensitive:
-        distinct = [r[0] for r in df.select(name).distinct().limit(limit + 2).collect()]
-        if len(distinct) > limit + 1:
-            raise DataError(
-                TOO_MANY_GROUPS.format(
-                    file=source, column=name, count=f"more than {limit}", limit=limit
-                )
-            )
-        mapping = _group_names(distinct)
-        pairs = [x for v, g in mapping.items() for x in (F.lit(v), F.lit(g))]
-        mapped = F.create_map(*pairs)[F.col(name)] if pairs else F.lit(None)
-        group = (
-            F.when(F.col(name).isNull() | F.isnan(F.col(name)), F.lit(MISSING_GROUP))
-            if _numeric(df, name)
-            else F.when(F.col(name).isNull(), F.lit(MISSING_GROUP))
-        )
-        df = df.withColumn(GROUP + name, group.otherwise(mapped))
-    groups = [GROUP + n for n in spec.sensitive]
+    df, attributes, groups = add_group_columns(spec, df, source)
 
     # scores: a column, or the model on the executors
     if spec.model.score_column is not None:
@@ -266,23 +350,19 @@ def prepare_spark(
         df = df.mapInPandas(score_batches, schema=schema)
     df = df.withColumn(KEY, F.rand(seed=int(spec.seed))).cache()
     try:
-        reduced = _reduce(spec, df, groups, features, source, progress)
+        reduced = _reduce(spec, df, attributes, groups, features, source, progress)
     finally:
         df.unpersist()
-    stats, counts, sample, binned = reduced
+    stats, counts, sample, binned, reservoir = reduced
     frame = sample.frame
     sensitive = pd.DataFrame(
         {
             n: pd.Categorical(frame[GROUP + n].to_numpy(dtype=object), categories=stats.values[n])
-            for n in spec.sensitive
+            for n in attributes
         },
         index=frame.index,
     )
-    data_hashes = _hash_local_files(spec)
-    sha: str | None = None
-    if data_hashes:
-        only = next(iter(data_hashes.values()))
-        sha = only if len(data_hashes) == 1 else combined_sha256(data_hashes)
+    sha, hashes = spark_hashes(spec, source)
     loaded = LoadedData(
         frame=frame.drop(columns=[LABEL, SCORE, *groups]),
         labels=frame[LABEL].to_numpy(dtype=np.int8),
@@ -294,11 +374,6 @@ def prepare_spark(
         sha256=sha or "",
     )
     check_reference_groups(spec, loaded)
-    hashes: dict[str, Any] = {"data": sha, "data_source": f"spark {source}"}
-    if data_hashes is not None and len(data_hashes) > 1:
-        hashes["data_files"] = dict(sorted(data_hashes.items()))
-    if spec.source is not None:
-        hashes["spec"] = spec.source_sha256
     if spec.model.path is not None:
         hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
     notes = [NOTE_SPARK, NOTE_SPARK_HASH if sha else NOTE_SPARK_UNHASHED.format(source=source)]
@@ -315,6 +390,8 @@ def prepare_spark(
         sample_rows=len(frame),
         notes=notes,
     )
+    from auditor.engines.streaming import search_rows
+
     return Prepared(
         spec=spec,
         data=loaded,
@@ -324,7 +401,29 @@ def prepare_spark(
         hashes=hashes,
         check_counts=counts,
         computation=computation,
+        search_rows=search_rows(
+            spec,
+            reservoir,
+            [LABEL, SCORE, *groups],
+            rows=rows_total - missing_labels,
+            engine="spark",
+        ),
     )
+
+
+def spark_hashes(spec: AuditSpec, source: str) -> tuple[str | None, dict[str, Any]]:
+    """The data's SHA-256 (local files only) and the provenance hashes of a Spark audit."""
+    data_hashes = _hash_local_files(spec)
+    sha: str | None = None
+    if data_hashes:
+        only = next(iter(data_hashes.values()))
+        sha = only if len(data_hashes) == 1 else combined_sha256(data_hashes)
+    hashes: dict[str, Any] = {"data": sha, "data_source": f"spark {source}"}
+    if data_hashes is not None and len(data_hashes) > 1:
+        hashes["data_files"] = dict(sorted(data_hashes.items()))
+    if spec.source is not None:
+        hashes["spec"] = spec.source_sha256
+    return sha, hashes
 
 
 def _numeric(df: Any, name: str) -> bool:
@@ -336,13 +435,13 @@ def _numeric(df: Any, name: str) -> bool:
 def _reduce(
     spec: AuditSpec,
     df: Any,
+    attributes: list[str],
     groups: list[str],
     features: tuple[str, ...],
     source: str,
     progress: Callable[[str], None],
-) -> tuple[SubgroupStats, CheckCounts, ReservoirSample, bool]:
+) -> tuple[SubgroupStats, CheckCounts, ReservoirSample, bool, StratifiedReservoir]:
     """Statistics, check counts and the sample, from the cached, scored frame."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -359,7 +458,7 @@ def _reduce(
         F.sum(LABEL).alias("pos"), F.sum(1 - F.col(LABEL)).alias("neg")
     )
     entries = table.count()
-    copies = 1 + len(spec.sensitive) + len(spec.intersections)  # see StreamReducer
+    copies = 1 + len(attributes) + len(spec.intersections)  # see StreamReducer
     binned = entries * TABLE_ENTRY_BYTES * copies > engine.memory_budget_mb * 2**20
     if binned:
         binning = ScoreBinning(engine.score_resolution, spec.thresholds)
@@ -379,41 +478,16 @@ def _reduce(
         raise DataError(DATA_EMPTY.format(file=source))
     scores = aggregates[SCORE].to_numpy(dtype=np.float64)
     stats = SubgroupStats.from_aggregates(
-        spec.sensitive,
-        {n: aggregates[GROUP + n].to_numpy(dtype=object) for n in spec.sensitive},
+        attributes,
+        {n: aggregates[GROUP + n].to_numpy(dtype=object) for n in attributes},
         scores,
         aggregates["pos"].to_numpy(dtype=np.int64),
         aggregates["neg"].to_numpy(dtype=np.int64),
     )
-    values = {
-        n: tuple(sorted(g for g in stats.values[n] if g != MISSING_GROUP))
-        + ((MISSING_GROUP,) if MISSING_GROUP in stats.values[n] else ())
-        for n in spec.sensitive
-    }
+    values = {n: group_order(stats.values[n]) for n in attributes}
     stats = SubgroupStats(stats.attributes, stats.cells, values)
 
-    # data checks: rows and missing values per cell and per outcome
-    missing_exprs = [
-        F.sum(F.col(f).isNull().cast("long")).alias(f"m{j}") for j, f in enumerate(features)
-    ]
-    per_cell = df.groupBy(*groups).agg(F.count(F.lit(1)).alias("rows"), *missing_exprs).toPandas()
-    per_label = df.groupBy(LABEL).agg(F.count(F.lit(1)).alias("rows"), *missing_exprs).toPandas()
-    cells = [tuple(str(x) for x in row) for row in per_cell[groups].itertuples(index=False)]
-    m_cols = [f"m{j}" for j in range(len(features))]
-    label_rows = np.zeros(2, dtype=np.int64)
-    label_missing = np.zeros((2, len(features)), dtype=np.int64)
-    for _, row in per_label.iterrows():
-        label_rows[int(row[LABEL])] = int(row["rows"])
-        label_missing[int(row[LABEL])] = [int(row[c]) for c in m_cols]
-    counts = counts_from_cells(
-        spec.sensitive,
-        values,
-        cells,
-        per_cell["rows"].to_numpy(dtype=np.int64),
-        per_cell[m_cols].to_numpy(dtype=np.int64).reshape(len(cells), len(features)),
-        label_rows=label_rows,
-        label_missing=label_missing,
-    )
+    cells, cell_rows, counts = check_counts(df, attributes, groups, values, features, LABEL)
     refuse_identifier_like_sizes(
         {a: g.sizes for a, g in counts.attributes.items()},
         min_cell_size=spec.min_cell_size,
@@ -426,7 +500,75 @@ def _reduce(
         overall.n, overall.n_positive, label_column=spec.label.column, positive=spec.label.positive
     )
 
-    # the sample: candidates chosen on the executors, the proportional draw on the driver
+    sample, reservoir = draw_sample(spec, df, groups, cells, cell_rows, progress)
+    return stats, counts, sample, binned, reservoir
+
+
+def group_order(seen: Any) -> tuple[str, ...]:
+    """Groups as the in-memory loader orders them: sorted, ``(missing)`` last."""
+    names = [str(g) for g in seen]
+    return tuple(sorted(g for g in names if g != MISSING_GROUP)) + (
+        (MISSING_GROUP,) if MISSING_GROUP in names else ()
+    )
+
+
+def check_counts(
+    df: Any,
+    attributes: list[str],
+    groups: list[str],
+    values: dict[str, tuple[str, ...]],
+    features: tuple[str, ...],
+    label: str | None,
+) -> tuple[list[tuple[str, ...]], np.ndarray, CheckCounts]:
+    """Rows and missing values per finest cell (and per 0/1 outcome in column ``label``,
+    when there is one), counted on the executors: the data checks of every row."""
+    from pyspark.sql import functions as F
+
+    missing_exprs = [
+        F.sum(F.col(f).isNull().cast("long")).alias(f"m{j}") for j, f in enumerate(features)
+    ]
+    per_cell = df.groupBy(*groups).agg(F.count(F.lit(1)).alias("rows"), *missing_exprs).toPandas()
+    cells = [tuple(str(x) for x in row) for row in per_cell[groups].itertuples(index=False)]
+    m_cols = [f"m{j}" for j in range(len(features))]
+    label_rows: np.ndarray | None = None
+    label_missing: np.ndarray | None = None
+    if label is not None:
+        per_label = (
+            df.groupBy(label).agg(F.count(F.lit(1)).alias("rows"), *missing_exprs).toPandas()
+        )
+        label_rows = np.zeros(2, dtype=np.int64)
+        label_missing = np.zeros((2, len(features)), dtype=np.int64)
+        for _, row in per_label.iterrows():
+            label_rows[int(row[label])] = int(row["rows"])
+            label_missing[int(row[label])] = [int(row[c]) for c in m_cols]
+    cell_rows = per_cell["rows"].to_numpy(dtype=np.int64)
+    counts = counts_from_cells(
+        attributes,
+        values,
+        cells,
+        cell_rows,
+        per_cell[m_cols].to_numpy(dtype=np.int64).reshape(len(cells), len(features)),
+        label_rows=label_rows,
+        label_missing=label_missing,
+    )
+    return cells, cell_rows, counts
+
+
+def draw_sample(
+    spec: AuditSpec,
+    df: Any,
+    groups: list[str],
+    cells: list[tuple[str, ...]],
+    cell_rows: np.ndarray,
+    progress: Callable[[str], None],
+) -> tuple[ReservoirSample, StratifiedReservoir]:
+    """The stratified sample: candidates chosen on the executors (each row's uniform
+    key among the smallest of its cell or of all rows), the proportional draw on the
+    driver. The reservoir also holds the uniform sample discovery reads."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    engine = spec.engine
     progress("collecting the stratified sample")
     capacity = int(np.ceil(SLACK * engine.sample_rows))
     bar_rows = df.select(KEY).orderBy(KEY).limit(capacity).agg(F.max(KEY)).collect()
@@ -449,8 +591,8 @@ def _reduce(
     )
     reservoir = StratifiedReservoir(engine.sample_rows, seed=spec.seed)
     reservoir.add(candidates.drop(columns=[KEY]), candidate_cells, candidates[KEY].to_numpy())
-    sample = reservoir.sample({i: int(k) for i, k in enumerate(per_cell["rows"].tolist())})
-    return stats, counts, sample, binned
+    sample = reservoir.sample({i: int(k) for i, k in enumerate(cell_rows.tolist())})
+    return sample, reservoir
 
 
 def _score_source(spec: AuditSpec) -> str:

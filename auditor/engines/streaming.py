@@ -22,6 +22,7 @@ from auditor.errors import DataError
 from auditor.load.data import DATA_EMPTY, LoadedData, resolve_features
 from auditor.load.evidence import check_label_balance, check_score_values
 from auditor.load.identifiers import refuse_identifier_like_sizes
+from auditor.load.named_groups import named_group_columns, named_group_columns_used
 from auditor.load.scorers import Scorer, load_scorer
 from auditor.load.spec import AuditSpec, display_path
 from auditor.load.stream import (
@@ -32,7 +33,7 @@ from auditor.load.stream import (
     data_files,
     relative_name,
 )
-from auditor.reduce.reservoir import StratifiedReservoir
+from auditor.reduce.reservoir import StratifiedReservoir, UniformRows
 from auditor.reduce.streaming import StreamReducer, StreamResult
 from reports.model import Computation
 
@@ -71,6 +72,9 @@ def _needed_columns(spec: AuditSpec) -> list[str] | None:
     if spec.model.score_column is not None:
         named.append(spec.model.score_column)
     named += [c for view in spec.intersections for c in view]
+    named += named_group_columns_used(spec)
+    if spec.discover is not None and spec.discover.features is not None:
+        named += list(spec.discover.features)
     return list(dict.fromkeys(named))
 
 
@@ -84,8 +88,18 @@ def _score_source(spec: AuditSpec) -> str:
 def prepare_streaming(
     spec: AuditSpec, *, progress: Callable[[str], None], scorer: Scorer | None = None
 ) -> Prepared:
-    """Read ``spec.data`` in batches and reduce it: statistics of every row, a sample."""
+    """Read ``spec.data`` in batches and reduce it: statistics of every row, a sample.
+
+    A survival, multiclass or regression audit is read by
+    :func:`auditor.engines.task_streaming.prepare_task_streaming`.
+    """
     from auditor.audit import Prepared, check_reference_groups
+
+    if spec.task.id != "binary":
+        from auditor.engines.task_streaming import prepare_task_streaming
+
+        return prepare_task_streaming(spec, progress=progress)
+    attributes = [*spec.sensitive, *(g.name for g in spec.named_groups)]
 
     spec_name = display_path(spec.source) if spec.source is not None else "the spec"
     data = Path(spec.data)
@@ -112,12 +126,12 @@ def prepare_streaming(
             if reducer is None:
                 features = resolve_features(spec, batch.names)
                 reducer = StreamReducer(
-                    spec.sensitive,
+                    attributes,
                     features,
                     thresholds=spec.thresholds,
                     memory_budget_bytes=engine.memory_budget_mb * 2**20,
                     resolution=engine.score_resolution,
-                    views=len(spec.sensitive) + len(spec.intersections),
+                    views=len(attributes) + len(spec.intersections),
                 )
             if len(frame) == 0:
                 continue
@@ -129,13 +143,16 @@ def prepare_streaming(
                 if features
                 else np.zeros((len(frame), 0), bool)
             )
-            cells = reducer.add(checked_batch.sensitive, checked_batch.labels, scores, missing)
+            sensitive = checked_batch.sensitive
+            if spec.named_groups:
+                sensitive = sensitive.assign(**named_group_columns(spec, frame))
+            cells = reducer.add(sensitive, checked_batch.labels, scores, missing)
             _refuse_too_many_groups(spec, reducer, data)
             kept = frame.copy()
             kept[LABEL] = checked_batch.labels
             kept[SCORE] = scores
-            for name in spec.sensitive:
-                kept[GROUP + name] = checked_batch.sensitive[name].astype(str).to_numpy()
+            for name in attributes:
+                kept[GROUP + name] = sensitive[name].astype(str).to_numpy()
             reservoir.add(kept, cells)
             progress(f"reduced {reducer.rows:,} rows")
         assert batches.sha256 is not None
@@ -162,11 +179,12 @@ def prepare_streaming(
         name: pd.Categorical(
             frame[GROUP + name].to_numpy(dtype=object), categories=result.stats.values[name]
         )
-        for name in spec.sensitive
+        for name in attributes
     }
     sensitive = pd.DataFrame(groups, index=frame.index)
+    internal = [LABEL, SCORE, *(GROUP + n for n in attributes)]
     loaded = LoadedData(
-        frame=frame.drop(columns=[LABEL, SCORE, *(GROUP + n for n in spec.sensitive)]),
+        frame=frame.drop(columns=internal),
         labels=frame[LABEL].to_numpy(dtype=np.int8),
         sensitive=sensitive,
         features=features,
@@ -191,6 +209,7 @@ def prepare_streaming(
         stats=result.stats,
         hashes=prepared_hashes,
         check_counts=result.counts,
+        search_rows=search_rows(spec, reservoir, internal, rows=reducer.rows, engine="streaming"),
         computation=streamed_computation(
             result,
             files=len(files),
@@ -198,6 +217,29 @@ def prepare_streaming(
             short=sample.short_cells,
             budget_mb=engine.memory_budget_mb,
         ),
+    )
+
+
+def search_rows(
+    spec: AuditSpec,
+    reservoir: StratifiedReservoir,
+    internal: list[str],
+    *,
+    rows: int,
+    engine: str,
+) -> UniformRows | None:
+    """Discovery's rows: ``sample_rows`` rows drawn uniformly from every row (the
+    stratified sample over-represents small cells, which would bias a search for
+    cohorts), when the spec asks for discovery."""
+    if spec.discover is None:
+        return None
+    frame = reservoir.uniform(spec.engine.sample_rows)
+    return UniformRows(
+        frame=frame.drop(columns=internal),
+        labels=frame[LABEL].to_numpy(dtype=np.int8),
+        scores=frame[SCORE].to_numpy(dtype=np.float64),
+        rows_total=rows,
+        engine=engine,
     )
 
 

@@ -29,9 +29,13 @@ def _spec_name(spec: AuditSpec) -> str:
 
 
 def group_rows(
-    group: NamedGroup, frame: pd.DataFrame, *, index: int, spec: AuditSpec
+    group: NamedGroup, frame: pd.DataFrame, *, index: int, spec: AuditSpec, batch: bool = False
 ) -> np.ndarray:
-    """True for the rows of the named group (missing values are never in it)."""
+    """True for the rows of the named group (missing values are never in it).
+
+    ``batch``: the frame is one batch of a stream, so a column with no value in this
+    batch is not (yet) evidence that it is not numeric.
+    """
     rows = np.ones(len(frame), dtype=bool)
     for j, cond in enumerate(group.where):
         column, op, value = cond["column"], cond["op"], cond["value"]
@@ -43,7 +47,8 @@ def group_rows(
             rows &= hit if op == "==" else (present & ~hit)
             continue
         x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
-        if isinstance(value, bool) or not isinstance(value, int | float) or np.isnan(x).all():
+        not_numeric = np.isnan(x).all() and not (batch and series.isna().all())
+        if isinstance(value, bool) or not isinstance(value, int | float) or not_numeric:
             raise DataError(
                 NAMED_NOT_NUMERIC.format(
                     spec=_spec_name(spec), i=index, j=j, op=op, column=column, value=value
@@ -65,3 +70,20 @@ def with_named_groups(data: LoadedData, spec: AuditSpec) -> LoadedData:
             np.where(rows, IN_GROUP, OUT_GROUP), categories=[IN_GROUP, OUT_GROUP]
         )
     return dataclasses.replace(data, sensitive=sensitive)
+
+
+def named_group_columns(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, pd.Categorical]:
+    """Each named group's ``in`` / ``out`` per row of one batch (streaming engine): a
+    row-wise condition, so the groups are the same however the data is cut."""
+    return {
+        group.name: pd.Categorical(
+            np.where(group_rows(group, frame, index=i, spec=spec, batch=True), IN_GROUP, OUT_GROUP),
+            categories=[IN_GROUP, OUT_GROUP],
+        )
+        for i, group in enumerate(spec.named_groups)
+    }
+
+
+def named_group_columns_used(spec: AuditSpec) -> list[str]:
+    """The data columns the named groups' conditions read."""
+    return [str(c["column"]) for g in spec.named_groups for c in g.where]

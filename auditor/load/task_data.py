@@ -310,6 +310,34 @@ def load_task_data(spec: AuditSpec) -> tuple[LoadedData, TaskOutcome]:
     check_columns(spec, list(frame.columns))
     check_plain_values(spec, frame)
     rows_total = len(frame)
+    frame, outcome, dropped = outcome_rows(spec, frame, file)
+    check_whole_outcome(spec, OutcomeSummary.of(spec, frame, outcome), file)
+    labels = outcome.event_by_horizon
+    sensitive = pd.DataFrame(
+        {name: _sensitive_groups(frame[name]) for name in spec.sensitive}, index=frame.index
+    )
+    data = LoadedData(
+        frame=frame,
+        labels=(labels if labels is not None else np.zeros(len(frame))).astype(np.int8),
+        sensitive=sensitive,
+        features=resolve_features(spec, frame.columns),
+        rows_total=rows_total,
+        rows_dropped_missing_label=dropped,
+        path=path,
+        sha256=digest,
+    )
+    return data, outcome
+
+
+def outcome_rows(
+    spec: AuditSpec, frame: pd.DataFrame, file: str
+) -> tuple[pd.DataFrame, TaskOutcome, int]:
+    """The rows kept (a missing outcome is an error, or dropped with drop_missing_label),
+    their outcome columns, and how many were dropped.
+
+    Row-wise only, so the streaming engine runs it on every batch; what needs every
+    row (an event somewhere, the horizon within follow-up) is :func:`check_whole_outcome`.
+    """
     task = spec.task
     outcome_cols = [spec.label.column] + ([task.event] if task.event else [])
     missing = frame[outcome_cols].isna().any(axis=1).to_numpy()
@@ -332,28 +360,61 @@ def load_task_data(spec: AuditSpec) -> tuple[LoadedData, TaskOutcome]:
     dropped = int(missing.sum())
     if task.id == "survival":
         outcome = _survival(spec, frame, file)
-        labels = outcome.event_by_horizon
     elif task.id == "multiclass":
         outcome = _multiclass(spec, frame, file)
-        labels = None
     else:
         y = _numbers(frame, spec.label.column, "$.label.column", file, "a number per patient")
         outcome = TaskOutcome({"label": y})
-        labels = None
-    sensitive = pd.DataFrame(
-        {name: _sensitive_groups(frame[name]) for name in spec.sensitive}, index=frame.index
-    )
-    data = LoadedData(
-        frame=frame,
-        labels=(labels if labels is not None else np.zeros(len(frame))).astype(np.int8),
-        sensitive=sensitive,
-        features=resolve_features(spec, frame.columns),
-        rows_total=rows_total,
-        rows_dropped_missing_label=dropped,
-        path=path,
-        sha256=digest,
-    )
-    return data, outcome
+    return frame, outcome, dropped
+
+
+@dataclass
+class OutcomeSummary:
+    """What the whole-data outcome checks need, mergeable across batches (survival:
+    whether any row had the event, the event values seen, the longest follow-up)."""
+
+    any_event: bool = False
+    event_values: set[str] = field(default_factory=set)
+    longest: float = -np.inf
+    rows: int = 0
+
+    @classmethod
+    def of(cls, spec: AuditSpec, frame: pd.DataFrame, outcome: TaskOutcome) -> OutcomeSummary:
+        summary = cls(rows=len(frame))
+        if spec.task.id == "survival" and len(frame):
+            summary.any_event = bool(outcome.columns["event"].any())
+            summary.event_values = {str(group_label(v)) for v in frame[str(spec.task.event)]}
+            summary.longest = float(outcome.columns["time"].max())
+        return summary
+
+    def add(self, other: OutcomeSummary) -> None:
+        self.any_event |= other.any_event
+        if len(self.event_values) < 100:
+            self.event_values |= other.event_values
+        self.longest = max(self.longest, other.longest)
+        self.rows += other.rows
+
+
+def check_whole_outcome(spec: AuditSpec, summary: OutcomeSummary, file: str) -> None:
+    """Checks over every row: a survival outcome has the event somewhere and follow-up
+    reaching the horizon."""
+    task = spec.task
+    if task.id != "survival" or summary.rows == 0:
+        return
+    if not summary.any_event:
+        values = ", ".join(sorted(summary.event_values)[:10])
+        raise DataError(
+            NO_EVENT_VALUE.format(
+                file=file, column=str(task.event), value=task.event_value, values=values
+            )
+        )
+    horizon = float(task.horizon or 0.0)
+    if horizon > summary.longest:
+        raise DataError(
+            HORIZON_BEYOND.format(
+                file=file, horizon=horizon, longest=summary.longest, column=spec.label.column
+            )
+        )
 
 
 def _spec_name(spec: AuditSpec) -> str:
@@ -376,20 +437,7 @@ def _survival(spec: AuditSpec, frame: pd.DataFrame, file: str) -> TaskOutcome:
         )
     labels = frame[event_col].map(group_label).to_numpy()
     event = labels == group_label(task.event_value)
-    if not event.any():
-        values = ", ".join(sorted({str(v) for v in labels})[:10])
-        raise DataError(
-            NO_EVENT_VALUE.format(
-                file=file, column=event_col, value=task.event_value, values=values
-            )
-        )
     horizon = float(task.horizon or 0.0)
-    if horizon > time.max():
-        raise DataError(
-            HORIZON_BEYOND.format(
-                file=file, horizon=horizon, longest=float(time.max()), column=time_col
-            )
-        )
     return TaskOutcome(
         {"time": time, "event": event.astype(np.float64)},
         event_by_horizon=(event & (time <= horizon)).astype(np.int8),

@@ -36,10 +36,6 @@ OUTPUT_LABEL_ONLY_BINARY = (
     "output: label is only for binary classifiers; task {task} needs the model's "
     "probabilities (or risk, or predicted value)"
 )
-ENGINE_NOT_FOR_TASK = (
-    "engine {kind} streams or distributes binary audits only; task {task} reads every row "
-    "in memory (engine: pandas, or leave engine out)"
-)
 BINARY_ONLY_KEY = (
     "{key} is for binary classifiers only so far; task {task} would ignore it, so it is "
     "refused (remove {key} from the spec; see docs/tasks.md, Limits)"
@@ -75,10 +71,6 @@ def task_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
             )
     if task != "binary" and model.get("output") == "label":
         problems.append(("$.model.output", OUTPUT_LABEL_ONLY_BINARY.format(task=task)))
-    engine = raw.get("engine") or {}
-    kind = engine.get("kind") if isinstance(engine, dict) else None
-    if task != "binary" and kind in ("streaming", "spark"):
-        problems.append(("$.engine.kind", ENGINE_NOT_FOR_TASK.format(kind=kind, task=task)))
     if task != "binary":
         problems += [
             (f"$.{key}", BINARY_ONLY_KEY.format(key=key, task=task))

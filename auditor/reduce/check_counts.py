@@ -97,11 +97,12 @@ def counts_from_cells(
     cell_rows: np.ndarray,
     cell_missing: np.ndarray,
     *,
-    label_rows: np.ndarray,
-    label_missing: np.ndarray,
+    label_rows: np.ndarray | None,
+    label_missing: np.ndarray | None,
     categories: dict[str, list[str] | None] | None = None,
 ) -> CheckCounts:
-    """Check counts of every attribute from counts per finest cell (a stream, Spark)."""
+    """Check counts of every attribute from counts per finest cell (a stream, Spark);
+    ``label_rows`` is None for a task without a 0/1 outcome (multiclass, regression)."""
     cell_rows = np.asarray(cell_rows, dtype=np.int64)
     cell_missing = np.asarray(cell_missing, dtype=np.int64).reshape(len(cells), -1)
     out: dict[str, GroupCounts] = {}
@@ -122,7 +123,7 @@ def counts_from_cells(
     return CheckCounts(
         rows=int(cell_rows.sum()),
         attributes=out,
-        any_missing=bool(np.asarray(label_missing).any()),
-        label_rows=np.asarray(label_rows, dtype=np.int64),
-        label_missing=np.asarray(label_missing, dtype=np.int64),
+        any_missing=bool(cell_missing.any()),
+        label_rows=None if label_rows is None else np.asarray(label_rows, dtype=np.int64),
+        label_missing=None if label_missing is None else np.asarray(label_missing, dtype=np.int64),
     )

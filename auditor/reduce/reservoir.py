@@ -13,6 +13,13 @@ rounding), the rows with the smallest keys first: a proportional stratified samp
 self-weighting, so the stages that read it (explanations, proxies) can treat it as a
 small copy of the data. Memory is bounded by ``capacity + cells * per_cell`` rows,
 never by the rows of the data.
+
+That stratified sample is not a uniform sample of the rows: a small cell keeps up to
+``per_cell`` rows whatever its share. The rows with the ``capacity`` smallest keys of
+all, however, are always kept (a row leaves only when ``capacity`` smaller keys have
+been seen), and the rows with the ``m`` smallest of independent uniform keys are a
+simple random sample of ``m`` rows without replacement. :meth:`uniform` returns that
+sample, for the stages that need rows in their true proportions (discovery).
 """
 
 from __future__ import annotations
@@ -111,6 +118,16 @@ class StratifiedReservoir:
             keep[:] = True
         return frame.loc[keep].reset_index(drop=True)
 
+    def uniform(self, size: int | None = None) -> pd.DataFrame:
+        """A simple random sample of ``size`` rows (default and at most ``capacity``) of
+        every row offered: the rows with the smallest keys, in key order."""
+        kept = self._kept
+        if kept is None:
+            return pd.DataFrame()
+        size = self.capacity if size is None else min(int(size), self.capacity)
+        chosen = kept.sort_values(KEY, kind="stable").iloc[:size]
+        return chosen.drop(columns=[KEY, CELL]).reset_index(drop=True)
+
     def sample(self, cell_rows: dict[int, int]) -> ReservoirSample:
         """The proportional stratified sample of ``size`` rows, given every cell's rows."""
         kept = self._kept
@@ -133,3 +150,18 @@ class StratifiedReservoir:
         cells = chosen[CELL].to_numpy()
         frame = chosen.drop(columns=[KEY, CELL]).reset_index(drop=True)
         return ReservoirSample(frame, cells, short)
+
+
+@dataclass(frozen=True)
+class UniformRows:
+    """A simple random sample of the audited rows, for discovery on an engine that keeps
+    only a sample (streaming, Spark): its rows, their 0/1 outcomes and scores."""
+
+    frame: pd.DataFrame
+    labels: np.ndarray
+    scores: np.ndarray
+    rows_total: int
+    """Rows it was drawn from (every audited row)."""
+    engine: str
+    columns: dict[str, np.ndarray] | None = None
+    """Survival, multiclass, regression: the task statistic's columns per sampled row."""

@@ -111,6 +111,8 @@ class StreamReducer:
         self._categories: dict[str, list[str] | None] = {a: None for a in self.attributes}
         self.rows = 0
         self.batches = 0
+        self.has_labels = True
+        """False when the task has no 0/1 outcome (multiclass, regression)."""
 
     def cell_ids(self, sensitive: pd.DataFrame) -> np.ndarray:
         """Global id of each row's finest cell (new cells get the next ids)."""
@@ -140,6 +142,21 @@ class StreamReducer:
         missing: np.ndarray,
     ) -> np.ndarray:
         """Reduce one batch and merge it in; returns the rows' global cell ids."""
+        cells = self.count(sensitive, labels, missing)
+        s = np.asarray(scores, dtype=np.float64)
+        if self.binned:
+            s = self.binning.apply(s)
+        batch = reduce_frame(sensitive, labels, s)
+        self._push(batch)
+        if not self.binned and self.table_bytes() > self.budget:
+            self._switch_to_bins()
+        return cells
+
+    def count(
+        self, sensitive: pd.DataFrame, labels: np.ndarray | None, missing: np.ndarray
+    ) -> np.ndarray:
+        """Add a batch's data-check counts (rows and missing values per cell, and per
+        0/1 outcome when there is one); returns the rows' global cell ids."""
         for attribute in self.attributes:
             column = sensitive[attribute]
             if self._categories[attribute] is None and isinstance(
@@ -159,21 +176,17 @@ class StreamReducer:
             self._cell_missing[:, j] += np.bincount(
                 cells, weights=missing[:, j], minlength=size
             ).astype(np.int64)
-        outcome = np.asarray(labels).astype(np.int64)
-        self._label_rows += np.bincount(outcome, minlength=2)
-        for j in range(len(self.features)):
-            self._label_missing[:, j] += np.bincount(
-                outcome, weights=missing[:, j], minlength=2
-            ).astype(np.int64)
-        s = np.asarray(scores, dtype=np.float64)
-        if self.binned:
-            s = self.binning.apply(s)
-        batch = reduce_frame(sensitive, labels, s)
-        self._push(batch)
+        if labels is None:
+            self.has_labels = False
+        else:
+            outcome = np.asarray(labels).astype(np.int64)
+            self._label_rows += np.bincount(outcome, minlength=2)
+            for j in range(len(self.features)):
+                self._label_missing[:, j] += np.bincount(
+                    outcome, weights=missing[:, j], minlength=2
+                ).astype(np.int64)
         self.rows += len(sensitive)
         self.batches += 1
-        if not self.binned and self.table_bytes() > self.budget:
-            self._switch_to_bins()
         return cells
 
     def _push(self, stats: SubgroupStats) -> None:
@@ -216,16 +229,7 @@ class StreamReducer:
             merged = SubgroupStats(self.attributes, {})
         values = {a: self._order(a, merged.values[a]) for a in self.attributes}
         stats = SubgroupStats(self.attributes, dict(merged.cells), values)
-        counts = counts_from_cells(
-            self.attributes,
-            values,
-            list(self._cells),
-            self._cell_rows,
-            self._cell_missing,
-            label_rows=self._label_rows.copy(),
-            label_missing=self._label_missing.copy(),
-            categories=self._categories,
-        )
+        counts = self.check_counts(values)
         return StreamResult(
             stats=stats,
             counts=counts,
@@ -236,6 +240,28 @@ class StreamReducer:
             cell_rows={i: int(k) for i, k in enumerate(self._cell_rows.tolist())},
             table_bytes=self.table_bytes(),
         )
+
+    def check_counts(self, values: dict[str, tuple[str, ...]]) -> CheckCounts:
+        """The data checks' counts of every row added, by attribute."""
+        return counts_from_cells(
+            self.attributes,
+            values,
+            list(self._cells),
+            self._cell_rows,
+            self._cell_missing,
+            label_rows=self._label_rows.copy() if self.has_labels else None,
+            label_missing=self._label_missing.copy() if self.has_labels else None,
+            categories=self._categories,
+        )
+
+    def cell_rows(self) -> dict[int, int]:
+        """Rows per global cell id (the ids :meth:`add` and :meth:`count` returned)."""
+        return {i: int(k) for i, k in enumerate(self._cell_rows.tolist())}
+
+    def group_order(self, attribute: str) -> tuple[str, ...]:
+        """An attribute's groups in the order one in-memory pass gives them."""
+        i = self.attributes.index(attribute)
+        return self._order(attribute, sorted({key[i] for key in self._cells}))
 
     def _order(self, attribute: str, seen: Sequence[str]) -> tuple[str, ...]:
         """Group order as one in-memory pass gives it: categorical order, else sorted;

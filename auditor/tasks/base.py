@@ -345,7 +345,9 @@ class TaskDef:
     binary_outcome: bool = False
     per_class: tuple[str, ...] = ()
     class_metrics: Callable[[Any], Mapping[str, TaskMetric]] | None = None
-    capabilities: Capabilities = Capabilities()
+    capabilities: Capabilities = Capabilities(engines=("pandas", "streaming", "spark"))
+    """Row-table tasks stream and run in Spark (:mod:`auditor.engines.task_streaming`,
+    :mod:`auditor.engines.task_spark`)."""
     notes: Callable[[Mapping[str, Any]], list[str]] | None = None
     """Notes every report of the task carries (survival: how censoring is handled)."""
     curves: Callable[[Any, Any, Any, RowTable, Any, int, Any], None] | None = None
