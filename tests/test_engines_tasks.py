@@ -308,3 +308,28 @@ def test_streamed_task_keeps_a_uniform_sample_for_discovery(task_files: Path) ->
     expected = (frame["fstat"] == 1) & (frame["lenfol"] <= horizon)
     assert np.array_equal(rows.labels, expected.to_numpy().astype(np.int8))
     np.testing.assert_array_equal(rows.scores, prepared.scorer.scores(frame))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_streamed_task_audit_searches_its_sample(task_files: Path, task: str) -> None:
+    """Task discovery on the streaming engine: the task's own metrics on the uniform
+    sample's statistic columns, and the section says which rows were searched."""
+    from auditor.audit import discover_prepared
+    from auditor.load.spec import DiscoverSpec, default_discover_metrics
+
+    spec = task_spec(task, task_files, f"{task}.parquet", kind="streaming")
+    engine = dataclasses.replace(spec.engine, batch_rows=100)
+    metrics = default_discover_metrics(task, bool(spec.task.ordered))
+    discover = DiscoverSpec(metrics=metrics, max_depth=1, min_size=40, min_events=5)
+    spec = dataclasses.replace(spec, discover=discover, engine=engine)
+    prepared = prepare(spec)
+    rows = prepared.search_rows
+    assert rows is not None and rows.columns is not None
+    assert set(rows.columns) == set(prepared.stats.names)
+    assert all(len(v) == len(rows.frame) for v in rows.columns.values())
+    section = discover_prepared(prepared)
+    assert section is not None and section.searched.cohorts_evaluated > 0
+    assert section.searched.rows_search + section.searched.rows_confirm == len(rows.frame)
+    assert "uniform random sample of" in section.summary
+    expected = {"survival": "c_index", "multiclass": "under_triage_rate", "regression": "mae"}
+    assert expected[task] in section.searched.metrics
