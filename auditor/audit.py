@@ -140,6 +140,8 @@ def engine_kind(spec: AuditSpec) -> str:
         if "streaming" not in task_capabilities(spec.task.id).engines:
             return "pandas"
         data = Path(spec.data)
+        if spec.cluster is not None and not is_multi_file(data):
+            return "pandas"  # the cluster bootstrap needs every encounter in memory
         large = parquet_rows(data) > AUTO_STREAM_BATCHES * spec.engine.batch_rows
         return "streaming" if is_multi_file(data) or large else "pandas"
     return kind
@@ -148,6 +150,12 @@ def engine_kind(spec: AuditSpec) -> str:
 def prepare_on_engine(kind: str, spec: AuditSpec, progress: Progress) -> Prepared:
     """Stage 1 on an engine that does not hold every row in memory (``kind`` from
     :func:`engine_kind`); the one place an engine is chosen."""
+    if spec.cluster is not None:
+        raise SpecError(
+            CLUSTER_NEEDS_MEMORY.format(
+                spec=spec.source.name if spec.source else "the spec", engine=kind
+            )
+        )
     if kind == "streaming":
         from auditor.engines.streaming import prepare_streaming
 
@@ -159,6 +167,11 @@ def prepare_on_engine(kind: str, spec: AuditSpec, progress: Progress) -> Prepare
     raise ValueError(f"unknown engine {kind!r}")
 
 
+CLUSTER_NEEDS_MEMORY = (
+    "{spec}: $.cluster: the patient-level (cluster) bootstrap needs every encounter in "
+    "memory, and the {engine} engine keeps only a sample of the rows; audit one data "
+    "file with engine: pandas, or remove cluster"
+)
 AUTO_STREAM_BATCHES = 2
 """``engine: auto`` streams a single Parquet file holding more than this many batches."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -193,3 +194,36 @@ def test_cluster_column_missing_from_data_exits_2(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "'mrn'" in run.stderr and "$.cluster" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_cluster_on_a_sampling_engine_is_refused_not_ignored(tmp_path: Path) -> None:
+    """The streaming and Spark engines keep a sample, not every encounter: a spec asking
+    for the patient bootstrap there exits 2 naming $.cluster (it was silently ignored)."""
+    _cohort_with_patients(tmp_path)
+    spec = write_spec(tmp_path, cluster="mrn", bootstrap=0, engine={"kind": "streaming"})
+    run = subprocess.run(
+        [sys.executable, "-m", "auditor", "audit", str(spec), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "$.cluster" in run.stderr and "streaming engine" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "o").exists()
+
+
+def test_auto_engine_keeps_a_clustered_audit_in_memory(tmp_path: Path) -> None:
+    from auditor.audit import engine_kind
+
+    frame = make_cohort(2400, seed=4)  # more than two batches of the schema's smallest
+    frame["mrn"] = [f"P{i // 3}" for i in range(len(frame))]
+    frame.to_parquet(tmp_path / "cohort.parquet", index=False)
+    spec = load_spec(
+        write_spec(
+            tmp_path,
+            data="cohort.parquet",
+            cluster="mrn",
+            engine={"kind": "auto", "batch_rows": 1000},
+        )
+    )
+    assert engine_kind(spec) == "pandas"
+    assert engine_kind(dataclasses.replace(spec, cluster=None)) == "streaming"
