@@ -119,7 +119,7 @@ def _metrics_table(report: Report) -> list[str]:
     reasons = report.suppression_reasons()
     SUMMARY_METRICS = task_hints(report.task).summary_metrics
     header = ["Attribute", "Group", "Patients", *(fmt.metric_name(m) for m in SUMMARY_METRICS)]
-    flags = f" (score ≥ {fmt.number(report.threshold)} flags a patient)"
+    flags = f" ({fmt.flagged_at(report)})"
     lines = [
         f"### Key measures by group{flags if report.task in ('binary', 'survival') else ''}",
         "",

@@ -270,8 +270,7 @@ def _threshold_fact(report: Report) -> tuple[str, str] | None:
     also = f" (also reported: {', '.join(others)})" if others else ""
     if report.task in ("multiclass", "regression"):
         return None
-    what = "risk by the horizon" if report.task == "survival" else "score"
-    return ("Decision threshold", f"{what} ≥ {fmt.number(report.threshold)} flags a patient{also}")
+    return ("Decision threshold", f"{fmt.flagged_at(report)}{also}")
 
 
 def _facts(report: Report) -> list[tuple[str, str]]:

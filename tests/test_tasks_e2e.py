@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pypdf
 import pytest
 import skops.io
 import yaml
@@ -87,7 +88,7 @@ def test_survival_audit_every_format_equals_scikit_survival_per_group(tmp_path):
     html = (out / "report.html").read_text()
     assert "Kaplan–Meier by sex group" in html and "Calibration by sex group" in html
     assert "fstat = 1 by time 365 (follow-up lenfol; survival task)" in html
-    assert "risk by the horizon ≥ 0.20 flags a patient" in html
+    assert "predicted risk by the horizon 365 ≥ 0.20 flags a patient" in html
     from reports.model import Report
     from reports.tables import overall_rows
 
@@ -100,6 +101,11 @@ def test_survival_audit_every_format_equals_scikit_survival_per_group(tmp_path):
     assert "Harrell&#39;s C" in html or "Harrell's C" in html
     md = (out / "summary.md").read_text()
     assert "Time-dependent AUROC at the horizon" in md
+    # the threshold compares the predicted risk by the horizon, not a "score"
+    assert "predicted risk by the horizon 365 ≥ 0.20 flags a patient" in md
+    assert "score ≥" not in md and "score ≥" not in html
+    pdf_text = "".join(p.extract_text() for p in pypdf.PdfReader(out / "report.pdf").pages)
+    assert "score ≥" not in pdf_text
     assert "survival-discrimination" in (out / "junit.xml").read_text()
     assert report["curves"]["kaplan_meier"] and not report["curves"]["roc"]
     rules = {r["rule_id"] for r in report["policy_results"]}

@@ -160,3 +160,22 @@ def test_km_curve_steps_hold_at_least_the_floor_of_events():
     assert all(e == 0 or e >= 11 for e in events)
     assert sum(events) == int(event[time <= 25.0].sum())
     assert all(a >= b for a, b in itertools.pairwise(ys))
+
+
+@pytest.mark.parametrize("last", ["censored", "event"])
+def test_brier_undefined_when_nobody_is_followed_beyond_the_horizon(last):
+    """Every follow-up of the group ends at or before the horizon: scikit-survival's
+    brier_score refuses the group, and brier_t is undefined and says why."""
+    time, event, risk, _ = cohort(seed=5, censoring=0.6)
+    horizon = 20.0
+    ctx = S.context_for(table(time, event, risk), horizon, threshold=0.5)
+    early = time <= horizon
+    t, e, r = time[early], event[early].copy(), risk[early]
+    e[np.argmax(t)] = last == "event"
+    train = Surv.from_arrays(event, time)
+    with pytest.raises(ValueError, match="within follow-up time"):
+        brier_score(train, Surv.from_arrays(e, t), 1.0 - r, horizon)
+    value, why = S.brier_t(table(t, e, r), ctx)
+    assert np.isnan(value)
+    assert why == S.BRIER_NO_FOLLOW_UP
+    assert "followed beyond the horizon" in why

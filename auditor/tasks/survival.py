@@ -56,6 +56,11 @@ FOLLOW_UP_ENDS = "follow-up in the group ends before the horizon"
 ZERO_PREDICTED = "the mean predicted risk of the group is 0"
 NO_PREDICTED_POSITIVE = "no patient whose status at the horizon is known is predicted positive"
 CENSORING_ZERO = "the censoring survival reaches 0 before an event time of the group"
+BRIER_NO_FOLLOW_UP = (
+    "no patient of the group is followed beyond the horizon (every follow-up ends at or "
+    "before it), so no patient is known to be event-free at the horizon and the score "
+    "would weigh the cases only"
+)
 TOO_FEW_FOR_BINS = "the group is too small for a calibration bin of at least {m} patients"
 
 
@@ -192,6 +197,8 @@ def brier_t(table: RowTable, ctx: SurvivalContext) -> Value:
     if count.sum() == 0:
         return np.nan, "the group has no patients"
     cases, controls, w = _status(table, ctx)
+    if not controls.any():  # scikit-survival's brier_score refuses such a group too
+        return np.nan, BRIER_NO_FOLLOW_UP
     surv = 1.0 - risk
     loss = np.where(cases, surv**2, 0.0) + np.where(controls, (1.0 - surv) ** 2, 0.0)
     return float((loss * w) @ count) / float(count.sum()), None
