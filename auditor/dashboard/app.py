@@ -139,10 +139,11 @@ def _threshold_slider(live: state.LiveAudit) -> float:
     # it, so moving the slider can never difference two thresholds the plan did not see.
     spec = live.spec
     grid = sorted(float(t) for t in spec.thresholds)
+    what = "Predicted risk by the horizon" if spec.task.id == "survival" else "Score"
     if len(grid) > 1:
         return float(
             st.sidebar.select_slider(
-                "Score ≥ threshold predicts positive",
+                f"{what} ≥ threshold predicts positive",
                 options=grid,
                 value=float(spec.thresholds[0]),
                 key=THRESHOLD_KEY,
@@ -151,7 +152,7 @@ def _threshold_slider(live: state.LiveAudit) -> float:
             )
         )
     st.sidebar.caption(
-        f"Score ≥ {grid[0]:g} predicts positive. Declare more thresholds in the spec "
+        f"{what} ≥ {grid[0]:g} predicts positive. Declare more thresholds in the spec "
         "(threshold: [...]) to compare them here."
     )
     return grid[0]
