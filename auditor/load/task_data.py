@@ -104,7 +104,8 @@ class TaskScorer:
 
     ``scores(frame)`` is the number explanations attribute (survival: the risk at the
     horizon; multiclass: the probability of the first, most acute, class; regression:
-    the prediction), computed by the same code as the audited outputs.
+    the prediction), computed by the same code as the audited outputs. A multiclass
+    model's every class is explained too (``explained_classes``, ``probabilities``).
     """
 
     kind: str
@@ -127,6 +128,17 @@ class TaskScorer:
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
         out = self.outputs(frame)
         return next(iter(out.values()))
+
+    @property
+    def explained_classes(self) -> tuple[str, ...]:
+        """Multiclass: the declared classes, each of whose probability is explained."""
+        if self.spec.task.id != "multiclass":
+            return ()
+        return tuple(group_label(c) for c in self.spec.task.classes)
+
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        """Multiclass: (rows, classes) probabilities, columns in the declared order."""
+        return self._proba(frame)
 
     @property
     def source(self) -> str:
