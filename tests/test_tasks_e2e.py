@@ -170,6 +170,13 @@ def test_multiclass_audit_every_format_equals_sklearn_and_protects_cells(tmp_pat
     assert "y (classes 1, 2, 3, 4, 5; ordered, first most acute)" in html
     assert "Decision threshold" not in html
     assert "under-triage-gap" in (out / "junit.xml").read_text()
+    # the model file is audited, and each class's probability explained (exactly)
+    explanations = report["explanations"]
+    assert report["model"]["kind"] == "skops" and explanations["status"] == "ok"
+    assert [c["label"] for c in explanations["by_class"]] == ["1", "2", "3", "4", "5"]
+    assert {c["explainer"] for c in explanations["by_class"]} == {"LinearExplainer"}
+    assert "Each class&#39;s probability" in html or "Each class's probability" in html
+    assert "Feature importance by class, all patients" in html
 
 
 def test_demo_survival_runs_the_bundled_example(tmp_path):
@@ -306,12 +313,21 @@ def test_task_bootstrap_is_seeded_and_disparities_use_the_registry(tmp_path):
     assert diff.ci_low is not None and diff.ci_low <= diff.estimate <= diff.ci_high
 
 
-def test_validate_spec_names_the_task_and_its_score_columns():
+def test_validate_spec_names_the_task_and_its_score_columns(tmp_path):
     spec = EXAMPLE_DIR / "multiclass" / "spec.yaml"
     result = run("validate-spec", spec)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         f"{spec}: valid — task multiclass, data audit_cohort.csv (531 patients), label 'y', "
+        "model model.skops, sensitive sex, age_band\n"
+    )
+    columns = quick_spec(
+        "multiclass", tmp_path, model={"score_columns": {c: f"p{c}" for c in range(1, 6)}}
+    )
+    result = run("validate-spec", columns)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"{columns}: valid — task multiclass, data audit_cohort.csv (531 patients), label 'y', "
         "score columns p1, p2, p3, p4, p5, sensitive sex, age_band\n"
     )
 
