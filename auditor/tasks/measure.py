@@ -169,12 +169,23 @@ def _small_figures(
     return out
 
 
-def protected_confusion(cm: np.ndarray, m: int) -> list[list[int | None]]:
+def confusion_hidden(cm: np.ndarray, m: int) -> set[tuple[int, int]]:
+    """The cells :func:`protected_confusion` withholds."""
+    shown = protected_confusion(cm, m)
+    return {(i, j) for i, row in enumerate(shown) for j, v in enumerate(row) if v is None}
+
+
+def protected_confusion(
+    cm: np.ndarray, m: int, also: set[tuple[int, int]] | None = None
+) -> list[list[int | None]]:
     """A confusion matrix as it may be shown: cells 1..m−1 withheld, and enough other
     cells that no withheld cell follows from its row or column total (each row and
-    column with a withheld cell has at least two, the smallest others first)."""
+    column with a withheld cell has at least two, the smallest others first); ``also``:
+    cells withheld to protect other groups (complementary suppression)."""
     counts = np.rint(cm).astype(int)
     hidden = (counts > 0) & (counts < m)
+    for i, j in also or ():
+        hidden[i, j] = True
     changed = True
     while changed:
         changed = False
@@ -246,6 +257,10 @@ def measure_task(
                 {} if p.suppressed else _small_figures(metrics, tables[v][k], base_ctx, m, task.id)
             )
             plan[v][k] = replace(p, task=task.id, withheld=small)
+
+    extra_cells: dict[tuple[View, Key], set[tuple[int, int]]] = {}
+    if task.id == "multiclass" and complementary:
+        extra_cells = _protect_multiclass(stats, tables, plan, base_ctx, m, all_views)
 
     results: dict[View, dict[Key, GroupResult]] = {}
     reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
@@ -338,7 +353,7 @@ def measure_task(
 
     _joint_disparity_intervals(disparities, families)
     shown_disparities = [_with_joint(d, disparities) for d in shown_disparities]
-    curves = _curves(task, tables, plan, base_ctx, m, all_views)
+    curves = _curves(task, tables, plan, base_ctx, m, all_views, extra_cells)
     privacy = {
         group_key(attribute_name(v), group_name(v, k)): p
         for v in all_views
@@ -366,6 +381,51 @@ def measure_task(
             attributes=published_attributes,
         ),
     )
+
+
+def _protect_multiclass(
+    stats: TaskStats,
+    tables: Mapping[View, Mapping[Key, RowTable]],
+    plan: dict[View, dict[Key, Privacy]],
+    ctx: Any,
+    m: int,
+    views: Sequence[View],
+) -> dict[tuple[View, Key], set[tuple[int, int]]]:
+    """Complementary suppression of multiclass counts across views
+    (:mod:`auditor.privacy.multiclass_disclosure`): the plan's withheld figures grow in
+    place; the confusion cells withheld beyond each matrix's own rule are returned."""
+    from auditor.privacy.multiclass_disclosure import MulticlassAttack, protect_multiclass
+    from auditor.tasks.multiclass import confusion
+
+    attack = MulticlassAttack(
+        {key: confusion(table, ctx) for key, table in stats.cells.items()},
+        stats.attributes,
+        ctx.classes,
+    )
+    suppressed = {(v, k): p.suppressed for v in views for k, p in plan[v].items()}
+    withheld = {(v, k): dict(p.withheld) for v in views for k, p in plan[v].items()}
+    own = {
+        (v, k): confusion_hidden(confusion(tables[v][k], ctx), m)
+        for v in views
+        for k, p in plan[v].items()
+        if not p.suppressed
+    }
+    cells = {g: set(c) for g, c in own.items()}
+    protect_multiclass(
+        attack,
+        {v: list(plan[v]) for v in views},
+        class_ids=ctx.classes,
+        ordered=ctx.ordered,
+        suppressed=suppressed,
+        withheld=withheld,
+        hidden_cells=cells,
+        m=m,
+    )
+    for v in views:
+        for k, p in plan[v].items():
+            if withheld[(v, k)] != dict(p.withheld):
+                plan[v][k] = replace(p, withheld=withheld[(v, k)])
+    return {g: c - own.get(g, set()) for g, c in cells.items() if c - own.get(g, set())}
 
 
 def _joint_task_intervals(
@@ -419,6 +479,7 @@ def _curves(
     ctx: Any,
     m: int,
     views: Sequence[View],
+    extra_cells: Mapping[tuple[View, Key], set[tuple[int, int]]] | None = None,
 ) -> Curves:
     """Per-group chart data, for groups whose figures may be shown (never a suppressed one)."""
     curves = Curves()
@@ -464,7 +525,9 @@ def _curves(
                         attribute=attribute,
                         group=group,
                         classes=list(ctx.classes),
-                        counts=protected_confusion(confusion(table, ctx), m),
+                        counts=protected_confusion(
+                            confusion(table, ctx), m, (extra_cells or {}).get((v, k))
+                        ),
                     )
                 )
     return curves
