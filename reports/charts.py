@@ -932,7 +932,8 @@ def task_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
             for r in range(k):
                 for q in range(k):
                     v = c.counts[r][q]
-                    text = f"<{report.min_cell_size}" if v is None else str(v)
+                    # never "<m": a cell withheld to protect another may hold more
+                    text = "—" if v is None else str(v)
                     dark = bool(np.nan_to_num(share[r, q]) > 0.55)
                     ax.text(
                         q,
@@ -956,9 +957,9 @@ def task_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
                 kind="task",
                 attribute=key,
                 title=title,
-                caption=f"{title}. Rows are true classes, columns predicted; cells under "
-                f"{report.min_cell_size} patients (and cells that would reveal them) are "
-                "withheld.",
+                caption=f"{title}. Rows are true classes, columns predicted; a dash is a "
+                f"withheld cell: under {report.min_cell_size} patients, or withheld so that "
+                "such a cell cannot be recovered (from its row or column, or another group).",
                 alt=f"{title}: "
                 + "; ".join(
                     f"true {cls}: "

@@ -138,7 +138,7 @@ def render_task(ctx: ViewContext) -> None:
             st.markdown(f"**{display.plain(display.name(c.group))}** (rows: true class)")
             table = pd.DataFrame(
                 [
-                    [f"<{report.min_cell_size}" if v is None else str(v) for v in row]
+                    ["withheld" if v is None else str(v) for v in row]
                     for row in c.counts
                 ],
                 index=c.classes,
@@ -147,7 +147,7 @@ def render_task(ctx: ViewContext) -> None:
             st.dataframe(table)
         st.caption(
             f"Cells with fewer than {report.min_cell_size} patients, and cells that would "
-            "reveal them from a row or column, are withheld."
+            "reveal them from a row or column or from another group's figures, are withheld."
         )
 
 

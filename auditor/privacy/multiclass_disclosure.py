@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 Key = tuple[str, ...]
 View = tuple[str, ...]
@@ -131,40 +130,6 @@ class MulticlassAttack:
             return np.zeros((0, self.n_vars)), np.zeros(0)
         return np.array(rows), np.array(rhs)
 
-    def range(
-        self,
-        target: np.ndarray,
-        eq: tuple[np.ndarray, np.ndarray],
-        bounds: Sequence[tuple[np.ndarray, float, float]],
-    ) -> tuple[float, float]:
-        a_eq, b_eq = eq
-        a_ub, b_ub = [], []
-        for row, low, high in bounds:
-            if math.isfinite(high):
-                a_ub.append(row)
-                b_ub.append(high)
-            if low > 0:
-                a_ub.append(-row)
-                b_ub.append(-low)
-        out = []
-        for sign in (1.0, -1.0):
-            res = linprog(
-                sign * target,
-                A_ub=np.array(a_ub) if a_ub else None,
-                b_ub=np.array(b_ub) if b_ub else None,
-                A_eq=a_eq if len(a_eq) else None,
-                b_eq=b_eq if len(b_eq) else None,
-                bounds=(0, None),
-                method="highs",
-            )
-            if res.status == 3:  # unbounded
-                out.append(-math.inf if sign > 0 else math.inf)
-            elif res.status != 0:
-                return (-math.inf, math.inf)
-            else:
-                out.append(sign * float(res.fun))
-        return out[0], out[1]
-
 
 def group_figures(
     view: View, key: Key, classes: int, ordered: bool
@@ -193,22 +158,27 @@ def protect_multiclass(
     k = attack.k
     every = frozenset((i, j) for i in range(k) for j in range(k))
     candidates: list[CountFigure] = []
+    hidden_groups: list[CountFigure] = []  # a suppressed group's counts: targets only
     for view, keys in groups.items():
         for key in keys:
+            figures = candidates
             if suppressed.get((view, key)):
-                continue
-            candidates.extend(group_figures(view, key, k, ordered)[1:])
+                figures = hidden_groups
+            figures.extend(group_figures(view, key, k, ordered)[1:])
             for c, cls in enumerate(class_ids):
                 row = frozenset((c, j) for j in range(k))
                 col = frozenset((i, c) for i in range(k))
                 tp = frozenset({(c, c)})
-                candidates.append(CountFigure(view, key, f"ovr_sensitivity_{cls}", tp, row))
-                candidates.append(CountFigure(view, key, f"ovr_ppv_{cls}", tp, col))
+                figures.append(CountFigure(view, key, f"ovr_sensitivity_{cls}", tp, row))
+                figures.append(CountFigure(view, key, f"ovr_ppv_{cls}", tp, col))
             for i in range(k):
                 for j in range(k):
-                    candidates.append(
+                    figures.append(
                         CountFigure(view, key, f"cell:{i}:{j}", frozenset({(i, j)}), None)
                     )
+
+    def published_set() -> set[CountFigure]:
+        return {f for f in candidates if is_published(f)}
 
     def is_published(f: CountFigure) -> bool:
         g = (f.view, f.key)
@@ -229,8 +199,9 @@ def protect_multiclass(
 
     def targets() -> list[tuple[tuple[View, Key], frozenset[Pair]]]:
         out = []
-        for f in candidates:
-            if is_published(f):
+        shown = published_set()
+        for f in [*candidates, *hidden_groups]:
+            if f in shown:
                 continue
             sets = [f.num] if f.den is None else [f.num, f.den - f.num, f.den]
             for s in sets:
@@ -239,20 +210,47 @@ def protect_multiclass(
                     out.append(((f.view, f.key), s))
         return out
 
-    def published() -> list[CountFigure]:
-        sizes = [
+    # One programme, solved warm: a row per candidate figure (switched off while it is
+    # withheld), a row per shown group's size, a row per suppressed group's bound.
+    from scipy import sparse
+
+    from auditor.privacy.disclosure import _Solver
+
+    eq_rows: list[np.ndarray] = []
+    eq_rhs: list[float] = []
+    for f in candidates:
+        a, b = attack.equations([f])
+        eq_rows.append(a[0] if len(a) else np.zeros(attack.n_vars))
+        eq_rhs.append(float(b[0]) if len(b) else 0.0)
+    size_a, size_b = attack.equations(
+        [
             CountFigure(view, key, "n", every, None)
             for view, keys in groups.items()
             for key in keys
             if not suppressed.get((view, key))
         ]
-        return sizes + [f for f in candidates if is_published(f)]
+    )
+    fixed = bounds()
+    matrix = np.vstack(
+        [
+            np.array(eq_rows).reshape(-1, attack.n_vars),
+            size_a.reshape(-1, attack.n_vars),
+            np.array([r for r, _, _ in fixed]).reshape(-1, attack.n_vars),
+        ]
+    )
+    solver = _Solver(sparse.csc_matrix(matrix))
+    fixed_lower = np.concatenate([size_b, [lo for _, lo, _ in fixed]])
+    fixed_upper = np.concatenate([size_b, [hi for _, _, hi in fixed]])
+    rhs = np.array(eq_rhs)
 
     def pinned(target: tuple[tuple[View, Key], frozenset[Pair]]) -> bool:
         (view, key), pairs = target
-        low, high = attack.range(
-            attack.vector(view, key, pairs), attack.equations(published()), bounds()
+        on = np.array([is_published(f) for f in candidates], dtype=bool)
+        solver.set_rows(
+            np.concatenate([np.where(on, rhs, -np.inf), fixed_lower]),
+            np.concatenate([np.where(on, rhs, np.inf), fixed_upper]),
         )
+        low, high = solver.range(np.flatnonzero(attack.vector(view, key, pairs)))
         return _pinned(low, high)
 
     def withhold(f: CountFigure) -> None:
@@ -274,11 +272,9 @@ def protect_multiclass(
     def overlap(f: CountFigure, pairs: frozenset[Pair]) -> bool:
         return bool((f.num | (f.den or frozenset())) & pairs)
 
-    for _ in range(MAX_ROUNDS):
-        leaks = [t for t in targets() if pinned(t)]
-        if not leaks:
-            break
-        target = leaks[0]
+    def _unpin(target: tuple[tuple[View, Key], frozenset[Pair]]) -> None:
+        """Withhold the cheapest published figure that unpins ``target`` alone, or, when
+        none does, the cheapest (the caller checks again)."""
         (view, key), pairs = target
         options = sorted(
             (f for f in candidates if is_published(f)),
@@ -289,17 +285,30 @@ def protect_multiclass(
                 attack.value(f.view, f.key, every),
             ),
         )
-        fixed = False
+        if not options:  # pragma: no cover - sizes alone never pin a count 1..m-1 here
+            raise RuntimeError("multiclass complementary suppression found nothing to withhold")
         for f in options:
             withhold(f)
             if not pinned(target):
-                fixed = True
-                break
+                return
             publish_again(f)
-        if not fixed:
-            if not options:  # pragma: no cover - the size equations alone cannot pin
-                raise RuntimeError("multiclass complementary suppression found nothing to withhold")
-            withhold(options[0])
+        withhold(options[0])
+
+    # Withholding only removes equations, so a count found safe stays safe: each target
+    # is checked once, and the figures withheld on the way become targets in turn.
+    checked: set[tuple[tuple[View, Key], frozenset[Pair]]] = set()
+    for _ in range(MAX_ROUNDS):
+        fresh = [t for t in targets() if t not in checked]
+        if not fresh:
+            break
+        for target in fresh:
+            checked.add(target)
+            for _attempt in range(len(candidates) + 1):
+                if not pinned(target):
+                    break
+                _unpin(target)
+            else:  # pragma: no cover
+                raise RuntimeError("multiclass complementary suppression did not converge")
     else:  # pragma: no cover
         raise RuntimeError("multiclass complementary suppression did not converge")
     for g, figures in withheld.items():

@@ -393,7 +393,7 @@ def _protect_multiclass(
 ) -> dict[tuple[View, Key], set[tuple[int, int]]]:
     """Complementary suppression of multiclass counts across views
     (:mod:`auditor.privacy.multiclass_disclosure`): the plan's withheld figures grow in
-    place; the confusion cells withheld beyond each matrix's own rule are returned."""
+    place; every withheld confusion cell of a matrix the check changed is returned."""
     from auditor.privacy.multiclass_disclosure import MulticlassAttack, protect_multiclass
     from auditor.tasks.multiclass import confusion
 
@@ -425,7 +425,9 @@ def _protect_multiclass(
         for k, p in plan[v].items():
             if withheld[(v, k)] != dict(p.withheld):
                 plan[v][k] = replace(p, withheld=withheld[(v, k)])
-    return {g: c - own.get(g, set()) for g, c in cells.items() if c - own.get(g, set())}
+    # every cell the check saw withheld (not only the extra ones): the matrix's own rule,
+    # started from more withheld cells, could otherwise choose differently
+    return {g: c for g, c in cells.items() if c - own.get(g, set())}
 
 
 def _joint_task_intervals(
