@@ -154,10 +154,23 @@ def _replicates(
 
 
 def _small_figures(
-    metrics: Sequence[TaskMetric], table: RowTable, ctx: Any, m: int, task: str
+    metrics: Sequence[TaskMetric],
+    table: RowTable,
+    ctx: Any,
+    m: int,
+    task: str,
+    thresholds: Sequence[float] = (),
 ) -> dict[str, str]:
-    """Figures of a shown group that would reveal a count from 1 to m − 1."""
+    """Figures of a shown group that would reveal a count from 1 to m − 1 (survival
+    threshold figures: at any declared threshold)."""
     out: dict[str, str] = {}
+    if task == "survival":
+        from auditor.tasks.survival import threshold_counts
+
+        for t in thresholds or (ctx.threshold,):
+            for metric_id, (k, n) in threshold_counts(table, _at(ctx, t)).items():
+                if 0 < k < m or 0 < n - k < m:
+                    out.setdefault(metric_id, SMALL_COUNT.format(m=m))
     for metric in metrics:
         if metric.fraction is None:
             continue
@@ -254,7 +267,9 @@ def measure_task(
         plan[v] = {}
         for k, p in raw_plan[v].items():
             small = (
-                {} if p.suppressed else _small_figures(metrics, tables[v][k], base_ctx, m, task.id)
+                {}
+                if p.suppressed
+                else _small_figures(metrics, tables[v][k], base_ctx, m, task.id, ts)
             )
             plan[v][k] = replace(p, task=task.id, withheld=small)
 

@@ -294,6 +294,24 @@ def _threshold_sums(table: RowTable, ctx: SurvivalContext) -> dict[str, float]:
     }
 
 
+def threshold_counts(table: RowTable, ctx: SurvivalContext) -> dict[str, tuple[float, float]]:
+    """The patients behind each threshold figure, unweighted: (count, of how many).
+
+    With no censoring before the horizon the IPCW weights are equal and each figure is
+    exactly count / total; the privacy plan withholds a figure whose count or complement
+    is from 1 to m − 1, whatever the weights (a reader may know them)."""
+    _, _, risk, count = _cols(table)
+    cases, controls, _ = _status(table, ctx)
+    pos = risk >= ctx.threshold
+    tp = float(count[cases & pos].sum())
+    fp = float(count[controls & pos].sum())
+    return {
+        "sensitivity_t": (tp, float(count[cases].sum())),
+        "specificity_t": (float(count[controls & ~pos].sum()), float(count[controls].sum())),
+        "ppv_t": (tp, tp + fp),
+    }
+
+
 def sensitivity_t(table: RowTable, ctx: SurvivalContext) -> Value:
     if _censoring_zero(table, ctx):
         return np.nan, CENSORING_ZERO
