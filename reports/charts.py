@@ -1170,16 +1170,16 @@ def shap_classes_chart(report: Report) -> Chart | None:
         )
         y = np.arange(len(features))[::-1].astype(float)
         offsets = np.linspace(0.3, -0.3, len(classes))
-        for i, c in enumerate(classes):
+        for series, c in enumerate(classes):
             values = {imp.feature: imp.mean_abs_shap for imp in c.global_importance}
-            style = _style(i)
+            style = _style(series)
             ax.scatter(
                 [values.get(f, np.nan) for f in features],
-                y + offsets[i],
+                y + offsets[series],
                 marker=style["marker"],  # type: ignore[arg-type]
                 color=style["color"],
                 s=26,
-                label=legend_labels[i],
+                label=legend_labels[series],
             )
         ax.set_yticks(y, names)
         ax.set_ylim(-0.6, len(features) - 0.4)

@@ -31,9 +31,7 @@ def cohort(seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     pred = np.where(noise < 0.7, y, rng.choice(3, n))
     proba = np.full((n, 3), 0.1)
     proba[np.arange(n), pred] = 0.8
-    sensitive = pd.DataFrame(
-        {"sex": pd.Categorical(sex), "band": pd.Categorical(band)}
-    )
+    sensitive = pd.DataFrame({"sex": pd.Categorical(sex), "band": pd.Categorical(band)})
     columns = {"label": y.astype(float), **{f"p_{i}": proba[:, i] for i in range(3)}}
     return sensitive, columns
 
@@ -64,8 +62,12 @@ def from_measurement(measurement) -> tuple[Figures, Matrices]:
         overall, measurement.privacy(overall.attribute, overall.group), measurement.plan.threshold
     )
     figures = [
-        (g.attribute, g.group, None if g.suppressed else g.n,
-         {m: e.estimate for m, e in g.metrics.items() if e.estimate is not None})
+        (
+            g.attribute,
+            g.group,
+            None if g.suppressed else g.n,
+            {m: e.estimate for m, e in g.metrics.items() if e.estimate is not None},
+        )
         for g in [shown_overall, *published_groups(measurement)]
     ]
     matrices = [(c.attribute, c.group, c.counts) for c in measurement.curves.confusion]
@@ -75,9 +77,16 @@ def from_measurement(measurement) -> tuple[Figures, Matrices]:
 def from_report(report: dict) -> tuple[Figures, Matrices]:
     """What report.json shows (every other face renders this published report)."""
     figures = [
-        (g["attribute"], g["group"], None if g.get("suppressed") else g.get("n"),
-         {m: e["estimate"] for m, e in g.get("metrics", {}).items()
-          if e.get("estimate") is not None})
+        (
+            g["attribute"],
+            g["group"],
+            None if g.get("suppressed") else g.get("n"),
+            {
+                m: e["estimate"]
+                for m, e in g.get("metrics", {}).items()
+                if e.get("estimate") is not None
+            },
+        )
         for g in [report["overall"], *report["groups"]]
     ]
     matrices = [(c["attribute"], c["group"], c["counts"]) for c in report["curves"]["confusion"]]
@@ -117,8 +126,11 @@ def attack(
     diag = [(i, i) for i in range(k)]
     under = [p for p in every if p[1] > p[0]]
     over = [p for p in every if p[1] < p[0]]
-    sets = {"accuracy": (diag, every), "under_triage_rate": (under, every),
-            "over_triage_rate": (over, every)}
+    sets = {
+        "accuracy": (diag, every),
+        "under_triage_rate": (under, every),
+        "over_triage_rate": (over, every),
+    }
     for c, cls in enumerate(classes):
         sets[f"ovr_sensitivity_{cls}"] = ([(c, c)], [(c, j) for j in range(k)])
         sets[f"ovr_ppv_{cls}"] = ([(c, c)], [(i, c) for i in range(k)])
@@ -146,13 +158,13 @@ def attack(
         index = [attrs.index(x) for x in v]
         keys = sorted({tuple(key[i] for i in index) for key in fine})
         for key in keys:
-            cm = sum(
-                truth[f] for f in fine if all(f[i] == x for i, x in zip(index, key))
-            )
+            cm = sum(truth[f] for f in fine if all(f[i] == x for i, x in zip(index, key)))
             attribute = list(v) if len(v) > 1 else (v[0] if v else None)
             group = list(key) if len(key) > 1 else (key[0] if key else None)
             named = [
-                ("correct", diag), ("under", under), ("over", over),
+                ("correct", diag),
+                ("under", under),
+                ("over", over),
                 *((f"class {c}", [(c, j) for j in range(k)]) for c in range(k)),
                 *((f"predicted {c}", [(i, c) for i in range(k)]) for c in range(k)),
                 *((f"cell {p}", [p]) for p in every),

@@ -137,10 +137,7 @@ def render_task(ctx: ViewContext) -> None:
                 continue
             st.markdown(f"**{display.plain(display.name(c.group))}** (rows: true class)")
             table = pd.DataFrame(
-                [
-                    ["withheld" if v is None else str(v) for v in row]
-                    for row in c.counts
-                ],
+                [["withheld" if v is None else str(v) for v in row] for row in c.counts],
                 index=c.classes,
                 columns=c.classes,
             )

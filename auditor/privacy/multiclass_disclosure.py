@@ -131,9 +131,7 @@ class MulticlassAttack:
         return np.array(rows), np.array(rhs)
 
 
-def group_figures(
-    view: View, key: Key, classes: int, ordered: bool
-) -> list[CountFigure]:
+def group_figures(view: View, key: Key, classes: int, ordered: bool) -> list[CountFigure]:
     """Every count-revealing figure a multiclass group can publish."""
     every = frozenset((i, j) for i in range(classes) for j in range(classes))
     out = [CountFigure(view, key, "n", every, None)]
@@ -275,7 +273,7 @@ def protect_multiclass(
     def _unpin(target: tuple[tuple[View, Key], frozenset[Pair]]) -> None:
         """Withhold the cheapest published figure that unpins ``target`` alone, or, when
         none does, the cheapest (the caller checks again)."""
-        (view, key), pairs = target
+        (view, _key), pairs = target
         options = sorted(
             (f for f in candidates if is_published(f)),
             key=lambda f: (
@@ -311,7 +309,11 @@ def protect_multiclass(
                 raise RuntimeError("multiclass complementary suppression did not converge")
     else:  # pragma: no cover
         raise RuntimeError("multiclass complementary suppression did not converge")
-    for g, figures in withheld.items():
-        if any(name.startswith("ovr_") for name in figures):
-            for name in ("balanced_accuracy", "macro_f1"):
-                figures.setdefault(name, WITH_CLASS_FIGURE)
+    for names in withheld.values():
+        # balanced accuracy is the mean of the classes' sensitivities, macro F1 the mean
+        # of their F1 (sensitivity and PPV): with the others shown, either gives a
+        # withheld one back
+        if any(name.startswith("ovr_sensitivity_") for name in names):
+            names.setdefault("balanced_accuracy", WITH_CLASS_FIGURE)
+        if any(name.startswith("ovr_") for name in names):
+            names.setdefault("macro_f1", WITH_CLASS_FIGURE)
