@@ -174,6 +174,24 @@ def _label(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def _wrapped(title: str, width: float) -> str:
+    """``title`` broken at spaces into lines that fit ``width`` inches at title size
+    (lines already given are kept; a single word too long is shortened)."""
+    size = float(RC["axes.titlesize"])
+    out: list[str] = []
+    for given in title.split("\n"):
+        line = ""
+        for word in given.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and text_width([candidate], size) > width:
+                out.append(line)
+                line = word
+            else:
+                line = candidate
+        out.append(line)
+    return "\n".join(_label(line) for line in out)
+
+
 def _legend_layout(labels: Sequence[str], width: float, max_cols: int) -> tuple[int, float]:
     """Columns and height (inches) of a legend that fits the width."""
     handle = 0.5
@@ -315,13 +333,15 @@ def _dot_plot(
         legend_reference,
     )
     legend_cols, legend_h = _legend_layout([str(h.get_label()) for h in handles], FULL_WIDTH, 4)
-    title_h = LINE_IN * max(p[0].count("\n") + 1 for p in panels) + 0.08
     tick_h = 0.26
     panel_h = 0.25 * rows + 0.1
     left = text_width(labels) + 0.14
     right, gap = 0.15, 0.3
-    height = nrows * (title_h + panel_h + tick_h) + legend_h + 0.04
     panel_w = (FULL_WIDTH - left - right - (ncols - 1) * gap) / ncols
+    # a long metric name is wrapped to its panel, never drawn over the next panel's title
+    titles = [_wrapped(p[0], panel_w + gap * 0.8) for p in panels]
+    title_h = LINE_IN * max(t.count("\n") + 1 for t in titles) + 0.08
+    height = nrows * (title_h + panel_h + tick_h) + legend_h + 0.04
     fig = Figure(figsize=(FULL_WIDTH, height))
     axes = fig.subplots(
         nrows,
@@ -338,7 +358,7 @@ def _dot_plot(
         },
     )
     y = np.arange(rows)[::-1].astype(float)
-    for ax, (title, points, bounds, overall, neutral) in zip(axes.flat, panels):
+    for ax, title, (_, points, bounds, overall, neutral) in zip(axes.flat, titles, panels):
         xs: list[float] = []
         for is_ref in (False, True):
             chosen = [
@@ -393,7 +413,7 @@ def _dot_plot(
             lo_x, hi_x = min(xs), max(xs)
             pad = max((hi_x - lo_x) * 0.08, 0.02)
             ax.set_xlim(lo_x - pad, hi_x + pad)
-        ax.set_title(_label(title) if "\n" not in title else title)
+        ax.set_title(title)
         ax.grid(axis="y", visible=False)
         ax.set_ylim(-0.6, rows - 0.4)
     for ax in list(axes.flat)[n:]:

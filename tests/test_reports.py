@@ -669,3 +669,19 @@ def test_junit_case_names_are_unique_within_a_policy() -> None:
         "card #2",
         "sens [race: Black]",
     ]
+
+
+def test_long_panel_titles_are_wrapped_to_their_panel():
+    """Three panels side by side: 'Time-dependent AUROC at the horizon' once ran into the
+    next panel's title in the survival report."""
+    from reports import charts
+
+    title = "Time-dependent AUROC at the horizon"
+    width = 1.9
+    size = float(charts.RC["axes.titlesize"])
+    assert charts.text_width([title], size) > width  # it would not fit on one line
+    wrapped = charts._wrapped(title, width)
+    lines = wrapped.split("\n")
+    assert len(lines) >= 2 and " ".join(lines) == title
+    assert all(charts.text_width([line], size) <= width for line in lines)
+    assert charts._wrapped("AUROC", width) == "AUROC"

@@ -184,3 +184,83 @@ def test_an_undecided_result_without_interval_says_why():
     g = _group(100, 300, {"auroc": 0.69})
     prec = ss.precision("auroc", 0.69, None, None, 0.70, None, False, g)
     assert prec.reason == ss.NO_INTERVAL and prec.more_patients is None and prec.width is None
+
+
+def _task_group(n: int, metrics: dict[str, tuple[float, float, float]], events: int | None = None):
+    est = {k: Estimate(estimate=v, ci_low=lo, ci_high=hi) for k, (v, lo, hi) in metrics.items()}
+    if events is not None:
+        est["n_events"] = Estimate(estimate=float(events))
+    return GroupResult(attribute="sex", group="female", n=n, metrics=est)
+
+
+def test_a_task_metric_scales_its_own_interval_by_root_n():
+    """Regression/multiclass/survival groups have no binary counts: the interval's
+    half-width facing the bound shrinks as 1/sqrt(n)."""
+    g = _task_group(400, {"mae": (2.0, 1.6, 2.4)})
+    prec = ss.precision("mae", 2.0, 1.7, 2.3, None, 2.2, False, g)
+    needed = 400 * (0.3 / 0.2) ** 2  # half-width 0.3 facing the bound, 0.2 away
+    assert prec.formula == ss.FORMULA_ROOT_N
+    assert prec.more_patients == ss.significant(needed - 400)
+    assert prec.more_events is None and prec.n_events is None and prec.n == 400
+
+
+def test_a_survival_metric_counts_events_at_the_groups_rate():
+    g = _task_group(300, {"auc_t": (0.75, 0.63, 0.86)}, events=90)
+    prec = ss.precision("auc_t", 0.75, 0.63, 0.86, 0.70, None, False, g)
+    more = 300 * (0.12 / 0.05) ** 2 - 300
+    assert prec.more_patients == ss.significant(more)
+    assert prec.more_events == ss.significant(more * 90 / 300) and prec.n_events == 90
+
+
+def test_a_task_ratio_is_scaled_on_the_log_scale():
+    g = _task_group(200, {"oe_ratio_t": (1.1, 0.8, 1.5)})
+    prec = ss.precision("oe_ratio_t", 1.1, 0.85, 1.45, 0.8, 1.25, False, g)
+    scale, half = math.log(1.25 / 1.1), math.log(1.45 / 1.1)
+    assert prec.more_patients == ss.significant(200 * (half / scale) ** 2 - 200)
+
+
+def test_a_task_comparison_adds_both_groups_variances():
+    g = _task_group(300, {"under_triage_rate": (0.20, 0.16, 0.24)})
+    ref = _task_group(900, {"under_triage_rate": (0.12, 0.10, 0.14)})
+    prec = ss.precision(
+        "under_triage_rate",
+        0.08,
+        0.0,
+        0.16,
+        None,
+        0.15,
+        False,
+        g,
+        reference=ref,
+        reference_value=0.12,
+        kind="difference",
+    )
+    v_g, v_r = (0.08 / (2 * Z)) ** 2, (0.04 / (2 * Z)) ** 2
+    z = 0.08 / math.sqrt(v_g + v_r)
+    needed = v_g * 300 / ((0.07 / z) ** 2 - v_r)
+    assert needed > 300 and prec.more_patients == ss.significant(needed - 300)
+    # a reference too imprecise on its own cannot be outgrown
+    loose = _task_group(40, {"under_triage_rate": (0.12, 0.0, 0.4)})
+    stuck = ss.precision(
+        "under_triage_rate", 0.08, 0.02, 0.14, None, 0.10, False, g,
+        reference=loose, reference_value=0.12, kind="difference",
+    )  # fmt: skip
+    assert stuck.more_patients is None and stuck.reason == ss.REFERENCE_LIMITS
+
+
+def test_the_survival_demo_says_what_would_decide_it(tmp_path: Path):
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "auditor", "demo", "--task", "survival", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    report = json.loads((out / "report.json").read_text())
+    statements = [
+        r["precision"]["statement"]
+        for r in report["policy_results"]
+        if r["status"] == "inconclusive" and (r.get("precision") or {}).get("statement")
+    ]
+    assert statements and all("would decide the" in s for s in statements)
+    assert ss.COUNTS_MISSING not in (out / "summary.md").read_text()

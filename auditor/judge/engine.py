@@ -294,7 +294,8 @@ def _with_precision(audit: _Audit, rule: Rule, r: PolicyResult) -> PolicyResult:
         if kind in ("difference", "ratio"):
             what = f"{_lower_first(what)} {kind}"
         assert r.group is not None
-        prec.statement = DECIDE_STATEMENT.format(
+        template = DECIDE_STATEMENT if prec.more_events is not None else DECIDE_PATIENTS
+        prec.statement = template.format(
             events=prec.more_events or 0,
             patients=prec.more_patients,
             subject=f"{_lower_first(what)} {_phrase(view, r.group)}",
@@ -306,6 +307,7 @@ DECIDE_STATEMENT = (
     "About {events:,} more patients with the outcome (about {patients:,} more patients in all) "
     "would decide the {subject}."
 )
+DECIDE_PATIENTS = "About {patients:,} more patients would decide the {subject}."
 
 
 def _waiver_matches(waiver: SpecWaiver, result: PolicyResult) -> bool:

@@ -26,8 +26,15 @@ error at the current size), so the estimate follows that interval: a simultaneou
 interval needs more patients than a per-result one, a clustered bootstrap more than
 independent rows.
 
-Other metrics (Brier, calibration intercept, ECE, ...) and worst cases over groups have
-no standard formula here; their precision (width) is still reported. Estimates assume
+Other binary metrics (Brier, calibration intercept, ECE, ...) and worst cases over groups
+have no standard formula here; their precision (width) is still reported.
+
+Survival, multiclass and regression groups carry no binary counts. Their estimate uses
+the one law every interval here follows, half-width shrinking as ``1/sqrt(n)``, scaled
+from the group's own interval (a ratio such as O/E on the log scale); a comparison with
+the reference adds both groups' variances read off their own per-group intervals, and
+only the compared group grows. Patients with the outcome are given for survival (events
+by the horizon, at the group's current rate) and not for tasks without one. Estimates assume
 the estimate and the outcome rate stay as they are; they are approximate (rounded to
 two significant figures) and count patients at the group's current outcome rate.
 """
@@ -49,6 +56,11 @@ FORMULA_SLOPE = "Riley et al. 2021 (calibration slope)"
 FORMULA_OE = "Riley et al. 2021 (O/E ratio)"
 FORMULA_DIFFERENCE = "normal approximation for a difference of proportions"
 FORMULA_RATIO = "delta method for a ratio of proportions (log scale)"
+FORMULA_ROOT_N = (
+    "the interval's half-width shrinking as 1/sqrt(n), scaled from the group's own interval "
+    "(no metric-specific formula)"
+)
+OWN_INTERVALS_MISSING = "the groups' own intervals are not available"
 
 NO_FORMULA = "no standard sample-size formula for {what}; the interval's width is shown"
 REFERENCE_LIMITS = (
@@ -228,8 +240,10 @@ def precision(
         return Precision(width=width, reason=AT_BOUND)
     if low is None or high is None:
         return Precision(target_width=2 * d, reason=NO_INTERVAL)
-    if group is None or group_counts(group) is None:
+    if group is None:
         return Precision(width=width, target_width=2 * d, reason=COUNTS_MISSING)
+    if group_counts(group) is None:
+        return _root_n(metric, estimate, low, high, bound, group, reference, kind)
     rows, prev, _ = group_counts(group)  # type: ignore[misc]
     patients = group.n
     # the half of the interval that faces the bound: the decision's own precision, so the
@@ -282,6 +296,68 @@ def precision(
     room = (scale / z) ** 2 - ref_var[0]
     needed = grp_unit / room if room > 0 else math.inf
     return _result(width, d, max(needed, rows), rows, prev, patients, formula)
+
+
+def _own_variance(g: GroupResult, metric: str, log: bool) -> float | None:
+    """Variance of ``metric`` read off ``g``'s own (per-group, 95%) interval."""
+    est = g.metrics.get(metric)
+    if est is None or est.ci_low is None or est.ci_high is None or est.estimate is None:
+        return None
+    if log:
+        if not (est.ci_low > 0 and est.estimate > 0):
+            return None
+        return ((math.log(est.ci_high) - math.log(est.ci_low)) / (2 * Z)) ** 2
+    return ((est.ci_high - est.ci_low) / (2 * Z)) ** 2
+
+
+def _root_n(
+    metric: str,
+    estimate: float,
+    low: float,
+    high: float,
+    bound: float,
+    group: GroupResult,
+    reference: GroupResult | None,
+    kind: str | None,
+) -> Precision:
+    """Patients that would decide a task metric's interval (1/sqrt(n) scaling)."""
+    width, d = high - low, abs(estimate - bound)
+    rows = float(group.n or 0)
+    if rows <= 0:
+        return Precision(width=width, target_width=2 * d, reason=COUNTS_MISSING)
+    log = "ratio" in metric or kind == "ratio"
+    edge = high if bound > estimate else low
+    if log:
+        if not (estimate > 0 and bound > 0 and edge > 0):
+            return Precision(width=width, target_width=2 * d, reason=AT_BOUND)
+        scale, half = abs(math.log(estimate / bound)), abs(math.log(edge / estimate))
+    else:
+        scale, half = d, abs(edge - estimate)
+    if kind is None:
+        needed = rows * (half / scale) ** 2
+    else:
+        own = _own_variance(group, metric, kind == "ratio")
+        ref = _own_variance(reference, metric, kind == "ratio") if reference else None
+        if own is None or ref is None:
+            return Precision(width=width, target_width=2 * d, reason=OWN_INTERVALS_MISSING)
+        z = _z_of(half, own + ref)
+        room = (scale / z) ** 2 - ref
+        needed = own * rows / room if room > 0 else math.inf
+    needed = max(needed, rows)
+    more = needed - rows
+    events = _count(group, "n_events")
+    share = events / rows if events is not None else None
+    finite = math.isfinite(more)
+    return Precision(
+        width=width,
+        target_width=2 * d,
+        n=int(rows),
+        n_events=int(events) if events is not None else None,
+        more_patients=significant(more) if finite else None,
+        more_events=significant(more * share) if finite and share is not None else None,
+        formula=FORMULA_ROOT_N,
+        reason=None if finite else REFERENCE_LIMITS,
+    )
 
 
 def _z_of(half: float | None, variance: float) -> float:
