@@ -1,7 +1,8 @@
-"""An attacker reads a multiclass (and a survival) audit's published figures (every group of every view:
-sizes, rates × sizes, shown confusion cells) and solves for each group's hidden small
-counts by linear programming; no count from 1 to m − 1 is pinned. A control run with
-complementary suppression off shows the same attack does recover one."""
+"""An attacker reads a multiclass (and a survival) audit's published figures (every
+group of every view: sizes, rates × sizes, shown confusion cells, event counts) and
+solves for each group's hidden small counts by linear programming; no count from 1 to
+m − 1 is pinned. A control run with complementary suppression off shows the same attack
+does recover one."""
 
 from __future__ import annotations
 
