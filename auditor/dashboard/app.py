@@ -132,13 +132,18 @@ def settings_for(identity: str) -> dict[str, Any]:
 
 
 def _threshold_slider(live: state.LiveAudit) -> float:
-    """The decision threshold; moving it re-measures from the cached statistics."""
+    """The decision threshold; moving it re-measures from the cached statistics.
+
+    Multiclass and regression audits use no threshold (the predicted class is the most
+    probable one; a prediction is a number): the sidebar says nothing about one."""
+    spec = live.spec
+    grid = sorted(float(t) for t in spec.thresholds)
+    if spec.task.id in ("multiclass", "regression"):
+        return grid[0]
     st.sidebar.divider()
     st.sidebar.subheader("Decision threshold")
     # Only the declared grid (the spec's thresholds): the suppression plan is made over
     # it, so moving the slider can never difference two thresholds the plan did not see.
-    spec = live.spec
-    grid = sorted(float(t) for t in spec.thresholds)
     what = "Predicted risk by the horizon" if spec.task.id == "survival" else "Score"
     if len(grid) > 1:
         return float(
