@@ -177,7 +177,7 @@ def _label(text: str) -> str:
 def _wrapped(title: str, width: float) -> str:
     """``title`` broken at spaces into lines that fit ``width`` inches at title size
     (lines already given are kept; a single word too long is shortened)."""
-    size = float(RC["axes.titlesize"])
+    size = float(str(RC["axes.titlesize"]))  # RC holds objects; this one is a number
     out: list[str] = []
     for given in title.split("\n"):
         line = ""
