@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from auditor.errors import ReportInputError, SpecError
-from auditor.load.data import LoadedData, load_data
-from auditor.load.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL, check_evidence, threshold_metrics
-from auditor.load.hashing import read_regular_file, sha256_bytes, sha256_path
-from auditor.load.identifiers import refuse_identifier_like
-from auditor.load.scorers import Scorer, load_scorer
-from auditor.load.spec import AuditSpec, Waiver, display_path
-from auditor.reduce.clusters import PatientClusters, reduce_clusters
-from auditor.reduce.stats import SubgroupStats, reduce_frame
+from auditor.load.data import LoadedData
+from auditor.load.evidence import NOTE_LABEL_OUTPUT, OUTPUT_LABEL
+from auditor.load.hashing import read_regular_file, sha256_bytes
+from auditor.load.scorers import Scorer
+from auditor.load.spec import AuditSpec, Waiver
+from auditor.reduce.clusters import PatientClusters
+from auditor.reduce.stats import SubgroupStats
 
 # Measure, judge, publish and the report model are imported where they are used:
 # `auditor validate-spec` only loads, scores and reduces, and should start fast.
@@ -125,15 +124,33 @@ def views_for(spec: AuditSpec) -> list[tuple[str, ...]]:
 
 def engine_kind(spec: AuditSpec) -> str:
     """The engine that reads the data: the spec's, else (``auto``) streaming for a folder,
-    a glob or a Parquet file of more than two batches, pandas otherwise."""
+    a glob or a Parquet file of more than two batches when the task can be streamed
+    (its ``capabilities.engines``), pandas otherwise."""
     from auditor.load.stream import is_multi_file
+    from auditor.tasks import task_capabilities
 
     kind = spec.engine.kind
     if kind == "auto":
+        if "streaming" not in task_capabilities(spec.task.id).engines:
+            return "pandas"
         data = Path(spec.data)
         large = parquet_rows(data) > AUTO_STREAM_BATCHES * spec.engine.batch_rows
         return "streaming" if is_multi_file(data) or large else "pandas"
     return kind
+
+
+def prepare_on_engine(kind: str, spec: AuditSpec, progress: Progress) -> Prepared:
+    """Stage 1 on an engine that does not hold every row in memory (``kind`` from
+    :func:`engine_kind`); the one place an engine is chosen."""
+    if kind == "streaming":
+        from auditor.engines.streaming import prepare_streaming
+
+        return prepare_streaming(spec, progress=progress)
+    if kind == "spark":
+        from auditor.engines.spark import prepare_spark
+
+        return prepare_spark(spec, progress=progress)
+    raise ValueError(f"unknown engine {kind!r}")
 
 
 AUTO_STREAM_BATCHES = 2
@@ -162,81 +179,23 @@ DISCOVER_NEEDS_MEMORY = (
 def prepare(spec: AuditSpec, *, progress: Progress = _silent) -> Prepared:
     """Load data and model, score once, reduce once to per-cell statistics.
 
-    The engine (see :func:`engine_kind`) decides how: all rows in memory, streamed
-    in batches, or in Spark; every engine returns the same :class:`Prepared`.
-    A survival, multiclass or regression audit reads all rows in memory.
+    The engine (see :func:`engine_kind`) decides how: all rows in memory (the task's
+    own ``prepare``), streamed in batches, or in Spark (:func:`prepare_on_engine`);
+    every engine returns the same :class:`Prepared`.
     """
-    if spec.task.id != "binary":
-        return _prepare_task(spec, progress)
+    from auditor.tasks import task_def
+
     kind = engine_kind(spec)
-    if kind != "pandas" and (spec.discover is not None or spec.named_groups):
+    if kind == "pandas":
+        return task_def(spec.task.id).prepare(spec, progress)
+    if spec.discover is not None or spec.named_groups:
         key = "discover" if spec.discover is not None else "named_groups"
         raise SpecError(
             DISCOVER_NEEDS_MEMORY.format(
                 spec=spec.source.name if spec.source else "the spec", key=key, engine=kind
             )
         )
-    if kind == "streaming":
-        from auditor.engines.streaming import prepare_streaming
-
-        return prepare_streaming(spec, progress=progress)
-    if kind == "spark":
-        from auditor.engines.spark import prepare_spark
-
-        return prepare_spark(spec, progress=progress)
-    progress(f"loading data {spec.data.name}")
-    data = load_data(spec)
-    if spec.named_groups:
-        from auditor.load.named_groups import with_named_groups
-
-        data = with_named_groups(data, spec)
-    refuse_identifier_like(
-        data.sensitive,
-        min_cell_size=spec.min_cell_size,
-        max_groups=spec.privacy.max_groups,
-        file=display_path(spec.data),
-    )
-    check_reference_groups(spec, data)
-    progress("loading model")
-    scorer = load_scorer(spec)
-    progress(f"scoring {len(data.frame):,} patients")
-    scores = scorer.scores(data.frame)
-    check_evidence(
-        scores,
-        data.labels,
-        output=spec.model.output,
-        source=_score_source(spec),
-        label_column=spec.label.column,
-        positive=spec.label.positive,
-    )
-    progress("reducing to subgroup statistics")
-    stats = reduce_frame(data.sensitive, data.labels, scores)
-    clusters = None
-    if spec.cluster is not None:
-        clusters = reduce_clusters(
-            data.sensitive,
-            data.labels,
-            scores,
-            data.frame[spec.cluster],
-            column=spec.cluster,
-            file=display_path(spec.data),
-        )
-    hashes: dict[str, Any] = {"data": data.sha256}
-    if spec.source is not None:
-        # the hash of the bytes load_spec parsed, not of the file as it is now
-        hashes["spec"] = spec.source_sha256 or sha256_path(spec.source)
-    if spec.model.path is not None:
-        # load_scorer hashed the file before loading it (and checked a pinned hash)
-        hashes["model"] = scorer.sha256  # type: ignore[attr-defined]
-    return Prepared(
-        spec=spec,
-        data=data,
-        scorer=scorer,
-        scores=scores,
-        stats=stats,
-        hashes=hashes,
-        clusters=clusters,
-    )
+    return prepare_on_engine(kind, spec, progress)
 
 
 def discover_features(spec: AuditSpec, data: LoadedData) -> list[str]:
@@ -282,50 +241,6 @@ def discover_prepared(
         min_cell_size=spec.min_cell_size,
         rounding=spec.privacy.rounding,
     )
-
-
-def _prepare_task(spec: AuditSpec, progress: Progress) -> Prepared:
-    """The same preparation for a survival, multiclass or regression audit: the task's
-    outcome and model outputs reduced to distinct-row tables per finest cell."""
-    from auditor.load.task_data import load_task_data, load_task_scorer
-    from auditor.tasks.base import reduce_rows
-
-    progress(f"loading data {spec.data.name}")
-    data, outcome = load_task_data(spec)
-    refuse_identifier_like(
-        data.sensitive,
-        min_cell_size=spec.min_cell_size,
-        max_groups=spec.privacy.max_groups,
-        file=display_path(spec.data),
-    )
-    check_reference_groups(spec, data)
-    progress("loading model")
-    scorer = load_task_scorer(spec)
-    progress(f"scoring {len(data.frame):,} patients")
-    outputs = scorer.outputs(data.frame)
-    progress("reducing to subgroup statistics")
-    stats = reduce_rows(data.sensitive, {**outcome.columns, **outputs})
-    hashes: dict[str, Any] = {"data": data.sha256}
-    if spec.source is not None:
-        hashes["spec"] = spec.source_sha256 or sha256_path(spec.source)
-    if spec.model.path is not None:
-        hashes["model"] = scorer.sha256
-    scores = next(iter(outputs.values()))
-    return Prepared(
-        spec=spec,
-        data=data,
-        scorer=scorer,  # type: ignore[arg-type]
-        scores=scores,
-        stats=stats,  # type: ignore[arg-type]
-        hashes=hashes,
-    )
-
-
-def _score_source(spec: AuditSpec) -> str:
-    if spec.model.score_column is not None:
-        return f"score column {spec.model.score_column!r}"
-    name = spec.model.path.name if spec.model.path is not None else "the model"
-    return f"model {name}"
 
 
 def check_reference_groups(spec: AuditSpec, data: LoadedData) -> None:
@@ -412,11 +327,11 @@ def explain_prepared(
 
 
 def _outcome_labels(prepared: Prepared) -> np.ndarray | None:
-    """0/1 outcomes for stratified samples and missingness by outcome: the binary label,
-    the event by the horizon for survival; none for multiclass and regression."""
-    if prepared.spec.task.id in ("binary", "survival"):
-        return prepared.data.labels
-    return None
+    """0/1 outcomes for stratified samples and missingness by outcome (the task's:
+    the binary label, the event by the horizon for survival; none otherwise)."""
+    from auditor.tasks import task_def
+
+    return task_def(prepared.spec.task.id).outcome_labels(prepared)
 
 
 def check_data(prepared: Prepared) -> DataChecks:
@@ -452,45 +367,17 @@ def measure_prepared(
     bootstrap: int | None = None,
     seed: int | None = None,
 ) -> Measurement:
-    from auditor.measure.measurement import measure
+    from auditor.tasks import task_def
 
     spec = prepared.spec
-    if spec.task.id != "binary":
-        from auditor.tasks import task_def
-        from auditor.tasks.measure import measure_task
-
-        return measure_task(
-            task_def(spec.task.id),
-            prepared.stats,  # type: ignore[arg-type]
-            settings=spec.task.settings(),
-            views=views_for(spec),
-            thresholds=list(thresholds or spec.thresholds),
-            reference_groups=reference_groups
-            if reference_groups is not None
-            else spec.reference_groups,
-            bootstrap=spec.bootstrap if bootstrap is None else bootstrap,
-            seed=spec.seed if seed is None else seed,
-            min_cell_size=spec.min_cell_size,
-            complementary=spec.privacy.complementary,
-            rounding=spec.privacy.rounding,
-        )
-    labels_only = spec.model.output == OUTPUT_LABEL
-    return measure(
-        prepared.stats,
-        metrics=threshold_metrics() if labels_only else None,
-        views=views_for(spec),
+    return task_def(spec.task.id).measure(
+        prepared,
         thresholds=list(thresholds or spec.thresholds),
         reference_groups=reference_groups
         if reference_groups is not None
         else spec.reference_groups,
         bootstrap=spec.bootstrap if bootstrap is None else bootstrap,
-        bins=spec.bootstrap_bins,
         seed=spec.seed if seed is None else seed,
-        min_cell_size=spec.min_cell_size,
-        complementary=spec.privacy.complementary,
-        rounding=spec.privacy.rounding,
-        grid=spec.thresholds,
-        clusters=prepared.clusters,
     )
 
 
@@ -648,9 +535,9 @@ def build_report(
 
 
 def _report_label(spec: AuditSpec) -> dict[str, Any]:
-    if spec.task.id == "binary":
-        return {"column": spec.label.column, "positive": spec.label.positive}
-    return dict(spec.raw.get("label") or {"column": spec.label.column})
+    from auditor.tasks import task_def
+
+    return task_def(spec.task.id).report_label(spec)
 
 
 NOTE_IN_MEMORY = (

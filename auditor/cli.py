@@ -581,7 +581,9 @@ def cmd_validate_spec(args: argparse.Namespace) -> int:
         or (columns and f"score columns {columns}")
         or (f"model {spec.model.path.name}" if spec.model.path else "no model")
     )
-    task = "" if spec.task.id == "binary" else f"task {spec.task.id}, "
+    from auditor.tasks import DEFAULT_TASK
+
+    task = "" if spec.task.id == DEFAULT_TASK else f"task {spec.task.id}, "
     print(
         f"{args.spec}: valid — {task}data {spec.data.name} ({len(prepared.scores):,} "
         f"patients), label '{spec.label.column}', {model}, sensitive {', '.join(spec.sensitive)}"

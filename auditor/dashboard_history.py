@@ -18,8 +18,8 @@ import pandas as pd
 
 from auditor.dashboard.display import plain
 from auditor.errors import RegistryError
-from auditor.measure.metrics import METRICS
-from auditor.registry import KEY_METRICS, HistoryRow, Registry
+from auditor.registry import HistoryRow, Registry
+from auditor.registry.report_facts import history_metrics, report_task
 from auditor.registry.service import DECISIONS
 
 NO_AUDITS = (
@@ -57,7 +57,9 @@ class Signer:
 
 
 def metric_name(metric_id: str) -> str:
-    metric = METRICS.get(metric_id)
+    from auditor.tasks import find_metric
+
+    metric = find_metric(metric_id)
     return metric.name if metric is not None else metric_id
 
 
@@ -211,15 +213,21 @@ def render_history_view(
         st.info(NO_AUDITS)
         return
     model = st.selectbox("Model", models, key=f"{key}_model")
-    metric_ids = list(METRICS) or list(KEY_METRICS)
+    # the registries and key metrics of the tasks this model's reports audited
+    from auditor.tasks import task_metrics
+
+    recorded = registry.history(model)
+    tasks = dict.fromkeys(report_task(registry.report_json(r.audit_id)) for r in recorded)
+    metric_ids = list(dict.fromkeys(m for t in tasks for m in task_metrics(t)))
+    defaults = [m for m in history_metrics(recorded) if m in metric_ids]
     chosen = st.multiselect(
         "Metrics",
         metric_ids,
-        default=[m for m in KEY_METRICS if m in metric_ids],
+        default=defaults,
         format_func=metric_name,
         key=f"{key}_metrics",
     )
-    metrics = chosen or list(KEY_METRICS)
+    metrics = chosen or defaults
     rows = registry.history(model, metrics=metrics)
     area = st.container()  # drawn after the form, so a sign-off just given shows at once
     if signer is not None and _signoff_form(st, registry, rows, key, signer):

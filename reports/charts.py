@@ -177,7 +177,7 @@ def _label(text: str) -> str:
 def _wrapped(title: str, width: float) -> str:
     """``title`` broken at spaces into lines that fit ``width`` inches at title size
     (lines already given are kept; a single word too long is shortened)."""
-    size = float(str(RC["axes.titlesize"]))  # RC holds objects; this one is a number
+    size = float(str(RC["axes.titlesize"]))
     out: list[str] = []
     for given in title.split("\n"):
         line = ""
@@ -766,9 +766,8 @@ def calibration_charts(
         return []
     label = fmt.attribute_label(name)  # type: ignore[arg-type]
     groups = {group_key(g.attribute, g.group): g for g in report.groups}
-    survival = report.task == "survival"
-    summary_id = "calibration_error_t" if survival else "calibration_slope"
-    summary_word = "calibration error" if survival else "slope"
+    hints = task_hints(report.task)
+    summary_id, summary_word, summary_name = hints.calibration_summary
     parts = _chunks(curves, MAX_SERIES)
     out = []
     for part_index, part in enumerate(parts):
@@ -794,11 +793,9 @@ def calibration_charts(
                 )
             ax.set_xlim(0, lim)
             ax.set_ylim(0, lim)
-            ax.set_xlabel("Predicted risk" + (" by the horizon" if survival else ""))
-            ax.set_ylabel("Observed risk (1 − Kaplan–Meier)" if survival else "Observed event rate")
-            _curve_legend(
-                fig, f"Group ({'calibration error' if survival else 'calibration slope'})"
-            )
+            ax.set_xlabel(hints.calibration_axes[0])
+            ax.set_ylabel(hints.calibration_axes[1])
+            _curve_legend(fig, f"Group ({summary_name})")
             svg = _svg(fig)
         title = _part(f"Calibration by {label} group", part_index, len(parts))
         out.append(

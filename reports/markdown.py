@@ -117,11 +117,12 @@ def summary_markdown(report: Report) -> str:
 
 def _metrics_table(report: Report) -> list[str]:
     reasons = report.suppression_reasons()
-    SUMMARY_METRICS = task_hints(report.task).summary_metrics
+    hints = task_hints(report.task)
+    SUMMARY_METRICS = hints.summary_metrics
     header = ["Attribute", "Group", "Patients", *(fmt.metric_name(m) for m in SUMMARY_METRICS)]
-    flags = f" ({fmt.flagged_at(report)})"
+    flags = f" ({fmt.flagged_at(report)})" if hints.threshold_subject else ""
     lines = [
-        f"### Key measures by group{flags if report.task in ('binary', 'survival') else ''}",
+        f"### Key measures by group{flags}",
         "",
         _row([md(h) for h in header]),
         _row(["---", "---"] + ["---:"] * (len(header) - 2)),

@@ -48,7 +48,6 @@ TABLE_LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 """Which metric ids go in which table (presentation only); registry metrics not listed
 here are added to the last table so nothing the report holds is hidden."""
 MAX_COLUMNS = 7
-THRESHOLD_METRICS = ("selection_rate", "sensitivity", "specificity", "ppv", "npv")
 KEY_DISPARITY_METRICS = ("sensitivity", "fnr", "fpr", "selection_rate", "ppv", "auroc")
 MISSING_COLUMNS = 7
 
@@ -212,11 +211,9 @@ def threshold_table(report: Report, attr_key: tuple[str, ...], label: str) -> Ta
                 thresholds.append(t)
     if not thresholds:
         return None
-    candidates = (
-        THRESHOLD_METRICS
-        if report.task == "binary"
-        else [m for m, d in task_metrics(report.task).items() if d.needs_threshold]
-    )
+    candidates = task_hints(report.task).threshold_metrics or [
+        m for m, d in task_metrics(report.task).items() if d.needs_threshold
+    ]
     ids = [
         m
         for m in candidates
@@ -362,7 +359,7 @@ def _is_count(metric_id: str) -> bool:
     if metric_id in COUNT_METRICS:
         return True
     definition = find_metric(metric_id)
-    return bool(getattr(definition, "count", False))
+    return definition is not None and definition.count
 
 
 def overall_rows(report: Report) -> list[tuple[str, str, str]]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.tasks import task_hints
 from reports import format as fmt
 from reports.charts import Chart, ChartSet
 from reports.cohorts import cohort_rows, cohorts_summary, method_text
@@ -246,29 +247,14 @@ def _fairness_estimate(f: Any) -> Estimate:
 
 def _outcome(report: Report) -> str:
     """The outcome in the words of the report's task (from the report's own label)."""
-    label = report.label
-    if report.task == "survival":
-        return (
-            f"{label.get('event', '')} = {label.get('event_value', 1)} by time "
-            f"{fmt.number(float(label.get('horizon', 0)))} (follow-up {label.get('time', '')}; "
-            "survival task)"
-        )
-    outcome = str(label.get("column", ""))
-    if report.task == "multiclass":
-        classes = ", ".join(str(c) for c in label.get("classes") or [])
-        kind = "ordered, first most acute" if label.get("ordered") else "unordered"
-        return f"{outcome} (classes {classes}; {kind})"
-    if report.task == "regression":
-        return f"{outcome} (continuous; regression task)"
-    if "positive" in label:
-        outcome += f" = {label['positive']}"
-    return outcome
+    return task_hints(report.task).outcome_text(report.label, fmt.number)
 
 
 def _threshold_fact(report: Report) -> tuple[str, str] | None:
     others = [fmt.number(t) for t in report.thresholds if t != report.threshold]
     also = f" (also reported: {', '.join(others)})" if others else ""
-    if report.task in ("multiclass", "regression"):
+    what = task_hints(report.task).threshold_subject
+    if what is None:
         return None
     return ("Decision threshold", f"{fmt.flagged_at(report)}{also}")
 

@@ -195,3 +195,47 @@ def test_difference_and_ratio_are_nan_with_fewer_than_two_groups():
     for method in ("between_groups", "to_overall"):
         assert frame.difference(method=method).isna().all()
         assert frame.ratio(method=method).isna().all()
+
+
+def test_regression_task_by_group_equals_sklearn_and_fairlearn():
+    from fairlearn.metrics import mean_prediction
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    rng = np.random.default_rng(5)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "los": np.round(rng.gamma(2.0, 3.0, n), 1),
+            "sex": rng.choice(["F", "M"], n),
+        }
+    )
+    df["pred"] = np.round(df["los"] * 0.7 + rng.normal(2, 1.5, n), 2)
+    frame = subgroup_metrics(df, label="los", scores="pred", sensitive=["sex"], task="regression")
+    assert "mae" in frame.by_group.columns and "auroc" not in frame.by_group.columns
+    for group, rows in df.groupby("sex"):
+        assert frame.by_group.loc[group, "mae"] == pytest.approx(
+            mean_absolute_error(rows["los"], rows["pred"]), abs=1e-9
+        )
+        assert frame.by_group.loc[group, "r2"] == pytest.approx(
+            r2_score(rows["los"], rows["pred"]), abs=1e-9
+        )
+        assert frame.by_group.loc[group, "mean_prediction"] == pytest.approx(
+            mean_prediction(rows["los"], rows["pred"]), abs=1e-9
+        )
+    assert frame.overall["mae"] == pytest.approx(
+        mean_absolute_error(df["los"], df["pred"]), abs=1e-9
+    )
+    assert frame.difference()["mae"] == pytest.approx(
+        frame.by_group["mae"].max() - frame.by_group["mae"].min()
+    )
+
+
+@pytest.mark.parametrize("task", ["survival", "multiclass"])
+def test_tasks_with_several_columns_are_refused_with_advice(task):
+    from auditor.errors import AuditInputError
+    from auditor.measure.frame import TASK_NEEDS, TASK_NOT_HERE
+
+    df = pd.DataFrame({"y": [0, 1] * 20, "s": [0.2, 0.8] * 20, "g": ["a", "b"] * 20})
+    with pytest.raises(AuditInputError) as err:
+        subgroup_metrics(df, label="y", scores="s", sensitive=["g"], task=task)
+    assert str(err.value) == TASK_NOT_HERE.format(task=task, needs=TASK_NEEDS[task])

@@ -1094,3 +1094,29 @@ def test_dashboard_history_view_shows_history_and_signs_off(populated: Registry)
     next(b for b in app.button if b.label == "Verify the log").click()
     app.run()
     assert app.success[-1].value.startswith("The log is intact: 6 entries")
+
+
+def test_history_shows_the_key_metrics_of_each_reports_task(registry: Registry, tmp_path) -> None:
+    """A regression model's history defaults to the regression task's key metrics, not
+    the binary ones; the CLI's columns follow."""
+    from auditor.tasks import task_hints
+
+    _, text = make_report("2.0", model="los-model")
+    data = json.loads(text)
+    data["task"] = "regression"
+    data["label"] = {"column": "los_days"}
+    value = {"estimate": 1.5, "ci_low": 1.0, "ci_high": 2.0, "ci_method": "bootstrap"}
+    for g in [data["overall"], *data["groups"]]:
+        if not g.get("suppressed"):
+            g["metrics"] = {m: dict(value) for m in ("mae", "mean_error", "r2", "rmse")}
+    report = Report.model_validate(data)
+    registry.record(report, report_json=json.dumps(data), ran_by="x")
+    (row,) = registry.history("los-model")
+    wanted = task_hints("regression").chart_metrics
+    shown = [g for g in row.groups if not g.suppressed]
+    assert shown and all(tuple(g.metrics) == wanted for g in shown)
+    from auditor.registry.report_facts import history_metrics
+
+    assert history_metrics([row]) == list(wanted)
+    (binary,) = registry.history("los-model", metrics=["rmse"])
+    assert all(tuple(g.metrics) == ("rmse",) for g in binary.groups if not g.suppressed)

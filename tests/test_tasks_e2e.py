@@ -418,19 +418,65 @@ def test_task_results_are_judged_on_simultaneous_intervals(tmp_path, task):
     )
 
 
-@pytest.mark.parametrize(
-    "key, value",
-    [
-        ("cluster", "age"),
-        ("discover", {"max_depth": 1}),
-        ("named_groups", [{"name": "old", "where": [{"column": "age", "op": ">=", "value": 80}]}]),
-    ],
-)
-def test_binary_only_keys_are_refused_for_other_tasks(tmp_path, key, value):
+def test_discover_is_refused_for_other_tasks(tmp_path):
     from auditor.load.task_spec import BINARY_ONLY_KEY
 
-    result = run("audit", quick_spec("survival", tmp_path, **{key: value}), "--out", tmp_path / "o")
+    key = "discover"
+    result = run(
+        "audit",
+        quick_spec("survival", tmp_path, discover={"max_depth": 1}),
+        "--out",
+        tmp_path / "o",
+    )
     assert_bad_input(result)
     assert f"$.{key}" in result.stderr
     assert BINARY_ONLY_KEY.format(key=key, task="survival") in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+NAMED_AGE = {"survival": 80, "multiclass": 60, "regression": 40}
+
+
+@pytest.mark.parametrize("task", ["survival", "multiclass", "regression"])
+def test_cluster_and_named_groups_work_for_every_task(tmp_path, task):
+    """Two encounters per patient (consecutive rows) and a named group on age: patients
+    are counted and resampled, the named group is an attribute with groups in and out,
+    and its figures equal the reference computed on its rows."""
+    from auditor.measure.measurement import NOTE_CLUSTERS
+
+    data = pd.read_csv(EXAMPLE_DIR / task / "audit_cohort.csv")
+    data["patient"] = [f"p{i // 2}" for i in range(len(data))]
+    copy = tmp_path / "cohort.csv"
+    data.to_csv(copy, index=False)
+    age = NAMED_AGE[task]
+    named = [{"name": "older", "where": [{"column": "age", "op": ">=", "value": age}]}]
+    report, out = audit(task, tmp_path, data=str(copy), cluster="patient", named_groups=named)
+    assert report["provenance"]["bootstrap_cluster"] == "patient"
+    patients = data["patient"].nunique()
+    assert report["overall"]["n"] == patients
+    assert report["overall"]["n_encounters"] == len(data)
+    assert (
+        NOTE_CLUSTERS.format(patients=patients, encounters=len(data), column="patient")
+        in report["notes"]
+    )
+    older = {g["group"]: g for g in report["groups"] if g["attribute"] == "older"}
+    assert set(older) == {"in", "out"}
+    rows = data[data["age"] >= age]
+    group = older["in"]
+    assert group["n"] == rows["patient"].nunique()
+    assert group["n_encounters"] == len(rows)
+    metrics = group["metrics"]
+    if task == "regression":
+        model = skops.io.load(EXAMPLE_DIR / "regression" / "model.skops", trusted=[])
+        features = yaml.safe_load((EXAMPLE_DIR / task / "spec.yaml").read_text())["features"]
+        prediction = model.predict(rows[features])
+        mae = mean_absolute_error(rows["med"], prediction)
+        assert metrics["mae"]["estimate"] == pytest.approx(mae, abs=TOL)
+        assert metrics["mae"]["ci_method"] == "bootstrap"
+    elif task == "multiclass":
+        pred = np.argmax(rows[[f"p{c}" for c in range(1, 6)]].to_numpy(), axis=1) + 1
+        ba = balanced_accuracy_score(rows["y"], pred)
+        assert metrics["balanced_accuracy"]["estimate"] == pytest.approx(ba, abs=TOL)
+    else:
+        assert metrics["c_index"]["ci_method"] == "bootstrap"
+    assert "older" in (out / "summary.md").read_text()

@@ -147,7 +147,7 @@ def render(ctx: ViewContext) -> None:
         )
     else:
         metrics = list(dict.fromkeys(table["Metric"]))
-        key_labels = [display.metric_label(m) for m in display.KEY_METRICS]
+        key_labels = [display.metric_label(m) for m in display.key_metrics(after)]
         default = [m for m in metrics if m in key_labels] or metrics
         chosen = st.multiselect("Metrics", metrics, default=default, key="compare_metrics")
         st.dataframe(table[table["Metric"].isin(chosen)], hide_index=True, width="stretch")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from auditor.dashboard import charts, display
+from auditor.tasks import task_capabilities
 
 if TYPE_CHECKING:
     from auditor.dashboard.app import ViewContext
@@ -71,8 +72,9 @@ def _without_curve(ctx: ViewContext, view: str, drawn: set[str]) -> list[str]:
 
 
 def render_task(ctx: ViewContext) -> None:
-    """The task's own views, drawn from the report: Kaplan–Meier and calibration at the
-    horizon (survival), binned residuals (regression), confusion matrices (multiclass)."""
+    """The task's own views, drawn from the chart data the report holds: Kaplan–Meier
+    and calibration at the horizon (survival), binned residuals (regression), confusion
+    matrices (multiclass)."""
     report = ctx.report
     curves = report.curves
     hidden = display.suppressed_keys(report)
@@ -86,7 +88,7 @@ def render_task(ctx: ViewContext) -> None:
     def shown(c: Any) -> bool:
         return display.name(c.attribute) == view and (view, display.name(c.group)) not in hidden
 
-    if report.task == "survival":
+    if curves.kaplan_meier:
         left, right = st.columns(2)
         with left:
             st.subheader("Kaplan–Meier by group")
@@ -114,7 +116,7 @@ def render_task(ctx: ViewContext) -> None:
             else:
                 st.altair_chart(charts.calibration_chart(cal), width="stretch")
                 st.caption("Observed risk is 1 − Kaplan–Meier at the horizon in each risk bin.")
-    elif report.task == "regression":
+    elif curves.residuals:
         st.subheader("Residuals by group")
         res = pd.DataFrame(
             [
@@ -150,7 +152,7 @@ def render_task(ctx: ViewContext) -> None:
 
 def render(ctx: ViewContext) -> None:
     report = ctx.report
-    if report.task != "binary":
+    if not task_capabilities(report.task).threshold_curves:
         render_task(ctx)
         return
     views = [

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from auditor.judge.compare import label
-from auditor.measure.metrics import COUNT_METRICS, METRICS
+from auditor.tasks import find_metric, task_hints
 from reports.format import suppression_text
 from reports.model import (
     DisparityResult,
@@ -39,17 +39,15 @@ SUPPRESSION_CAPTION = (
     "anywhere."
 )
 DASH = "—"
-KEY_METRICS = (
-    "prevalence",
-    "selection_rate",
-    "sensitivity",
-    "specificity",
-    "ppv",
-    "auroc",
-    "calibration_slope",
-    "oe_ratio",
-)
-"""Metrics shown per group on the Overview, when the report holds them."""
+KEY_METRICS = task_hints("binary").overview_metrics or ()
+"""A binary audit's metrics shown per group on the Overview (:func:`key_metrics`)."""
+
+
+def key_metrics(report: Report) -> tuple[str, ...]:
+    """Metrics shown per group on the Overview, when the report holds them: the
+    overview metrics of the report's task (else its summary metrics)."""
+    hints = task_hints(report.task)
+    return hints.overview_metrics or hints.summary_metrics
 
 
 MARKDOWN_ACTIVE = "\\`*_{}[]()<>!|~$:&"
@@ -93,7 +91,7 @@ def name(value: Any) -> str:
 
 def metric_label(metric_id: str) -> str:
     """The registry's name for a metric id (ids outside the registry read as words)."""
-    metric = METRICS.get(metric_id)
+    metric = find_metric(metric_id)
     if metric is not None:
         return metric.name
     return metric_id.replace("_", " ").capitalize()
@@ -219,7 +217,8 @@ def _cell(g: GroupResult, m: str, min_cell_size: int, notes: dict[str, str]) -> 
         if est.reason:
             notes.setdefault(f"{name(g.group)}, {metric_label(m)}", est.reason)
         return DASH
-    return estimate_text(est, count=m in COUNT_METRICS)
+    definition = find_metric(m)
+    return estimate_text(est, count=definition is not None and definition.count)
 
 
 def _patients(g: GroupResult, min_cell_size: int) -> str:

@@ -25,6 +25,7 @@ from auditor.measure.mitigation import (
     publish_what_if,
     what_if,
 )
+from auditor.tasks import task_capabilities
 
 if TYPE_CHECKING:
     from auditor.dashboard.app import ViewContext
@@ -141,7 +142,7 @@ NOT_BINARY = (
 
 
 def render(ctx: ViewContext) -> None:
-    if ctx.report.task != "binary":
+    if not task_capabilities(ctx.report.task).mitigation:
         st.info(NOT_BINARY.format(task=ctx.report.task))
         return
     st.warning(

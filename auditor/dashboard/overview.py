@@ -79,7 +79,7 @@ def _counts(report: Report) -> None:
 
 def _key_metrics(report: Report) -> None:
     present = display.metric_ids(report)
-    metrics = [m for m in display.KEY_METRICS if m in present]
+    metrics = [m for m in display.key_metrics(report) if m in present]
     for view in display.views(report):
         groups = display.groups_of(report, view)
         if not groups:

@@ -44,7 +44,7 @@ BINARY_ONLY_KEY = (
     "{key} is for binary classifiers only so far; task {task} would ignore it, so it is "
     "refused (remove {key} from the spec; see docs/tasks.md, Limits)"
 )
-BINARY_ONLY_KEYS = ("cluster", "discover", "named_groups")
+BINARY_ONLY_KEYS = ("discover",)
 SURVIVAL_COLUMNS_SAME = "the time and event columns must differ; both are {column!r}"
 
 

@@ -5,6 +5,11 @@
 >>> frame.by_group["sensitivity"]                                       # doctest: +SKIP
 >>> frame.difference()                                                  # doctest: +SKIP
 
+``task="regression"`` measures a continuous outcome (``label``) against a predicted
+value (``scores``) with the regression task's registry. Survival and multiclass models
+need more than one label or score column: audit them with a spec (``task:``); this
+function refuses them with that advice.
+
 The vocabulary follows fairlearn's ``MetricFrame`` (``overall``, ``by_group``,
 ``group_min``, ``group_max``, ``difference``, ``ratio``); the numbers come from the
 same registry, suppression and intervals as the audit. Several sensitive columns
@@ -31,8 +36,19 @@ COLUMN_MISSING = "{what}: column {column!r} is not in the data; columns are: {co
 LABEL_MISSING_VALUES = "label: column {column!r} has {count} missing value(s) (first at row {row})."
 LABEL_NOT_BINARY = (
     "label: column {column!r} must hold two values (positive {positive!r} and one other), "
-    "found {count}: {values}."
+    "found {count}: {values}. A continuous outcome is measured with task='regression'."
 )
+TASK_NOT_HERE = (
+    "task: subgroup_metrics measures binary and regression models (one label column, one "
+    "score column); a {task} model needs {needs}: audit it with a spec (task: {task}) and "
+    "auditor.audit.run_audit, whose report holds every group's metrics."
+)
+TASK_NEEDS = {
+    "survival": "a time, an event and a horizon",
+    "multiclass": "one probability column per class",
+}
+UNKNOWN_TASK = "task: expected 'binary' or 'regression', got {task!r}."
+NOT_NUMBERS = "{what}: column {column!r} must hold numbers for every row ({count} do not)."
 POSITIVE_ABSENT = "label: the positive value {positive!r} does not occur in column {column!r}."
 SCORES_LENGTH = "scores: expected {expected} values (one per row), got {got}."
 NO_SENSITIVE = "sensitive: name at least one sensitive column."
@@ -169,21 +185,30 @@ def subgroup_metrics(
     bootstrap: int = 0,
     seed: int = 0,
     positive: Any = 1,
+    task: str = "binary",
 ) -> SubgroupMetricFrame:
     """Metrics of ``scores`` against ``label`` overall and for every sensitive group.
 
     Parameters
     ----------
     data : one row per patient.
-    label : outcome column; ``positive`` is the value meaning the event happened.
-    scores : a column name, or an array of predicted probabilities (one per row).
+    label : outcome column; ``positive`` is the value meaning the event happened
+        (regression: the observed value).
+    scores : a column name, or an array of predicted probabilities (one per row;
+        regression: predicted values).
     sensitive : sensitive columns; several form their intersection.
     threshold : ``score >= threshold`` predicts positive.
-    metrics : registry ids (default: all of :data:`auditor.measure.metrics.METRICS`).
+    metrics : registry ids of the task (default: all of its registry).
     min_cell_size : groups smaller than this are suppressed (default 11).
     bootstrap : replicates for percentile intervals (default 0: Wilson only).
     seed : seed of the bootstrap.
+    task : ``binary`` (default) or ``regression``; survival and multiclass are refused
+        (they need several columns: audit them with a spec).
     """
+    if task in TASK_NEEDS:
+        raise AuditInputError(TASK_NOT_HERE.format(task=task, needs=TASK_NEEDS[task]))
+    if task not in ("binary", "regression"):
+        raise AuditInputError(UNKNOWN_TASK.format(task=task))
     columns = ", ".join(map(str, data.columns))
     if label not in data.columns:
         raise DataError(COLUMN_MISSING.format(what="label", column=label, columns=columns))
@@ -200,11 +225,13 @@ def subgroup_metrics(
         s = np.asarray(scores, dtype=np.float64).ravel()
         if s.size != len(data):
             raise DataError(SCORES_LENGTH.format(expected=len(data), got=s.size))
-    ids = list(METRICS) if metrics is None else [get_metric(m).id for m in metrics]
-    y = _labels(data, label, positive)
     refuse_identifier_like(
         {c: data[c] for c in sensitive}, min_cell_size=min_cell_size, file="data"
     )
+    if task == "regression":
+        return _regression(data, label, s, sensitive, metrics, min_cell_size, bootstrap, seed)
+    ids = list(METRICS) if metrics is None else [get_metric(m).id for m in metrics]
+    y = _labels(data, label, positive)
     stats = reduce_frame(data[list(sensitive)], y, s)
     result = measure(
         stats,
@@ -216,3 +243,53 @@ def subgroup_metrics(
         metrics=ids,
     )
     return SubgroupMetricFrame(result, sensitive, ids)
+
+
+def _numbers(values: Any, what: str, column: str) -> np.ndarray:
+    x = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise DataError(NOT_NUMBERS.format(what=what, column=column, count=int(bad.sum())))
+    return x
+
+
+def _regression(
+    data: pd.DataFrame,
+    label: str,
+    scores: np.ndarray,
+    sensitive: Sequence[str],
+    metrics: Sequence[str] | None,
+    min_cell_size: int,
+    bootstrap: int,
+    seed: int,
+) -> SubgroupMetricFrame:
+    """The regression task's registry by group (:func:`auditor.tasks.measure.measure_task`)."""
+    from auditor.load.data import _sensitive_groups
+    from auditor.tasks import task_def
+    from auditor.tasks.base import TaskDef, reduce_rows
+    from auditor.tasks.measure import measure_task
+
+    task = task_def("regression")
+    assert isinstance(task, TaskDef)
+    known = list(task.metrics)
+    for m in metrics or ():
+        if m not in task.metrics:
+            raise AuditInputError(
+                f"Unknown metric {m!r} of task regression; known metrics: {', '.join(known)}."
+            )
+    y = _numbers(data[label], "label", label)
+    p = _numbers(scores, "scores", "scores")
+    groups = pd.DataFrame({c: _sensitive_groups(data[c]) for c in sensitive}, index=data.index)
+    stats = reduce_rows(groups, {"label": y, "prediction": p})
+    result = measure_task(
+        task,
+        stats,
+        settings={},
+        views=[tuple(sensitive)],
+        bootstrap=bootstrap,
+        seed=seed,
+        min_cell_size=min_cell_size,
+    )
+    return SubgroupMetricFrame(result, sensitive, list(metrics or known))

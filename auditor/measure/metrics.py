@@ -646,6 +646,18 @@ class MetricDef:
     fn: Callable[[Levels, float], Computed]
     fraction: Fraction | None = None
 
+    @property
+    def count(self) -> bool:
+        """A count, shown as a whole number without an interval."""
+        return self.id in COUNT_METRICS
+
+    @property
+    def events(self) -> bool:
+        """The event count follows from it (with the published size), so it is withheld
+        whenever the event count is: the event counts, prevalence, O/E, and every
+        outcome figure at a threshold (its confusion cells)."""
+        return self.id in EVENT_METRICS or (self.needs_threshold and self.label_dependent)
+
 
 def _prop(
     id: str,
@@ -895,6 +907,8 @@ METRICS: dict[str, MetricDef] = {m.id: m for m in _ALL}
 """Every metric, in the public order used by specs, policies and reports."""
 
 COUNT_METRICS = ("n", "n_positive", "n_negative")
+EVENT_METRICS = ("n_positive", "n_negative", "prevalence", "oe_ratio")
+"""Figures from which the event count follows (with the published size)."""
 
 
 def get_metric(metric_id: str) -> MetricDef:

@@ -33,8 +33,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from auditor.measure.metrics import METRICS
 from auditor.privacy.suppression import Privacy, publish_group
+from auditor.tasks import task_def
 from reports.model import (
     AttributeInfo,
     DisparityResult,
@@ -88,18 +88,11 @@ class PublishPlan:
             return privacy.reason or "suppressed"
         if metric is None:
             return privacy.reason if not privacy.labels_shown else None
-        if metric in METRICS or privacy.task != "binary":
+        if task_def(privacy.task).lookup(metric) is not None:
             return privacy.metric_reason(metric, self.threshold)
-        if _label_dependent(metric):
+        if metric in LABEL_CRITERIA:  # of the other per-group values, the event count
             return privacy.events
         return None
-
-
-def _label_dependent(metric: str) -> bool:
-    """Registry metrics say so; of the other per-group values only the event count does."""
-    if metric in METRICS:
-        return METRICS[metric].label_dependent
-    return metric in LABEL_CRITERIA
 
 
 def published_group(
@@ -161,8 +154,9 @@ def _result_withheld(report: Report, plan: PublishPlan, result: PolicyResult) ->
     if excluded is None:
         return None
     metric = result.metric
+    definition = task_def(report.task).lookup(metric)
     label_free = metric in FAIRNESS_LABEL_FREE or (
-        metric in METRICS and not METRICS[metric].label_dependent
+        definition is not None and not definition.label_dependent
     )
     involved = [
         key

@@ -93,7 +93,8 @@ INTERNAL_STAMP = "internal: counts of suppressed groups may be derivable"
 """Stamped on every page and file when complementary suppression is off."""
 
 EVENT_METRICS = ("n_positive", "n_negative", "prevalence", "oe_ratio")
-"""Figures from which the event count follows (with the published size)."""
+"""Figures from which the event count follows (with the published size); the binary
+registry's ``MetricDef.events`` says the same."""
 
 Status = Literal["shown", "label_withheld", "suppressed"]
 Key = tuple[str, ...]
@@ -130,7 +131,10 @@ class Privacy:
     rounding: int | None = None
     """Decimals of label metrics without counts, when the event count is withheld."""
     task: str = "binary"
-    """Whose metric registry names the figures (``auditor.tasks``)."""
+    """Whose metric registry names the figures (the task id, :func:`auditor.tasks.task_def`)."""
+    cells: frozenset[tuple[int, int]] = frozenset()
+    """Multiclass: confusion-matrix cells (true, predicted) withheld, when the
+    cross-view disclosure check withheld more than the matrix's own rule."""
     withheld: Mapping[str, str] = field(default_factory=dict)
     """Single figures withheld with why (a task's proportion counting 1 to m − 1 patients,
     a per-class figure of a class with fewer than m patients)."""
@@ -163,8 +167,13 @@ class Privacy:
         )
 
     def metric_reason(self, metric_id: str, threshold: float | None = None) -> str | None:
-        """Why this group's value of a registry metric at ``threshold`` is withheld."""
-        from auditor.measure.metrics import METRICS
+        """Why this group's value of a registry metric at ``threshold`` is withheld.
+
+        The task's registry says what a figure needs (``label_dependent``,
+        ``needs_threshold``, ``events``: withheld with the event count); a figure no
+        registry defines is treated as needing the outcome.
+        """
+        from auditor.tasks import task_def
 
         if self.status == "suppressed":
             return self.reason
@@ -172,38 +181,23 @@ class Privacy:
             return self.withheld[metric_id]
         if metric_id == "n":
             return None
-        if self.task != "binary":
-            return self._task_metric_reason(metric_id, threshold)
-        metric = METRICS.get(metric_id)
-        label = metric.label_dependent if metric is not None else metric_id in EVENT_METRICS
+        metric = task_def(self.task).lookup(metric_id)
+        label = metric.label_dependent if metric is not None else True
         if label and self.status == "label_withheld":
             return self.reason
         if metric_id in EVENT_METRICS:
             return self.events
-        if metric is None or not metric.needs_threshold:
+        if metric is None:
             return None
-        if threshold is not None and float(threshold) in self.thresholds:
-            return self.thresholds[float(threshold)]
+        t = float(threshold) if threshold is not None else None
+        if metric.needs_threshold and t in self.thresholds:
+            return self.thresholds[t]  # type: ignore[index]
         if not label:
             return None
-        if self.events is not None:
+        if metric.events and self.events is not None:
             return self.events
-        if threshold is not None and float(threshold) in self.label_thresholds:
-            return self.label_thresholds[float(threshold)]
-        return None
-
-    def _task_metric_reason(self, metric_id: str, threshold: float | None) -> str | None:
-        """A survival, multiclass or regression figure: its registry says what it needs."""
-        from auditor.tasks import find_metric
-
-        metric = find_metric(metric_id, self.task)
-        label = metric.label_dependent if metric is not None else True
-        if label and self.status == "label_withheld":
-            return self.reason
-        if metric_id in EVENT_METRICS or (metric is not None and getattr(metric, "events", False)):
-            return self.events
-        if threshold is not None and float(threshold) in self.thresholds:
-            return self.thresholds[float(threshold)]
+        if metric.needs_threshold and t in self.label_thresholds:
+            return self.label_thresholds[t]  # type: ignore[index]
         return None
 
 

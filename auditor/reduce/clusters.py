@@ -22,7 +22,7 @@ cells: the audit notes how many patients do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +52,12 @@ class PatientClusters:
     scores: np.ndarray
     labels: np.ndarray
     column: str = "patient_id"
+    columns: Mapping[str, np.ndarray] | None = None
+    """Survival, multiclass and regression audits: each encounter's outcome and model
+    output columns (as in :func:`auditor.tasks.base.reduce_rows`), so a replicate can
+    rebuild every group's distinct-row table from the drawn patients. ``labels`` are
+    then the task's 0/1 outcome (survival: the event by the horizon; else 0) and
+    ``scores`` are unused."""
 
     @property
     def n_patients(self) -> int:

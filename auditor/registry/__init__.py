@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from auditor.registry.db import ENV_REGISTRY, default_registry_path, resolve_url
+    from auditor.registry.names import KEY_METRICS
     from auditor.registry.records import (
         AuditEntry,
         GroupMetrics,
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
         SignoffEntry,
         VerifyResult,
     )
-    from auditor.registry.report_facts import KEY_METRICS, key_metrics, parse_report_json
+    from auditor.registry.report_facts import key_metrics, parse_report_json
     from auditor.registry.service import Registry
 
 # Imported on first use: the CLI builds the registry's parsers without SQLAlchemy.

@@ -92,8 +92,9 @@ def add_registry_parsers(subparsers: Any) -> None:
     p.add_argument("model", metavar="MODEL", help="model name as in the report's model.name")
     p.add_argument(
         "--metrics",
-        default=",".join(KEY_METRICS),
-        help="metric ids to show per group (default: %(default)s)",
+        default=None,
+        help="metric ids to show per group (default: the key metrics of each report's task; "
+        f"binary: {','.join(KEY_METRICS)})",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_registry_option(p)
@@ -215,13 +216,19 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    if not metrics:
-        raise RegistryError(MSG_BAD_METRICS)
+    metrics: list[str] | None = None
+    if args.metrics is not None:
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if not metrics:
+            raise RegistryError(MSG_BAD_METRICS)
     from auditor.registry.service import Registry
 
     with Registry(args.registry, trusted_keys={}) as registry:
         rows = registry.history(args.model, metrics=metrics)
+        if metrics is None:
+            from auditor.registry.report_facts import history_metrics
+
+            metrics = history_metrics(rows)
         if args.json:
             print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         else:

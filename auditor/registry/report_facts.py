@@ -17,8 +17,7 @@ from pydantic import ValidationError
 from auditor.errors import RegistryError
 from auditor.judge.compare import label
 from auditor.registry.chain import sha256_text
-from auditor.registry.names import KEY_METRICS
-from auditor.registry.records import GroupMetrics, MetricValue
+from auditor.registry.records import GroupMetrics, HistoryRow, MetricValue
 from reports.model import PolicyResult, Report
 
 VERDICTS = ("pass", "warn", "fail")
@@ -167,14 +166,43 @@ def audit_facts(report: Report | Mapping[str, Any], report_json: str) -> AuditFa
     )
 
 
-def key_metrics(report_json: str, metrics: Sequence[str] = KEY_METRICS) -> list[GroupMetrics]:
-    """The chosen metrics of the overall population and every group, read from report JSON.
+def task_key_metrics(task: object) -> tuple[str, ...]:
+    """The key metrics of a report's task (its renderer hints' chart metrics); a report
+    without a task, or of a task this version does not know, is read as binary."""
+    from auditor.tasks import TASK_IDS, task_hints
+
+    return task_hints(task if task in TASK_IDS else None).chart_metrics  # type: ignore[arg-type]
+
+
+def report_task(report_json: str) -> str | None:
+    """The task a recorded report audited (None: a report without one, read as binary)."""
+    from auditor.tasks import TASK_IDS
+
+    task = json.loads(report_json).get("task")
+    return task if task in TASK_IDS else None
+
+
+def history_metrics(rows: Sequence[HistoryRow]) -> list[str]:
+    """The columns of a history read with each report's own key metrics: every metric
+    any row shows, in the order the reports give them."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for group in row.groups:
+            seen.update(dict.fromkeys(group.metrics))
+    return list(seen)
+
+
+def key_metrics(report_json: str, metrics: Sequence[str] | None = None) -> list[GroupMetrics]:
+    """The chosen metrics of the overall population and every group, read from report JSON
+    (``None``: the key metrics of the report's task, :func:`task_key_metrics`).
 
     Reads plain JSON rather than :class:`Report`, so reports recorded by older or
     newer versions of the auditor still show. The overall population is named
     ``overall`` / ``all`` whatever the report calls it.
     """
     data = json.loads(report_json)
+    if metrics is None:
+        metrics = task_key_metrics(data.get("task"))
     out = []
     if isinstance(data.get("overall"), dict):
         out.append(_group_metrics(data["overall"], metrics, OVERALL_ATTRIBUTE, OVERALL_GROUP))

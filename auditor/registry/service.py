@@ -46,7 +46,6 @@ from auditor.registry.records import (
     signoff_status,
 )
 from auditor.registry.report_facts import (
-    KEY_METRICS,
     audit_facts,
     check_report,
     key_metrics,
@@ -414,8 +413,9 @@ class Registry:
             ).all()
         return [signoff_entry(r) for r in rows]
 
-    def history(self, model_name: str, *, metrics: Sequence[str] = KEY_METRICS) -> list[HistoryRow]:
-        """Every audit of ``model_name`` in release order, with sign-off status and metrics.
+    def history(self, model_name: str, *, metrics: Sequence[str] | None = None) -> list[HistoryRow]:
+        """Every audit of ``model_name`` in release order, with sign-off status and metrics
+        (``None``: the key metrics of each report's task).
 
         Release order is PEP 440 version order when every audit has such a
         version, natural order of the version text when every audit has one,

@@ -1,25 +1,31 @@
 """Tasks: what kind of model is audited (binary, survival, multiclass, regression).
 
-Each task is a module with its statistic, metric registry, references and renderer
-hints; reports, policies, the dashboard and the CLI read the registry of the report's
-task through :func:`task_metrics` and :func:`find_metric`.
+Each task is a module with its statistic, metric registry, references, renderer
+hints and capabilities, behind one interface (:class:`~auditor.tasks.base.Task`):
+orchestration calls ``task_def(spec.task.id)`` and never asks which task it is;
+reports, policies, the dashboard and the CLI read the registry, hints and
+capabilities of the report's task through :func:`task_def`, :func:`task_metrics`,
+:func:`task_hints` and :func:`find_metric`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from auditor.tasks import binary
-from auditor.tasks.base import RendererHints, TaskDef, TaskMetric
+from auditor.tasks.base import Capabilities, Metric, RendererHints, Task, TaskDef, TaskMetric
 
 TASK_IDS = ("binary", "survival", "multiclass", "regression")
 DEFAULT_TASK = "binary"
 UNKNOWN_TASK = "Unknown task {task!r}; known tasks: {known}."
 
 
-def task_def(task: str) -> TaskDef:
-    """The definition of a non-binary task (binary keeps its own path)."""
+def task_def(task: str | None) -> Task:
+    """The definition of a task (``None``: the default, binary), imported on first use."""
+    task = DEFAULT_TASK if task is None else task
+    if task == "binary":
+        from auditor.tasks.binary import TASK as BINARY
+
+        return BINARY
     if task == "survival":
         from auditor.tasks.survival import TASK as SURVIVAL
 
@@ -35,24 +41,24 @@ def task_def(task: str) -> TaskDef:
     raise ValueError(UNKNOWN_TASK.format(task=task, known=", ".join(TASK_IDS)))
 
 
-def task_metrics(task: str) -> Mapping[str, Any]:
+def task_metrics(task: str | None) -> Mapping[str, Metric]:
     """The metric registry of a task (binary: :data:`auditor.measure.metrics.METRICS`)."""
-    if task == "binary":
-        return binary.METRICS
     return task_def(task).metrics
 
 
 def task_hints(task: str | None) -> RendererHints:
-    if task in (None, "binary"):
-        return binary.HINTS
     return task_def(task).hints
 
 
-def task_title(task: str) -> str:
-    return binary.TITLE if task == "binary" else task_def(task).title
+def task_title(task: str | None) -> str:
+    return task_def(task).title
 
 
-def find_metric(metric_id: str, task: str | None = None) -> Any | None:
+def task_capabilities(task: str | None) -> Capabilities:
+    return task_def(task).capabilities
+
+
+def find_metric(metric_id: str, task: str | None = None) -> Metric | None:
     """A metric's definition: in ``task``'s registry, else in any task's.
 
     Per-class multiclass metrics (``ovr_sensitivity_<class>``) resolve to their
@@ -61,15 +67,12 @@ def find_metric(metric_id: str, task: str | None = None) -> Any | None:
     order = [task] if task else []
     order += [t for t in TASK_IDS if t not in order]
     for t in order:
-        registry = task_metrics(t)
-        if metric_id in registry:
-            return registry[metric_id]
-    from auditor.tasks.multiclass import METRICS as MC
-    from auditor.tasks.multiclass import PER_CLASS
-
-    for base in PER_CLASS:
-        if metric_id.startswith(base + "_"):
-            return MC[base]
+        if metric_id in task_metrics(t):
+            return task_metrics(t)[metric_id]
+    for t in order:
+        found = task_def(t).lookup(metric_id)
+        if found is not None:
+            return found
     return None
 
 
@@ -84,11 +87,15 @@ def all_metric_ids() -> list[str]:
 __all__ = [
     "DEFAULT_TASK",
     "TASK_IDS",
+    "Capabilities",
+    "Metric",
     "RendererHints",
+    "Task",
     "TaskDef",
     "TaskMetric",
     "all_metric_ids",
     "find_metric",
+    "task_capabilities",
     "task_def",
     "task_hints",
     "task_metrics",

@@ -24,12 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from auditor.measure.bootstrap import MIN_BLOCK, cell_rng
 from auditor.measure.disparities import GroupValue, compare_metric
 from auditor.measure.intervals import (
     wilson_interval,
 )
 from auditor.measure.measurement import (
+    NOTE_CLUSTERS,
     NOTE_MIN_CELL,
+    NOTE_SPANNING,
     Measurement,
     _below_floor,
     _choose_reference,
@@ -51,19 +54,14 @@ from auditor.privacy.suppression import (
     check_min_cell_size,
     plan_suppression,
 )
-from auditor.tasks.base import Key, RowTable, TaskDef, TaskMetric, TaskStats, View
+from auditor.reduce.clusters import PatientClusters
+from auditor.tasks.base import Key, RowTable, TaskDef, TaskMetric, TaskStats, View, patient_counts
 from reports.model import (
     AttributeInfo,
-    CalibrationBin,
-    CalibrationCurve,
-    ConfusionMatrix,
     Curves,
     DisparityResult,
     Estimate,
     GroupResult,
-    KaplanMeierCurve,
-    ResidualBin,
-    ResidualCurve,
     group_key,
 )
 
@@ -75,15 +73,14 @@ NOTE_TASK_INTERVALS = (
     "95% intervals: Wilson for proportions; percentile bootstrap otherwise ({r} replicates, "
     "seed {seed}, resampling each group's distinct-row table)."
 )
+NOTE_TASK_CLUSTER_INTERVALS = (
+    "95% intervals: Wilson for proportions; percentile bootstrap otherwise ({r} replicates, "
+    "seed {seed}, resampling patients within strata and every encounter of each drawn "
+    "patient)."
+)
 NOTE_TASK_NO_BOOTSTRAP = (
     "95% intervals: Wilson for proportions only; no bootstrap was run, so the other metrics "
     "and the disparities have no interval."
-)
-NOTE_SURVIVAL = (
-    "Survival at the horizon {h}: the censoring distribution of every IPCW figure (Uno's C, "
-    "AUC(t), Brier(t), sensitivity/specificity/PPV at t) is the Kaplan–Meier estimate on the "
-    "whole audited cohort, so every group is weighted alike; patients censored before the "
-    "horizon are never counted as event-free."
 )
 NOTE_TASK_WITHHELD = (
     "{attribute}: only the size and the figures that do not use the outcome are shown for "
@@ -104,12 +101,7 @@ def _seed(seed: int, view: View, key: Key) -> np.random.Generator:
 
 def measured_metrics(task: TaskDef, ctx: Any) -> list[TaskMetric]:
     """The registry as measured in this audit (multiclass: one metric per class)."""
-    if task.id == "multiclass":
-        from auditor.tasks.multiclass import PER_CLASS, class_metrics
-
-        base = [m for m in task.metrics.values() if m.id not in PER_CLASS]
-        return [*base, *class_metrics(ctx).values()]
-    return list(task.metrics.values())
+    return task.measured_metrics(ctx)
 
 
 def _at(ctx: Any, threshold: float) -> Any:
@@ -128,20 +120,29 @@ def _estimate(
     return interval_estimate(float(value), fraction=fraction, series=reps, bootstrap=bootstrap)
 
 
+Series = dict[tuple[str, float], np.ndarray]
+
+
+def _empty_series(
+    metrics: Sequence[TaskMetric], ctxs: Mapping[float, Any], bootstrap: int
+) -> Series:
+    return {
+        (m.id, t): np.full(bootstrap, np.nan)
+        for m in metrics
+        if not m.count
+        for t in (ctxs if m.needs_threshold else list(ctxs)[:1])
+    }
+
+
 def _replicates(
     table: RowTable,
     metrics: Sequence[TaskMetric],
     ctxs: Mapping[float, Any],
     bootstrap: int,
     rng: np.random.Generator,
-) -> dict[tuple[str, float], np.ndarray]:
+) -> Series:
     """Bootstrap series of every non-count metric at every threshold (NaN = undefined)."""
-    out = {
-        (m.id, t): np.full(bootstrap, np.nan)
-        for m in metrics
-        if not m.count
-        for t in (ctxs if m.needs_threshold else list(ctxs)[:1])
-    }
+    out = _empty_series(metrics, ctxs, bootstrap)
     if bootstrap <= 0 or table.n == 0:
         return out
     by_id = {m.id: m for m in metrics}
@@ -153,18 +154,94 @@ def _replicates(
     return out
 
 
+def _encounter_rows(
+    clusters: PatientClusters, names: Sequence[str], view: View, key: Key, table: RowTable
+) -> tuple[np.ndarray, np.ndarray]:
+    """The group's encounters as (row of ``table``, patient code), rows found exactly as
+    :meth:`RowTable.from_arrays` sorts and merges them."""
+    assert clusters.columns is not None
+    index = [clusters.attributes.index(a) for a in view]
+    member = [i for i, c in enumerate(clusters.cells) if tuple(c[j] for j in index) == key]
+    enc = np.flatnonzero(np.isin(clusters.cell, member))
+    data = np.column_stack(
+        [np.asarray(clusters.columns[c], dtype=np.float64)[enc] for c in names]
+    ).reshape(enc.size, len(names))
+    order = np.lexsort(data.T[::-1])
+    ordered = data[order]
+    new = np.ones(enc.size, dtype=bool)
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    rows = np.empty(enc.size, dtype=np.int64)
+    rows[order] = np.cumsum(new) - 1
+    if int(new.sum()) != table.count.size:
+        raise ValueError("patient clusters do not match the group's distinct-row table")
+    return rows, clusters.patient[enc]
+
+
+def _patient_weights(clusters: PatientClusters, block: int, r: int, seed: int) -> np.ndarray:
+    """(patients, r) draw counts: each stratum (primary cell) redraws its own patients."""
+    order, strata = clusters.patient_order()
+    weights = np.zeros((clusters.n_patients, r))
+    for cell, lo, hi in strata:
+        size = hi - lo
+        rng = cell_rng(seed, block, clusters.cells[cell], "patients")
+        idx = rng.integers(0, size, size=(r, size)) + (np.arange(r) * size)[:, None]
+        drawn = np.bincount(idx.ravel(), minlength=r * size).reshape(r, size)
+        weights[order[lo:hi]] = drawn.T
+    return weights
+
+
+def _cluster_replicates(
+    tables: Mapping[View, Mapping[Key, RowTable]],
+    names: Sequence[str],
+    metrics: Sequence[TaskMetric],
+    ctxs: Mapping[float, Any],
+    bootstrap: int,
+    seed: int,
+    clusters: PatientClusters,
+) -> dict[View, dict[Key, Series]]:
+    """The cluster bootstrap: one draw of patients within strata per replicate, shared by
+    every group of every view; a group's replicate is its distinct-row table with each
+    row counted as often as its encounters' patients were drawn (a patient spanning
+    cells comes along whole). Seeded per block of replicates and stratum, as the
+    binary cluster bootstrap is (:mod:`auditor.measure.bootstrap`)."""
+    out = {
+        v: {k: _empty_series(metrics, ctxs, bootstrap) for k in groups}
+        for v, groups in tables.items()
+    }
+    if bootstrap <= 0 or clusters.n_patients == 0:
+        return out
+    layout = {
+        (v, k): (table, *_encounter_rows(clusters, names, v, k, table))
+        for v, groups in tables.items()
+        for k, table in groups.items()
+    }
+    by_id = {m.id: m for m in metrics}
+    with np.errstate(all="ignore"):
+        for block, start in enumerate(range(0, bootstrap, MIN_BLOCK)):
+            r = min(MIN_BLOCK, bootstrap - start)
+            weights = _patient_weights(clusters, block, r, seed)
+            for j in range(r):
+                w = weights[:, j]
+                for (v, k), (table, rows, patient) in layout.items():
+                    counts = np.bincount(rows, weights=w[patient], minlength=table.count.size)
+                    sample = table.with_counts(counts)
+                    for (mid, t), series in out[v][k].items():
+                        series[start + j] = by_id[mid].fn(sample, ctxs[t])[0]
+    return out
+
+
 def _small_figures(
     metrics: Sequence[TaskMetric],
     table: RowTable,
     ctx: Any,
     m: int,
-    task: str,
+    task: TaskDef,
     thresholds: Sequence[float] = (),
 ) -> dict[str, str]:
     """Figures of a shown group that would reveal a count from 1 to m − 1 (survival
     threshold figures: at any declared threshold)."""
     out: dict[str, str] = {}
-    if task == "survival":
+    if task.id == "survival":
         from auditor.tasks.survival import threshold_counts
 
         for t in thresholds or (ctx.threshold,):
@@ -175,7 +252,7 @@ def _small_figures(
         if metric.fraction is None:
             continue
         k, n = metric.fraction(table, ctx)
-        if 0 < n < m and task == "multiclass" and metric.id.startswith("ovr_"):
+        if 0 < n < m and metric.id not in task.metrics:  # a per-class figure
             out[metric.id] = SMALL_CLASS.format(m=m)
         elif 0 < k < m or 0 < n - k < m:
             out[metric.id] = SMALL_COUNT.format(m=m)
@@ -240,8 +317,12 @@ def measure_task(
     min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
     complementary: bool = True,
     rounding: int = DEFAULT_ROUNDING,
+    clusters: PatientClusters | None = None,
 ) -> Measurement:
-    """Measure every group of every view for a non-binary task (see the module doc)."""
+    """Measure every group of every view for a survival, multiclass or regression task
+    (see the module doc). With ``clusters`` (spec ``cluster``) the bootstrap resamples
+    patients within strata, and sizes and the small-cell floor count patients, as for
+    binary audits; point estimates are unchanged."""
     m = check_min_cell_size(min_cell_size)
     ts = list(dict.fromkeys(float(t) for t in thresholds)) or [0.5]
     view_list: list[View] = []
@@ -256,7 +337,11 @@ def measure_task(
     metrics = measured_metrics(task, base_ctx)
 
     counts = {
-        v: {k: Counts(round(t.n), *task.outcome_counts(t, base_ctx)) for k, t in tables[v].items()}
+        v: patient_counts(clusters, v, list(tables[v]), task.binary_outcome)
+        if clusters is not None
+        else {
+            k: Counts(round(t.n), *task.outcome_counts(t, base_ctx)) for k, t in tables[v].items()
+        }
         for v in all_views
     }
     raw_plan = plan_suppression(
@@ -267,24 +352,32 @@ def measure_task(
         plan[v] = {}
         for k, p in raw_plan[v].items():
             small = (
-                {}
-                if p.suppressed
-                else _small_figures(metrics, tables[v][k], base_ctx, m, task.id, ts)
+                {} if p.suppressed else _small_figures(metrics, tables[v][k], base_ctx, m, task, ts)
             )
             plan[v][k] = replace(p, task=task.id, withheld=small)
 
-    extra_cells: dict[tuple[View, Key], set[tuple[int, int]]] = {}
     if task.id == "multiclass" and complementary:
-        extra_cells = _protect_multiclass(stats, tables, plan, base_ctx, m, all_views)
+        _protect_multiclass(stats, tables, plan, base_ctx, m, all_views)
 
     results: dict[View, dict[Key, GroupResult]] = {}
-    reps: dict[View, dict[Key, dict[tuple[str, float], np.ndarray]]] = {}
+    reps: dict[View, dict[Key, Series]] = (
+        _cluster_replicates(tables, stats.names, metrics, ctxs, int(bootstrap), seed, clusters)
+        if clusters is not None
+        else {
+            v: {
+                k: _replicates(table, metrics, ctxs, int(bootstrap), _seed(seed, v, k))
+                for k, table in tables[v].items()
+            }
+            for v in all_views
+        }
+    )
     for v in all_views:
-        results[v], reps[v] = {}, {}
+        results[v] = {}
         for k, table in tables[v].items():
-            series = _replicates(table, metrics, ctxs, int(bootstrap), _seed(seed, v, k))
-            reps[v][k] = series
-            res = GroupResult(attribute=attribute_name(v), group=group_name(v, k), n=round(table.n))
+            series = reps[v][k]
+            res = GroupResult(attribute=attribute_name(v), group=group_name(v, k), n=counts[v][k].n)
+            if clusters is not None:
+                res.n_encounters = round(table.n)
             res.metrics = {
                 mt.id: _estimate(mt, table, ctxs[ts[0]], series.get((mt.id, ts[0])), int(bootstrap))
                 for mt in metrics
@@ -301,13 +394,26 @@ def measure_task(
             results[v][k] = res
 
     notes = [NOTE_TASK.format(title=task.title)]
-    if task.id == "survival":
-        notes.append(NOTE_SURVIVAL.format(h=format_threshold(float(settings["horizon"]))))
+    if task.notes is not None:
+        notes.extend(task.notes(settings))
     notes.append(
-        NOTE_TASK_INTERVALS.format(r=bootstrap, seed=seed)
+        (NOTE_TASK_CLUSTER_INTERVALS if clusters is not None else NOTE_TASK_INTERVALS).format(
+            r=bootstrap, seed=seed
+        )
         if bootstrap > 0
         else NOTE_TASK_NO_BOOTSTRAP
     )
+    if clusters is not None:
+        notes.append(
+            NOTE_CLUSTERS.format(
+                patients=clusters.n_patients,
+                encounters=clusters.n_encounters,
+                column=clusters.column,
+            )
+        )
+        spanning = clusters.spanning()
+        if spanning:
+            notes.append(NOTE_SPANNING.format(count=spanning))
     if m < DEFAULT_MIN_CELL_SIZE:
         notes.append(NOTE_MIN_CELL.format(m=m, default=DEFAULT_MIN_CELL_SIZE))
 
@@ -368,7 +474,7 @@ def measure_task(
 
     _joint_disparity_intervals(disparities, families)
     shown_disparities = [_with_joint(d, disparities) for d in shown_disparities]
-    curves = _curves(task, tables, plan, base_ctx, m, all_views, extra_cells)
+    curves = _curves(task, tables, plan, base_ctx, m, all_views)
     privacy = {
         group_key(attribute_name(v), group_name(v, k)): p
         for v in all_views
@@ -405,10 +511,11 @@ def _protect_multiclass(
     ctx: Any,
     m: int,
     views: Sequence[View],
-) -> dict[tuple[View, Key], set[tuple[int, int]]]:
+) -> None:
     """Complementary suppression of multiclass counts across views
     (:mod:`auditor.privacy.multiclass_disclosure`): the plan's withheld figures grow in
-    place; every withheld confusion cell of a matrix the check changed is returned."""
+    place, and a confusion matrix the check changed keeps every cell it saw withheld
+    (``Privacy.cells``, read by the task's chart data)."""
     from auditor.privacy.multiclass_disclosure import MulticlassAttack, protect_multiclass
     from auditor.tasks.multiclass import confusion
 
@@ -438,11 +545,15 @@ def _protect_multiclass(
     )
     for v in views:
         for k, p in plan[v].items():
-            if withheld[(v, k)] != dict(p.withheld):
-                plan[v][k] = replace(p, withheld=withheld[(v, k)])
-    # every cell the check saw withheld (not only the extra ones): the matrix's own rule,
-    # started from more withheld cells, could otherwise choose differently
-    return {g: c for g, c in cells.items() if c - own.get(g, set())}
+            # every cell the check saw withheld (not only the extra ones): the matrix's
+            # own rule, started from more withheld cells, could otherwise choose differently
+            changed = cells.get((v, k), set()) - own.get((v, k), set())
+            if withheld[(v, k)] != dict(p.withheld) or changed:
+                plan[v][k] = replace(
+                    p,
+                    withheld=withheld[(v, k)],
+                    cells=frozenset(cells[(v, k)]) if changed else p.cells,
+                )
 
 
 def _joint_task_intervals(
@@ -496,7 +607,6 @@ def _curves(
     ctx: Any,
     m: int,
     views: Sequence[View],
-    extra_cells: Mapping[tuple[View, Key], set[tuple[int, int]]] | None = None,
 ) -> Curves:
     """Per-group chart data, for groups whose figures may be shown (never a suppressed one)."""
     curves = Curves()
@@ -504,49 +614,8 @@ def _curves(
         for k, table in tables[v].items():
             p = plan[v][k]
             attribute, group = attribute_name(v), group_name(v, k)
-            if task.id == "survival" and p.curves_shown:
-                from auditor.tasks.survival import calibration_bins, km_curve
-
-                xs, ys = km_curve(table, ctx.horizon, m)
-                curves.kaplan_meier.append(
-                    KaplanMeierCurve(attribute=attribute, group=group, time=xs, survival=ys)
-                )
-                curves.calibration.append(
-                    CalibrationCurve(
-                        attribute=attribute,
-                        group=group,
-                        bins=[
-                            CalibrationBin(mean_predicted=a, observed=b)
-                            for a, b, _ in calibration_bins(table, ctx)
-                        ],
-                    )
-                )
-            elif task.id == "regression" and not p.suppressed:
-                from auditor.tasks.regression import residual_bins
-
-                curves.residuals.append(
-                    ResidualCurve(
-                        attribute=attribute,
-                        group=group,
-                        bins=[
-                            ResidualBin(mean_predicted=a, mean_residual=b)
-                            for a, b in residual_bins(table, m)
-                        ],
-                    )
-                )
-            elif task.id == "multiclass" and not p.suppressed:
-                from auditor.tasks.multiclass import confusion
-
-                curves.confusion.append(
-                    ConfusionMatrix(
-                        attribute=attribute,
-                        group=group,
-                        classes=list(ctx.classes),
-                        counts=protected_confusion(
-                            confusion(table, ctx), m, (extra_cells or {}).get((v, k))
-                        ),
-                    )
-                )
+            if task.curves is not None:
+                task.curves(curves, attribute, group, table, ctx, m, p)
     return curves
 
 

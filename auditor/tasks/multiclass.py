@@ -285,12 +285,42 @@ HINTS = RendererHints(
     chart_metrics=("balanced_accuracy", "under_triage_rate", "auroc_ovr_macro"),
     disparity_metrics=("under_triage_rate", "over_triage_rate", "balanced_accuracy", "macro_f1"),
     outcome_words="patients",
+    outcome_text=lambda label, number: (
+        f"{label.get('column', '')} (classes "
+        f"{', '.join(str(c) for c in label.get('classes') or [])}; "
+        f"{'ordered, first most acute' if label.get('ordered') else 'unordered'})"
+    ),
 )
 
 
 def _context(overall: RowTable, settings: Mapping[str, Any]) -> MulticlassContext:
     classes: Sequence[Any] = settings["classes"]
     return MulticlassContext(tuple(str(c) for c in classes), bool(settings.get("ordered")))
+
+
+def _curves(
+    curves: Any,
+    attribute: Any,
+    group: Any,
+    table: RowTable,
+    ctx: MulticlassContext,
+    m: int,
+    privacy: Any,
+) -> None:
+    """The confusion matrix of a shown group, small cells protected."""
+    if privacy.suppressed:
+        return
+    from auditor.tasks.measure import protected_confusion
+    from reports.model import ConfusionMatrix
+
+    curves.confusion.append(
+        ConfusionMatrix(
+            attribute=attribute,
+            group=group,
+            classes=list(ctx.classes),
+            counts=protected_confusion(confusion(table, ctx), m, set(privacy.cells)),
+        )
+    )
 
 
 def _outcome_counts(table: RowTable, ctx: Any) -> tuple[int, int]:
@@ -306,5 +336,8 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    per_class=PER_CLASS,
+    curves=_curves,
+    class_metrics=class_metrics,
     description="One true class among several (ordered for triage) and a probability per class.",
 )

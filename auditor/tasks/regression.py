@@ -195,11 +195,31 @@ HINTS = RendererHints(
     chart_metrics=("mae", "mean_error", "r2"),
     disparity_metrics=("mae", "mean_error", "rmse", "calibration_slope"),
     outcome_words="patients",
+    outcome_text=lambda label, number: f"{label.get('column', '')} (continuous; regression task)",
 )
 
 
 def _context(overall: RowTable, settings: Mapping[str, Any]) -> Any:
     return None
+
+
+def _curves(
+    curves: Any, attribute: Any, group: Any, table: RowTable, ctx: Any, m: int, privacy: Any
+) -> None:
+    """Binned residuals of a shown group (bins of at least ``m`` patients)."""
+    if privacy.suppressed:
+        return
+    from reports.model import ResidualBin, ResidualCurve
+
+    curves.residuals.append(
+        ResidualCurve(
+            attribute=attribute,
+            group=group,
+            bins=[
+                ResidualBin(mean_predicted=a, mean_residual=b) for a, b in residual_bins(table, m)
+            ],
+        )
+    )
 
 
 def _outcome_counts(table: RowTable, ctx: Any) -> tuple[int, int]:
@@ -216,5 +236,6 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    curves=_curves,
     description="A continuous outcome (length of stay, cost) and a predicted value.",
 )

@@ -522,7 +522,60 @@ HINTS = RendererHints(
     chart_metrics=("c_index", "auc_t", "oe_ratio_t"),
     disparity_metrics=("c_index", "auc_t", "sensitivity_t", "oe_ratio_t", "brier_t"),
     outcome_words="patients with, or without, the event by the horizon",
+    threshold_subject="risk by the horizon",
+    calibration_summary=("calibration_error_t", "calibration error", "calibration error"),
+    calibration_axes=("Predicted risk by the horizon", "Observed risk (1 − Kaplan–Meier)"),
+    outcome_text=lambda label, number: (
+        f"{label.get('event', '')} = {label.get('event_value', 1)} by time "
+        f"{number(float(label.get('horizon', 0)))} (follow-up {label.get('time', '')}; "
+        "survival task)"
+    ),
 )
+
+
+NOTE_SURVIVAL = (
+    "Survival at the horizon {h}: the censoring distribution of every IPCW figure (Uno's C, "
+    "AUC(t), Brier(t), sensitivity/specificity/PPV at t) is the Kaplan–Meier estimate on the "
+    "whole audited cohort, so every group is weighted alike; patients censored before the "
+    "horizon are never counted as event-free."
+)
+
+
+def _notes(settings: Mapping[str, Any]) -> list[str]:
+    from auditor.measure.metrics import format_threshold
+
+    return [NOTE_SURVIVAL.format(h=format_threshold(float(settings["horizon"])))]
+
+
+def _curves(
+    curves: Any,
+    attribute: Any,
+    group: Any,
+    table: RowTable,
+    ctx: SurvivalContext,
+    m: int,
+    privacy: Any,
+) -> None:
+    """Kaplan–Meier and calibration at the horizon, only for a group whose events are
+    shown (a curve's steps reveal them)."""
+    if not privacy.curves_shown:
+        return
+    from reports.model import CalibrationBin, CalibrationCurve, KaplanMeierCurve
+
+    xs, ys = km_curve(table, ctx.horizon, m)
+    curves.kaplan_meier.append(
+        KaplanMeierCurve(attribute=attribute, group=group, time=xs, survival=ys)
+    )
+    curves.calibration.append(
+        CalibrationCurve(
+            attribute=attribute,
+            group=group,
+            bins=[
+                CalibrationBin(mean_predicted=a, observed=b)
+                for a, b, _ in calibration_bins(table, ctx)
+            ],
+        )
+    )
 
 
 def _context(overall: RowTable, settings: Mapping[str, Any]) -> SurvivalContext:
@@ -546,5 +599,8 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    binary_outcome=True,
+    notes=_notes,
+    curves=_curves,
     description="A censored time to event and a predicted risk of the event by a horizon.",
 )
