@@ -56,6 +56,11 @@ FOLLOW_UP_ENDS = "follow-up in the group ends before the horizon"
 ZERO_PREDICTED = "the mean predicted risk of the group is 0"
 NO_PREDICTED_POSITIVE = "no patient whose status at the horizon is known is predicted positive"
 CENSORING_ZERO = "the censoring survival reaches 0 before an event time of the group"
+BRIER_NO_FOLLOW_UP = (
+    "no patient of the group is followed beyond the horizon (every follow-up ends at or "
+    "before it), so no patient is known to be event-free at the horizon and the score "
+    "would weigh the cases only"
+)
 TOO_FEW_FOR_BINS = "the group is too small for a calibration bin of at least {m} patients"
 
 
@@ -216,6 +221,8 @@ def brier_t(table: RowTable, ctx: SurvivalContext) -> Value:
     if count.sum() == 0:
         return np.nan, "the group has no patients"
     cases, controls, w = _status(table, ctx)
+    if not controls.any():  # scikit-survival's brier_score refuses such a group too
+        return np.nan, BRIER_NO_FOLLOW_UP
     surv = 1.0 - risk
     loss = np.where(cases, surv**2, 0.0) + np.where(controls, (1.0 - surv) ** 2, 0.0)
     return float((loss * w) @ count) / float(count.sum()), None
@@ -308,6 +315,24 @@ def _threshold_sums(table: RowTable, ctx: SurvivalContext) -> dict[str, float]:
         "tn": float(count[controls & ~pos].sum()),
         "controls": float(count[controls].sum()),
         "fp": float(wc[controls & pos].sum()),
+    }
+
+
+def threshold_counts(table: RowTable, ctx: SurvivalContext) -> dict[str, tuple[float, float]]:
+    """The patients behind each threshold figure, unweighted: (count, of how many).
+
+    With no censoring before the horizon the IPCW weights are equal and each figure is
+    exactly count / total; the privacy plan withholds a figure whose count or complement
+    is from 1 to m − 1, whatever the weights (a reader may know them)."""
+    _, _, risk, count = _cols(table)
+    cases, controls, _ = _status(table, ctx)
+    pos = risk >= ctx.threshold
+    tp = float(count[cases & pos].sum())
+    fp = float(count[controls & pos].sum())
+    return {
+        "sensitivity_t": (tp, float(count[cases].sum())),
+        "specificity_t": (float(count[controls & ~pos].sum()), float(count[controls].sum())),
+        "ppv_t": (tp, tp + fp),
     }
 
 
