@@ -6,6 +6,7 @@ does recover one."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -358,3 +359,126 @@ def test_no_small_survival_event_count_is_recovered_across_views():
     assert checked > 0 and pins == []
     control, _ = survival_pins(complementary=False)
     assert control, "with primary suppression only, the same attack recovers a count"
+
+
+def survival_threshold_pins(
+    complementary: bool, seed: int, bands: bool = True
+) -> tuple[list[object], int]:
+    """(pinned small counts, small counts checked): the attacker reads every shown
+    group's patients, events by the horizon, sensitivity, specificity and PPV at the
+    threshold (each rate a linear constraint on the flagged and unflagged cases and
+    non-cases; no censoring before the horizon, so the IPCW rates are plain ratios) and
+    solves for each group's flagged/unflagged case and non-case counts."""
+    rng = np.random.default_rng(seed)
+    n = 420
+    sex = rng.choice(["f", "m"], n, p=[0.4, 0.6])
+    band = rng.choice(["young", "mid", "old"], n, p=[0.5, 0.3, 0.2])
+    rate = np.select([band == "old", band == "mid"], [0.5, 0.25], 0.08)
+    time = np.where(rng.random(n) < rate, rng.uniform(1, 19, n), rng.uniform(21, 40, n))
+    event = time < 20
+    risk = np.clip(rng.normal(np.where(event, 0.45, 0.3), 0.2), 0, 1)
+    sensitive = pd.DataFrame({"sex": pd.Categorical(sex), "band": pd.Categorical(band)})
+    stats = reduce_rows(sensitive, {"time": time, "event": event.astype(float), "risk": risk})
+    threshold = 0.5
+    task = task_def("survival")
+    measurement = measure_task(
+        task if bands else dataclasses.replace(task, threshold_bands=None),
+        stats,
+        settings={"horizon": 20.0},
+        views=[("sex",), ("band",), ("sex", "band")],
+        thresholds=[threshold],
+        bootstrap=0,
+        min_cell_size=M,
+        complementary=complementary,
+    )
+    fine = list(stats.cells)
+    attrs = list(stats.attributes)
+    width = 4  # per finest cell: flagged case, unflagged case, flagged non-case, unflagged non-case
+    n_vars = width * len(fine)
+
+    def vec(attribute, group, which):
+        if attribute in (None, "all patients") or group in (None, "all patients"):
+            names, values = [], []
+        else:
+            names = [attribute] if isinstance(attribute, str) else list(attribute)
+            values = [group] if isinstance(group, str) else list(group)
+        row = np.zeros(n_vars)
+        for c, key in enumerate(fine):
+            if all(key[attrs.index(a)] == v for a, v in zip(names, values)):
+                for w in which:
+                    row[width * c + w] = 1
+        return row
+
+    overall = measurement.overall
+    shown = [
+        published_group(
+            overall,
+            measurement.privacy(overall.attribute, overall.group),
+            measurement.plan.threshold,
+        ),
+        *published_groups(measurement),
+    ]
+    a_eq, b_eq, a_ub, b_ub = [], [], [], []
+    rates = {"sensitivity_t": ([0], [0, 1]), "specificity_t": ([3], [2, 3]), "ppv_t": ([0], [0, 2])}
+    for g in shown:
+        if g.suppressed or g.n is None:
+            continue
+        a_eq.append(vec(g.attribute, g.group, [0, 1, 2, 3]))
+        b_eq.append(float(g.n))
+        events = g.metrics.get("n_events")
+        if events is not None and events.estimate is not None:
+            a_eq.append(vec(g.attribute, g.group, [0, 1]))
+            b_eq.append(float(events.estimate))
+        for metric, (top, bottom) in rates.items():
+            est = g.metrics.get(metric)
+            if est is None or est.estimate is None:
+                continue
+            value = est.estimate
+            tol = 5e-4 if abs(value * 1000 - round(value * 1000)) < 1e-9 else 1e-9
+            num, den = vec(g.attribute, g.group, top), vec(g.attribute, g.group, bottom)
+            a_ub.append(num - (value + tol) * den)  # num <= (value + tol) den
+            b_ub.append(0.0)
+            a_ub.append((value - tol) * den - num)  # num >= (value - tol) den
+            b_ub.append(0.0)
+    flagged = risk >= threshold
+    cells = [event & flagged, event & ~flagged, ~event & flagged, ~event & ~flagged]
+    checked, pins = 0, []
+    for v in [(), ("sex",), ("band",), ("sex", "band")]:
+        columns = [sensitive[x].astype(str).to_numpy() for x in v]
+        keys = sorted(set(zip(*columns))) if v else [()]
+        for key in keys:
+            rows = np.ones(n, dtype=bool)
+            for col, value in zip(columns, key):
+                rows &= col == value
+            attribute = list(v) if len(v) > 1 else (v[0] if v else None)
+            group = list(key) if len(key) > 1 else (key[0] if key else None)
+            for w, cell in enumerate(cells):
+                true = int((cell & rows).sum())
+                if not 0 < true < M:
+                    continue
+                target = vec(attribute, group, [w])
+                kw = {"A_eq": np.array(a_eq), "b_eq": np.array(b_eq), "bounds": (0, None)}
+                if a_ub:
+                    kw |= {"A_ub": np.array(a_ub), "b_ub": np.array(b_ub)}
+                lo = linprog(target, method="highs", **kw)
+                hi = linprog(-target, method="highs", **kw)
+                assert lo.status == 0 and hi.status == 0
+                if math.floor(-hi.fun + 1e-6) - math.ceil(lo.fun - 1e-6) < 1:
+                    pins.append((v, key, w, true))
+                checked += 1
+    return pins, checked
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_small_survival_threshold_count_is_recovered_across_views(seed):
+    """Sensitivity, specificity and PPV at the threshold count flagged and missed
+    patients; the plan checks them across views as it does a binary audit's."""
+    pins, checked = survival_threshold_pins(complementary=True, seed=seed)
+    assert checked > 0 and pins == []
+
+
+def test_survival_threshold_control_leaks_without_the_cross_view_check():
+    """Without the threshold bands in the plan (each group checked on its own counts
+    only), the same attack recovers a count."""
+    leaked = [survival_threshold_pins(True, seed=s, bands=False)[0] for s in (1, 2, 3)]
+    assert any(leaked), "without the cross-view check, the attack recovers a count"

@@ -336,16 +336,29 @@ def measure_task(
     ctxs = {t: _at(base_ctx, t) for t in ts}
     metrics = measured_metrics(task, base_ctx)
 
+    # threshold figures that count patients are checked across views, as binary ones are
+    grid = sorted(ts)
+    bands = task.threshold_bands
+    banded = bands is not None
     counts = {
         v: patient_counts(clusters, v, list(tables[v]), task.binary_outcome)
         if clusters is not None
         else {
-            k: Counts(round(t.n), *task.outcome_counts(t, base_ctx)) for k, t in tables[v].items()
+            k: Counts(
+                round(t.n),
+                *task.outcome_counts(t, base_ctx),
+                bands=bands(t, base_ctx, grid) if bands is not None else (),
+            )
+            for k, t in tables[v].items()
         }
         for v in all_views
     }
     raw_plan = plan_suppression(
-        counts, m, thresholds=(), complementary=complementary, rounding=rounding
+        counts,
+        m,
+        thresholds=ts if banded and clusters is None else (),
+        complementary=complementary,
+        rounding=rounding,
     )
     plan: dict[View, dict[Key, Privacy]] = {}
     for v in all_views:

@@ -34,7 +34,7 @@ Estimators (documented once, here and in docs/tasks.md):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -615,6 +615,21 @@ def _outcome_counts(table: RowTable, ctx: SurvivalContext) -> tuple[int, int]:
     return event_counts(table, ctx.horizon)
 
 
+def _threshold_bands(
+    table: RowTable, ctx: SurvivalContext, grid: Sequence[float]
+) -> tuple[tuple[int, int], ...]:
+    """Events by the horizon and the other patients per band of the ascending ``grid``
+    (band ``j``: risks in ``[t_j, t_{j+1})``), so that the plan's programme sees the
+    flagged and unflagged cases behind sensitivity, specificity and PPV at t."""
+    _, _, risk, count = _cols(table)
+    cases = _status(table, ctx)[0]
+    band = np.searchsorted(np.asarray(grid, dtype=np.float64), risk, side="right")
+    size = len(grid) + 1
+    pos = np.bincount(band[cases], weights=count[cases], minlength=size)
+    neg = np.bincount(band[~cases], weights=count[~cases], minlength=size)
+    return tuple((round(float(a)), round(float(b))) for a, b in zip(pos, neg, strict=True))
+
+
 TASK = TaskDef(
     id="survival",
     title="Survival (censored time to event, at a horizon)",
@@ -623,6 +638,7 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    threshold_bands=_threshold_bands,
     binary_outcome=True,
     notes=_notes,
     curves=_curves,
