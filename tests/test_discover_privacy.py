@@ -252,3 +252,16 @@ def test_regression_cohorts_show_patients_only():
         task=task,
     )
     assert out.cohorts[0].n == 150 and out.cohorts[0].n_events is None
+
+
+def test_a_reason_without_another_cohort_names_the_half_totals():
+    """A cohort withheld because of the half's totals alone says so (it once read
+    'with the counts of cohort(s) none')."""
+    from types import SimpleNamespace
+
+    from auditor.privacy.cohorts import COUNTS_WITHHELD_HALF, _reason
+
+    masks = {"C1": np.array([True, True, False, False])}
+    q = SimpleNamespace(rows=np.array([False, False, True, True]))
+    assert _reason("C1", [], masks, q, 10) == COUNTS_WITHHELD_HALF.format(top=10)  # type: ignore[arg-type]
+    assert "none" not in COUNTS_WITHHELD_HALF

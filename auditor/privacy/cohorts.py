@@ -49,6 +49,10 @@ COUNTS_WITHHELD_OVERLAP = (
     "withheld: with the counts of cohort(s) {others} it would pin a count between 1 and "
     "{top} of the patients they share or do not share (overlapping cohorts)"
 )
+COUNTS_WITHHELD_HALF = (
+    "withheld: with the confirmation half's totals it would pin a count between 1 and "
+    "{top} (the patients outside the cohort)"
+)
 COUNTS_WITHHELD_TOO_MANY = (
     "withheld: the shown cohorts overlap in too many small regions to check every count "
     "derivable from them; the smallest cohorts' counts are withheld until they can be"
@@ -365,4 +369,6 @@ def _reason(
         if np.array_equal(mine & masks[o], mine) and np.array_equal(q.rows, masks[o] & ~mine):
             return COUNTS_WITHHELD_NESTED.format(other=o, top=top)
     involved = [o for o in others if np.any(masks[o] & q.rows)] or others
-    return COUNTS_WITHHELD_OVERLAP.format(others=", ".join(involved) or "none", top=top)
+    if not involved:  # no other cohort is shown: the half's totals did it
+        return COUNTS_WITHHELD_HALF.format(top=top)
+    return COUNTS_WITHHELD_OVERLAP.format(others=", ".join(involved), top=top)
