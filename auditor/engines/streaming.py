@@ -11,7 +11,7 @@ proxies read. Memory is bounded by cells x distinct scores plus the sample.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,7 +147,7 @@ def prepare_streaming(
             if spec.named_groups:
                 sensitive = sensitive.assign(**named_group_columns(spec, frame))
             cells = reducer.add(sensitive, checked_batch.labels, scores, missing)
-            _refuse_too_many_groups(spec, reducer, data)
+            refuse_too_many_groups(spec, reducer._cells, display_path(data))
             kept = frame.copy()
             kept[LABEL] = checked_batch.labels
             kept[SCORE] = scores
@@ -243,17 +243,19 @@ def search_rows(
     )
 
 
-def _refuse_too_many_groups(spec: AuditSpec, reducer: StreamReducer, data: Path) -> None:
-    """Stop early on an identifier-like column: its cells would fill memory first."""
+def refuse_too_many_groups(spec: AuditSpec, cells: Iterable[tuple[str, ...]], shown: str) -> None:
+    """Stop early on an identifier-like column: its cells would fill memory first
+    (``cells``: the finest-cell keys a streaming reducer holds so far)."""
     limit = spec.privacy.max_groups
+    keys = list(cells)
     for i, attribute in enumerate(spec.sensitive):
-        groups = {key[i] for key in reducer._cells}
+        groups = {key[i] for key in keys}
         if len(groups) > limit:
             refuse_identifier_like_sizes(
                 {attribute: np.ones(len(groups), dtype=np.int64) * spec.min_cell_size},
                 min_cell_size=spec.min_cell_size,
                 max_groups=limit,
-                file=display_path(data),
+                file=shown,
             )
 
 

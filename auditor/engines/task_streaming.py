@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from auditor.engines.streaming import refuse_too_many_groups
 from auditor.errors import DataError
 from auditor.load.data import (
     DATA_EMPTY,
@@ -170,7 +171,7 @@ def prepare_task_streaming(
             )
             labels = outcome.event_by_horizon
             cells = reducer.add_rows(sensitive, {**outcome.columns, **outputs}, missing, labels)
-            _refuse_too_many_groups(spec, reducer, shown)
+            refuse_too_many_groups(spec, reducer._cells, shown)
             kept = frame.copy()
             kept[LABEL] = labels if labels is not None else np.zeros(len(frame), np.int8)
             for name in attributes:
@@ -310,17 +311,3 @@ def task_computation(
         sample_rows=sample_rows,
         notes=notes,
     )
-
-
-def _refuse_too_many_groups(spec: AuditSpec, reducer: TaskStreamReducer, shown: str) -> None:
-    """Stop early on an identifier-like column: its cells would fill memory first."""
-    limit = spec.privacy.max_groups
-    for i, attribute in enumerate(spec.sensitive):
-        groups = {key[i] for key in reducer._cells}
-        if len(groups) > limit:
-            refuse_identifier_like_sizes(
-                {attribute: np.ones(len(groups), dtype=np.int64) * spec.min_cell_size},
-                min_cell_size=spec.min_cell_size,
-                max_groups=limit,
-                file=shown,
-            )
