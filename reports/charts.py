@@ -949,7 +949,8 @@ def task_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
             for r in range(k):
                 for q in range(k):
                     v = c.counts[r][q]
-                    text = f"<{report.min_cell_size}" if v is None else str(v)
+                    # never "<m": a cell withheld to protect another may hold more
+                    text = "—" if v is None else str(v)
                     dark = bool(np.nan_to_num(share[r, q]) > 0.55)
                     ax.text(
                         q,
@@ -973,9 +974,9 @@ def task_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
                 kind="task",
                 attribute=key,
                 title=title,
-                caption=f"{title}. Rows are true classes, columns predicted; cells under "
-                f"{report.min_cell_size} patients (and cells that would reveal them) are "
-                "withheld.",
+                caption=f"{title}. Rows are true classes, columns predicted; a dash is a "
+                f"withheld cell: under {report.min_cell_size} patients, or withheld so that "
+                "such a cell cannot be recovered (from its row or column, or another group).",
                 alt=f"{title}: "
                 + "; ".join(
                     f"true {cls}: "
@@ -1002,7 +1003,7 @@ def shap_overall_chart(report: Report) -> Chart | None:
         return None
     ranked = sorted(e.global_importance, key=lambda i: i.rank)
     items = ranked[:MAX_ROWS]  # every feature, so "ranks 4 of 14" can be seen in the figure
-    scale = "log-odds" if e.output_scale == "log_odds" else "probability"
+    scale = {"log_odds": "log-odds", "logit": "logit"}.get(e.output_scale or "", "probability")
     names = [_label(i.feature) for i in items]
     plot_h = 0.24 * len(items)
     height = CURVE_TOP + plot_h + CURVE_XLABEL
@@ -1072,7 +1073,7 @@ def shap_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
         ]
     overall = {i.feature: i.mean_abs_shap for i in e.global_importance}
     label = fmt.attribute_label(name)  # type: ignore[arg-type]
-    scale = "log-odds" if e.output_scale == "log_odds" else "probability"
+    scale = {"log_odds": "log-odds", "logit": "logit"}.get(e.output_scale or "", "probability")
     parts = _chunks(groups, MAX_SERIES - 1)
     out = []
     for part_index, part in enumerate(parts):
@@ -1156,6 +1157,86 @@ def shap_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
     return out
 
 
+def shap_classes_chart(report: Report) -> Chart | None:
+    """Mean |SHAP| per feature of each class's probability, all patients (multiclass)."""
+    e = report.explanations
+    classes = [c for c in e.by_class if c.global_importance]
+    if e.status != "ok" or len(classes) < 2:
+        return None
+    total: dict[str, float] = {}
+    for c in classes:
+        for i in c.global_importance:
+            total[i.feature] = total.get(i.feature, 0.0) + i.mean_abs_shap
+    features = sorted(total, key=lambda f: (-total[f], f))[:SHAP_FEATURES]
+    scale = {"log_odds": "log-odds", "logit": "logit"}.get(e.output_scale or "", "probability")
+    legend_labels = [_label(f"class {c.label}") for c in classes]
+    legend_cols, legend_h = _legend_layout(legend_labels, FULL_WIDTH, 6)
+    names = [_label(f) for f in features]
+    plot_h = 0.3 * len(features)
+    height = CURVE_TOP + plot_h + CURVE_XLABEL + legend_h
+    left = text_width(names) + 0.14
+    with _chart_style():
+        fig = Figure(figsize=(FULL_WIDTH, height))
+        ax = fig.add_axes(
+            (
+                left / FULL_WIDTH,
+                (CURVE_XLABEL + legend_h) / height,
+                (FULL_WIDTH - left - 0.2) / FULL_WIDTH,
+                plot_h / height,
+            )
+        )
+        y = np.arange(len(features))[::-1].astype(float)
+        offsets = np.linspace(0.3, -0.3, len(classes))
+        for series, c in enumerate(classes):
+            values = {imp.feature: imp.mean_abs_shap for imp in c.global_importance}
+            style = _style(series)
+            ax.scatter(
+                [values.get(f, np.nan) for f in features],
+                y + offsets[series],
+                marker=style["marker"],  # type: ignore[arg-type]
+                color=style["color"],
+                s=26,
+                label=legend_labels[series],
+            )
+        ax.set_yticks(y, names)
+        ax.set_ylim(-0.6, len(features) - 0.4)
+        ax.set_xlim(left=0)
+        ax.set_xlabel(f"Mean |SHAP value| ({scale} scale)")
+        ax.grid(axis="y", visible=False)
+        fig.legend(
+            loc="lower center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncols=legend_cols,
+            frameon=False,
+            borderaxespad=0.2,
+        )
+        svg = _svg(fig)
+    title = "Feature importance by class, all patients"
+    return Chart(
+        id="shap-classes",
+        kind="shap-classes",
+        attribute=None,
+        title=title,
+        caption=f"{title}: mean absolute SHAP value of each class's predicted "
+        f"{'probability' if scale == 'probability' else 'linear score (softmax input)'}, "
+        f"for the {len(features)} features that matter most over all classes "
+        f"({e.explainer or 'explainer'}, {scale} scale).",
+        alt="Dot plot of feature importance per class. "
+        + "; ".join(
+            f"class {c.label}: "
+            + ", ".join(
+                f"{i.feature} {fmt.number(i.mean_abs_shap, 3)}"
+                for i in sorted(c.global_importance, key=lambda i: i.rank)[:5]
+            )
+            for c in classes
+        )
+        + ".",
+        svg=svg,
+        width_in=FULL_WIDTH,
+        height_in=height,
+    )
+
+
 # ------------------------------------------------------------------ all
 
 
@@ -1172,6 +1253,9 @@ def make_charts(report: Report) -> ChartSet:
     overall = shap_overall_chart(report)
     if overall is not None:
         charts.charts.append(overall)
+    by_class = shap_classes_chart(report)
+    if by_class is not None:
+        charts.charts.append(by_class)
     for index, (name, key) in enumerate(attributes):
         charts.charts.extend(shap_charts(report, name, key, index))
     return charts

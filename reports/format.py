@@ -389,3 +389,14 @@ def patients(n: int | None, encounters: int | None = None) -> str:
     if n is not None and encounters is not None:
         text += f" ({count(encounters)} encounters)"
     return text
+
+
+def flagged_at(report: Report) -> str:
+    """What a decision threshold compares, in words: the score of a binary model, the
+    predicted risk by the horizon of a survival model (not a score of unknown meaning)."""
+    at = number(report.threshold)
+    if report.task == "survival":
+        horizon = report.task_settings.get("horizon")
+        by = f"by the horizon {number(float(horizon))}" if horizon is not None else "by the horizon"
+        return f"predicted risk {by} ≥ {at} flags a patient"
+    return f"score ≥ {at} flags a patient"

@@ -120,11 +120,7 @@ def _metrics_table(report: Report) -> list[str]:
     hints = task_hints(report.task)
     SUMMARY_METRICS = hints.summary_metrics
     header = ["Attribute", "Group", "Patients", *(fmt.metric_name(m) for m in SUMMARY_METRICS)]
-    flags = (
-        f" ({hints.threshold_subject} ≥ {fmt.number(report.threshold)} flags a patient)"
-        if hints.threshold_subject
-        else ""
-    )
+    flags = f" ({fmt.flagged_at(report)})" if hints.threshold_subject else ""
     lines = [
         f"### Key measures by group{flags}",
         "",
@@ -155,7 +151,8 @@ def _metrics_table(report: Report) -> list[str]:
 
 
 def _confusion_tables(report: Report) -> list[str]:
-    """Multiclass: each shown group's confusion matrix (withheld cells as '<N', never a count)."""
+    """Multiclass: each shown group's confusion matrix (withheld cells as a dash: never "<m",
+    since a cell withheld to protect another may hold more)."""
     out: list[str] = []
     for c in report.curves.confusion:
         label = fmt.attribute_label(c.attribute)
@@ -163,13 +160,14 @@ def _confusion_tables(report: Report) -> list[str]:
         out.append(_row(["true \\ predicted", *(md(k) for k in c.classes)]))
         out.append(_row(["---", *(["---:"] * len(c.classes))]))
         for cls, row in zip(c.classes, c.counts, strict=True):
-            cells = [f"<{report.min_cell_size}*" if v is None else str(v) for v in row]
+            cells = ["—" if v is None else str(v) for v in row]
             out.append(_row([md(cls), *(md(x) for x in cells)]))
     if out:
         out += [
             "",
-            f"\\* withheld for privacy (fewer than {report.min_cell_size} patients, or "
-            "withheld so that such a cell cannot be recovered from its row or column).",
+            f"—: withheld for privacy (fewer than {report.min_cell_size} patients, or "
+            "withheld so that such a cell cannot be recovered from its row or column or "
+            "from another group's figures).",
         ]
     return out
 

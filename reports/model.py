@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
 
 Verdict = Literal["pass", "warn", "fail"]
@@ -493,6 +493,31 @@ class ProxyResult(_Model):
     )
 
 
+class ClassExplanation(_Model):
+    """SHAP importance of one class's predicted probability (multiclass and ordinal audits).
+
+    The same sample, background, privacy restriction and exactness rules as the top-level
+    explanation; only the explained output differs.
+    """
+
+    label: str = Field(description="The class whose predicted probability is explained.")
+    explainer: str | None = Field(None, description="LinearExplainer, TreeExplainer, ...")
+    output_scale: Literal["probability", "log_odds", "logit"] | None = Field(
+        None,
+        description="Scale of the SHAP values: probability, or logit (a multinomial model's "
+        "linear score of the class: log P(class) up to a constant shared by every class).",
+    )
+    global_importance: list[FeatureImportance] = Field(
+        default_factory=list, description="Importance in the whole population."
+    )
+    by_group: list[GroupExplanation] = Field(
+        default_factory=list, description="Importance per group."
+    )
+    differing_features: list[dict[str, Any]] = Field(
+        default_factory=list, description="Features whose importance differs most between groups."
+    )
+
+
 class Explanations(_Model):
     """SHAP importance overall and per group, and proxy features."""
 
@@ -501,8 +526,10 @@ class Explanations(_Model):
     )
     reason: str | None = Field(None, description="Why explanations are not evaluable.")
     explainer: str | None = Field(None, description="LinearExplainer, TreeExplainer, ...")
-    output_scale: Literal["probability", "log_odds"] | None = Field(
-        None, description="Scale of the SHAP values."
+    output_scale: Literal["probability", "log_odds", "logit"] | None = Field(
+        None,
+        description="Scale of the SHAP values (logit: a multinomial model's linear score of "
+        "the class).",
     )
     background_size: int | None = Field(None, description="Rows in the background sample.")
     sample_size: int | None = Field(None, description="Rows explained in total.")
@@ -517,6 +544,12 @@ class Explanations(_Model):
     )
     differing_features: list[dict[str, Any]] = Field(
         default_factory=list, description="Features whose importance differs most between groups."
+    )
+    by_class: list[ClassExplanation] = Field(
+        default_factory=list,
+        description="Multiclass and ordinal audits: the explanation of each class's predicted "
+        "probability, in the order of the declared classes; the top-level importance is the "
+        "first (most acute) class's. Empty for other tasks (absent before 1.3.0).",
     )
     sensitive_inputs: list[str] = Field(
         default_factory=list, description="Sensitive attributes that are model inputs."

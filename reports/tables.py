@@ -176,7 +176,7 @@ def metric_tables(report: Report, attr_key: tuple[str, ...], label: str) -> list
                     ),
                 )
             )
-        at = f" (score ≥ {fmt.number(report.threshold)} flags a patient)"
+        at = f" ({fmt.flagged_at(report)})"
         registry = task_metrics(report.task)
         needs_t = any(registry[m].needs_threshold for m in ids if m in registry)
         caption = (

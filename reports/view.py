@@ -256,7 +256,7 @@ def _threshold_fact(report: Report) -> tuple[str, str] | None:
     what = task_hints(report.task).threshold_subject
     if what is None:
         return None
-    return ("Decision threshold", f"{what} ≥ {fmt.number(report.threshold)} flags a patient{also}")
+    return ("Decision threshold", f"{fmt.flagged_at(report)}{also}")
 
 
 def _facts(report: Report) -> list[tuple[str, str]]:
@@ -350,7 +350,37 @@ def _explanations(report: Report, charts: ChartSet) -> dict[str, Any]:
         "proxy_threshold": fmt.number(e.proxy_threshold) if e.proxy_threshold is not None else "",
         "flags": list(e.flags),
         "global_chart": charts.get("shap-overall"),
+        "classes": _class_explanations(report, hidden),
+        "classes_chart": charts.get("shap-classes"),
     }
+
+
+def _class_explanations(report: Report, hidden: set[Any]) -> list[dict[str, Any]]:
+    """Each class's explanation (multiclass): its top features overall and per shown group."""
+    out = []
+    for c in report.explanations.by_class:
+        groups = [
+            {
+                "attribute": fmt.attribute_label(g.attribute),
+                "group": fmt.group_label(g.group),
+                "tau": fmt.number(g.kendall_tau),
+                "top": ", ".join(i.feature for i in sorted(g.importance, key=lambda i: i.rank)[:3]),
+            }
+            for g in c.by_group
+            if not g.suppressed and group_key(g.attribute, g.group) not in hidden and g.importance
+        ]
+        out.append(
+            {
+                "label": c.label,
+                "scale": (c.output_scale or "").replace("_", "-"),
+                "top": ", ".join(
+                    f"{i.feature} ({fmt.number(i.mean_abs_shap, 3)})"
+                    for i in sorted(c.global_importance, key=lambda i: i.rank)[:5]
+                ),
+                "groups": groups,
+            }
+        )
+    return out
 
 
 def _generic_table(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:

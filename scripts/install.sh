@@ -34,6 +34,11 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ "$extra" = dev ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
+  # lifelines (survival models from a pinned pickle, tested in tests/): its metadata caps
+  # pandas below 3, but its regression fitters run on pandas 3 (tests/test_lifelines_models.py);
+  # --no-deps keeps the pandas the suite is tested on. formulaic is its one other need.
+  .venv/bin/python -m pip install -q formulaic
+  .venv/bin/python -m pip install -q --no-deps lifelines autograd autograd-gamma
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -54,3 +54,26 @@ def test_curves_view_draws_kaplan_meier_by_group() -> None:
     assert not at.exception
     assert any("Kaplan–Meier" in h.value for h in at.subheader)
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+
+
+def test_multiclass_explanations_view_explains_each_class(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The ordinal example's model file: a class selector switches the importance to that
+    class's probability; no decision threshold in the sidebar (the task uses none)."""
+    folder = tmp_path / "multiclass"
+    shutil.copytree(EXAMPLE_DIR / "multiclass", folder)
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec.update(bootstrap=20, explain={"sample_size": 60, "background_size": 20})
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.setenv(inputs.ENV_SPEC, str(folder / "spec.yaml"))
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.session_state["view"] = "Explanations"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    chooser = next(s for s in at.selectbox if s.label.startswith("Explain the predicted"))
+    assert chooser.options == ["1", "2", "3", "4", "5"]
+    assert any("LinearExplainer" in c.value and "logit" in c.value for c in at.caption)
+    chooser.select("5").run()
+    assert not at.exception
+    assert not any(h.value == "Decision threshold" for h in at.sidebar.subheader)

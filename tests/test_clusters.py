@@ -20,6 +20,7 @@ from auditor.measure.measurement import NOTE_CLUSTERS, NOTE_SPANNING, measure
 from auditor.measure.metrics import METRICS
 from auditor.reduce.clusters import PATIENT_IDS_MISSING, reduce_clusters
 from auditor.reduce.stats import bin_stats, reduce_frame
+from reports.model import SCHEMA_VERSION
 
 
 def _patients(n_patients=600, seed=0, groups=("a",)):
@@ -172,7 +173,7 @@ def test_audit_with_cluster_writes_patients_and_encounters(tmp_path: Path) -> No
     )
     assert run.returncode in (0, 1), run.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["schema_version"] == "1.2.0"
+    assert report["schema_version"] == SCHEMA_VERSION
     assert report["provenance"]["bootstrap_cluster"] == "mrn"
     overall = report["overall"]
     assert overall["n"] == 300 and overall["n_encounters"] == 900

@@ -18,7 +18,7 @@ from auditor.discover.synthetic import synthetic_cohort
 from auditor.load.spec_loader import load_spec
 from auditor.privacy.cohorts import protect_cohorts
 from reports import render
-from reports.model import CohortsFound, DiscoveredCohort, DiscoverySearch
+from reports.model import SCHEMA_VERSION, CohortsFound, DiscoveredCohort, DiscoverySearch
 
 PLANTED = "age ≥ 80 and site = B"
 
@@ -57,7 +57,7 @@ def planted_report(planted_spec, tmp_path_factory):
 def test_every_face_shows_the_cohort_in_words(planted_report):
     _report, out = planted_report
     data = json.loads((out / "report.json").read_text())
-    assert data["schema_version"] == "1.2.0"
+    assert data["schema_version"] == SCHEMA_VERSION
     described = [c["description"] for c in data["cohorts_found"]["cohorts"]]
     assert PLANTED in described
     html = (out / "report.html").read_text()

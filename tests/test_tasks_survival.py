@@ -160,3 +160,63 @@ def test_km_curve_steps_hold_at_least_the_floor_of_events():
     assert all(e == 0 or e >= 11 for e in events)
     assert sum(events) == int(event[time <= 25.0].sum())
     assert all(a >= b for a, b in itertools.pairwise(ys))
+
+
+@pytest.mark.parametrize("last", ["censored", "event"])
+def test_brier_undefined_when_nobody_is_followed_beyond_the_horizon(last):
+    """Every follow-up of the group ends at or before the horizon: scikit-survival's
+    brier_score refuses the group, and brier_t is undefined and says why."""
+    time, event, risk, _ = cohort(seed=5, censoring=0.6)
+    horizon = 20.0
+    ctx = S.context_for(table(time, event, risk), horizon, threshold=0.5)
+    early = time <= horizon
+    t, e, r = time[early], event[early].copy(), risk[early]
+    e[np.argmax(t)] = last == "event"
+    train = Surv.from_arrays(event, time)
+    with pytest.raises(ValueError, match="within follow-up time"):
+        brier_score(train, Surv.from_arrays(e, t), 1.0 - r, horizon)
+    value, why = S.brier_t(table(t, e, r), ctx)
+    assert np.isnan(value)
+    assert why == S.BRIER_NO_FOLLOW_UP
+    assert "followed beyond the horizon" in why
+
+
+def test_threshold_figures_that_would_give_a_small_count_are_withheld():
+    """No censoring before the horizon: sensitivity × events gives the flagged cases back,
+    so a group with 1 to m − 1 missed cases (or flagged controls) has the figure withheld,
+    with its reason; a group whose counts are all 0 or at least m keeps it."""
+    import pandas as pd
+
+    from auditor.tasks import task_def
+    from auditor.tasks.base import reduce_rows
+    from auditor.tasks.measure import measure_task, published_groups
+
+    rng = np.random.default_rng(0)
+    n = 400
+    group = np.where(np.arange(n) < 200, "a", "b")
+    time = np.where(rng.random(n) < 0.4, rng.uniform(1, 10, n), rng.uniform(25, 40, n))
+    event = time < 20  # every patient's status at the horizon 20 is known
+    risk = np.where(event, 0.9, 0.1)
+    missed = np.flatnonzero(event & (group == "a"))[:3]  # 3 missed cases in group a
+    risk[missed] = 0.1
+    missed_b = np.flatnonzero(event & (group == "b"))[:15]  # 15 in group b
+    risk[missed_b] = 0.1
+    stats = reduce_rows(
+        pd.DataFrame({"g": pd.Categorical(group)}),
+        {"time": time, "event": event.astype(float), "risk": risk},
+    )
+    measurement = measure_task(
+        task_def("survival"),
+        stats,
+        settings={"horizon": 20.0},
+        views=[("g",)],
+        thresholds=[0.5],
+        bootstrap=0,
+        min_cell_size=11,
+    )
+    shown = {g.group: g for g in published_groups(measurement)}
+    assert shown["a"].metrics["sensitivity_t"].estimate is None
+    assert "fewer than 11 patients" in shown["a"].metrics["sensitivity_t"].reason
+    assert shown["b"].metrics["sensitivity_t"].estimate == pytest.approx(
+        1 - 15 / int((event & (group == "b")).sum()), abs=TOL
+    )

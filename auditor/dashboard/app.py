@@ -132,17 +132,23 @@ def settings_for(identity: str) -> dict[str, Any]:
 
 
 def _threshold_slider(live: state.LiveAudit) -> float:
-    """The decision threshold; moving it re-measures from the cached statistics."""
+    """The decision threshold; moving it re-measures from the cached statistics.
+
+    Multiclass and regression audits use no threshold (the predicted class is the most
+    probable one; a prediction is a number): the sidebar says nothing about one."""
+    spec = live.spec
+    grid = sorted(float(t) for t in spec.thresholds)
+    if spec.task.id in ("multiclass", "regression"):
+        return grid[0]
     st.sidebar.divider()
     st.sidebar.subheader("Decision threshold")
     # Only the declared grid (the spec's thresholds): the suppression plan is made over
     # it, so moving the slider can never difference two thresholds the plan did not see.
-    spec = live.spec
-    grid = sorted(float(t) for t in spec.thresholds)
+    what = "Predicted risk by the horizon" if spec.task.id == "survival" else "Score"
     if len(grid) > 1:
         return float(
             st.sidebar.select_slider(
-                "Score ≥ threshold predicts positive",
+                f"{what} ≥ threshold predicts positive",
                 options=grid,
                 value=float(spec.thresholds[0]),
                 key=THRESHOLD_KEY,
@@ -151,7 +157,7 @@ def _threshold_slider(live: state.LiveAudit) -> float:
             )
         )
     st.sidebar.caption(
-        f"Score ≥ {grid[0]:g} predicts positive. Declare more thresholds in the spec "
+        f"{what} ≥ {grid[0]:g} predicts positive. Declare more thresholds in the spec "
         "(threshold: [...]) to compare them here."
     )
     return grid[0]

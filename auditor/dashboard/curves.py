@@ -139,17 +139,14 @@ def render_task(ctx: ViewContext) -> None:
                 continue
             st.markdown(f"**{display.plain(display.name(c.group))}** (rows: true class)")
             table = pd.DataFrame(
-                [
-                    [f"<{report.min_cell_size}" if v is None else str(v) for v in row]
-                    for row in c.counts
-                ],
+                [["withheld" if v is None else str(v) for v in row] for row in c.counts],
                 index=c.classes,
                 columns=c.classes,
             )
             st.dataframe(table)
         st.caption(
             f"Cells with fewer than {report.min_cell_size} patients, and cells that would "
-            "reveal them from a row or column, are withheld."
+            "reveal them from a row or column or from another group's figures, are withheld."
         )
 
 

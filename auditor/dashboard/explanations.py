@@ -22,11 +22,34 @@ def _shap(report: Report) -> None:
     if ex.status != "ok":
         st.info(f"Explanations not available: {ex.reason or 'not evaluable'}.")
         return
-    scale = {"log_odds": "log-odds", "probability": "probability"}.get(ex.output_scale or "", "")
-    st.caption(
-        f"{ex.explainer or 'SHAP'} on a seeded, stratified sample of {ex.sample_size or '—'} "
-        f"patients (background {ex.background_size or '—'}), mean |SHAP| on the {scale} scale."
+    shown: Any = ex
+    if ex.by_class:
+        labels = [c.label for c in ex.by_class]
+        chosen = st.selectbox(
+            "Explain the predicted probability of class",
+            labels,
+            key="explain_class",
+            help="Every class's probability is explained on the same patients and groups; "
+            "the first class is the most acute for an ordered scale.",
+        )
+        shown = ex.by_class[labels.index(chosen)]
+    scale = {"log_odds": "log-odds", "probability": "probability", "logit": "logit"}.get(
+        shown.output_scale or "", ""
     )
+    st.caption(
+        f"{shown.explainer or 'SHAP'} on a seeded, stratified sample of {ex.sample_size or '—'} "
+        f"patients (background {ex.background_size or '—'}), mean |SHAP| on the {scale} scale"
+        + (
+            " (each class's linear score: the softmax input)."
+            if shown.output_scale == "logit"
+            else "."
+        )
+    )
+    _importance(report, shown)
+
+
+def _importance(report: Report, ex: Any) -> None:
+    """Importance overall and per group of one explained output (the model's, or a class's)."""
     if ex.global_importance:
         data = pd.DataFrame(
             [{"feature": f.feature, "value": f.mean_abs_shap} for f in ex.global_importance]

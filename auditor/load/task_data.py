@@ -6,8 +6,10 @@ way (same limits, same checks of named columns) and maps the task's label keys:
 
 * survival: ``label.time`` (a number >= 0), ``label.event`` (``event_value`` = the
   event, anything else = censored); the risk by the horizon from ``model.score_column``
-  (a probability) or a scikit-survival estimator in a ``.skops`` file (or a pinned
-  pickle), whose ``predict_survival_function`` gives S(horizon): risk = 1 − S(horizon).
+  (a probability), a scikit-survival estimator in a ``.skops`` file (or a pinned
+  pickle), whose ``predict_survival_function`` gives S(horizon), or a lifelines
+  regression fitter in a pinned pickle, whose ``predict_survival_function(df,
+  times=[horizon])`` gives it: risk = 1 − S(horizon).
 * multiclass: ``label.column`` must hold only the declared ``classes``; the
   probabilities from ``model.score_columns`` or a model's ``predict_proba`` whose
   ``classes_`` are the declared classes.
@@ -88,6 +90,16 @@ NO_SURVIVAL_FUNCTION = (
     "scikit-survival estimator (risk = 1 − S(horizon)) or a score_column of risks"
 )
 SURVIVAL_FAILED = "{file}: predict_survival_function failed at the horizon {horizon} ({reason})"
+LIFELINES_UNIVARIATE = (
+    "{file}: the model is a lifelines {type}, a univariate fitter without covariates: it "
+    "gives every patient the same survival curve, so no patient's risk can be audited; give "
+    "a lifelines regression fitter (CoxPHFitter, WeibullAFTFitter, LogNormalAFTFitter, "
+    "LogLogisticAFTFitter, ...) fitted on the features, pinned by model.sha256"
+)
+LIFELINES_SKOPS = (
+    "{file}: lifelines models are read from a pickle/joblib file pinned by model.sha256, "
+    "not from .skops"
+)
 NO_PREDICT = "{file}: the model ({type}) has no {method}; task {task} needs it"
 CLASSES_DIFFER = (
     "{file}: the model's classes ({model}) are not the declared label.classes ({declared})"
@@ -104,7 +116,8 @@ class TaskScorer:
 
     ``scores(frame)`` is the number explanations attribute (survival: the risk at the
     horizon; multiclass: the probability of the first, most acute, class; regression:
-    the prediction), computed by the same code as the audited outputs.
+    the prediction), computed by the same code as the audited outputs. A multiclass
+    model's every class is explained too (``explained_classes``, ``probabilities``).
     """
 
     kind: str
@@ -129,6 +142,17 @@ class TaskScorer:
         return next(iter(out.values()))
 
     @property
+    def explained_classes(self) -> tuple[str, ...]:
+        """Multiclass: the declared classes, each of whose probability is explained."""
+        if self.spec.task.id != "multiclass":
+            return ()
+        return tuple(group_label(c) for c in self.spec.task.classes)
+
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        """Multiclass: (rows, classes) probabilities, columns in the declared order."""
+        return self._proba(frame)
+
+    @property
     def source(self) -> str:
         if self.path is not None:
             return display_path(self.path)
@@ -146,6 +170,8 @@ class TaskScorer:
             values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
             return _probabilities(values, frame, self.source)
         horizon = float(self.spec.task.horizon or 0.0)
+        if is_lifelines(self.model):
+            return _probabilities(self._lifelines_risk(frame, horizon), frame, self.source)
         if not callable(getattr(self.model, "predict_survival_function", None)):
             raise ModelError(
                 NO_SURVIVAL_FUNCTION.format(file=self.source, type=type(self.model).__name__)
@@ -158,6 +184,25 @@ class TaskScorer:
                 SURVIVAL_FAILED.format(file=self.source, horizon=horizon, reason=exc)
             ) from exc
         return _probabilities(np.clip(risk, 0.0, 1.0), frame, self.source)
+
+    def _lifelines_risk(self, frame: pd.DataFrame, horizon: float) -> np.ndarray:
+        """1 − S(horizon) from a lifelines regression fitter's own
+        ``predict_survival_function(df, times=[horizon])`` (one row per time, one column
+        per patient)."""
+        try:
+            survival = self.model.predict_survival_function(  # type: ignore[union-attr]
+                self._inputs(frame), times=[horizon]
+            )
+            values = np.asarray(survival, dtype=np.float64)
+            if values.shape != (1, len(frame)):
+                raise ValueError(
+                    f"expected one survival probability per patient, got shape {values.shape}"
+                )
+        except Exception as exc:  # the model's error, said against the model
+            raise ModelError(
+                SURVIVAL_FAILED.format(file=self.source, horizon=horizon, reason=exc)
+            ) from exc
+        return 1.0 - values[0]
 
     def _proba(self, frame: pd.DataFrame) -> np.ndarray:
         task = self.spec.task
@@ -260,6 +305,8 @@ def load_task_scorer(spec: AuditSpec) -> TaskScorer:
             model = joblib.load(io.BytesIO(content))
         except Exception as exc:
             raise ModelError(PICKLE_UNREADABLE.format(file=file, reason=exc)) from exc
+    if is_lifelines(model):
+        _check_lifelines(model, spec, file, kind)
     return TaskScorer(
         kind=kind,
         spec=spec,
@@ -268,6 +315,34 @@ def load_task_scorer(spec: AuditSpec) -> TaskScorer:
         sha256=actual,
         runtime=estimator_runtimes(model),
     )
+
+
+def is_lifelines(model: Any) -> bool:
+    """Whether the model is a lifelines fitter (by its class's module: lifelines is
+    imported only when such a model was unpickled)."""
+    return type(model).__module__.split(".")[0] == "lifelines"
+
+
+def _check_lifelines(model: Any, spec: AuditSpec, file: str, kind: str) -> None:
+    """A lifelines model audits a survival task as a regression fitter (covariates), and
+    only from a pinned pickle."""
+    if spec.task.id != "survival":
+        raise ModelError(
+            NO_PREDICT.format(
+                file=file,
+                type=type(model).__name__,
+                method="predict_proba" if spec.task.id == "multiclass" else "predict",
+                task=spec.task.id,
+            )
+        )
+    if kind != "pickle":
+        raise ModelError(LIFELINES_SKOPS.format(file=file))
+    from lifelines.fitters import RegressionFitter
+
+    if not isinstance(model, RegressionFitter) or not callable(
+        getattr(model, "predict_survival_function", None)
+    ):
+        raise ModelError(LIFELINES_UNIVARIATE.format(file=file, type=type(model).__name__))
 
 
 def _numbers(frame: pd.DataFrame, column: str, path: str, file: str, expected: str) -> np.ndarray:

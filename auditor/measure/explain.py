@@ -52,6 +52,7 @@ from auditor.load.spec import MISSING_GROUP
 from auditor.measure.proxies import ALL_FEATURES, PROXY_THRESHOLD, proxy_strengths
 from auditor.reduce.sampling import cell_codes, check_row_alignment, stratified_sample
 from reports.model import (
+    ClassExplanation,
     Explanations,
     FeatureImportance,
     GroupExplanation,
@@ -68,7 +69,7 @@ PERMUTATION = "PermutationExplainer"
 ADDITIVITY_TOLERANCE = 1e-6
 """Largest gap allowed between base + SHAP values and the model output (exact paths)."""
 
-OutputScale = Literal["probability", "log_odds"]
+OutputScale = Literal["probability", "log_odds", "logit"]
 
 NO_MODEL_REASON = "no model to explain: the audit uses a precomputed score column"
 NO_FEATURES_REASON = "no model input to explain: the feature list is empty"
@@ -210,6 +211,196 @@ def shap_values(
     return _permutation(scorer, rows, features, background, scores, seed, notes)
 
 
+def class_shap_values(
+    scorer: Any,
+    rows: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    background: pd.DataFrame,
+    seed: int = 0,
+) -> list[ShapValues]:
+    """Explain each class's predicted probability, in the order of ``scorer.explained_classes``.
+
+    ``scorer.probabilities(frame)`` gives the audited probabilities (one column per
+    class); ``scorer.model`` is the fitted model or None. A multinomial logistic
+    regression (``shap.LinearExplainer``, on each class's linear score: the softmax
+    input) and a random forest, extra trees or decision tree (``shap.TreeExplainer``,
+    tree_path_dependent, on the probability) are explained exactly, under the binary
+    path's rule: only when the model reproduces the audited probabilities within 1e-6
+    and base + SHAP values add up to its output. Anything else runs one
+    ``shap.PermutationExplainer`` over all the probabilities at once (the same
+    permutations for every class), which always adds up to each probability.
+    """
+    features = [str(f) for f in features]
+    proba = np.asarray(scorer.probabilities(rows), dtype=np.float64)
+    classes = [str(c) for c in scorer.explained_classes]
+    notes: list[str] = []
+    model = getattr(scorer, "model", None)
+    if model is not None:
+        exact = _exact_multiclass(model, rows, features, background, proba, classes, notes)
+        if exact is not None:
+            return exact
+    return _permutation_multiclass(scorer, rows, features, background, proba, seed, notes)
+
+
+def _exact_multiclass(
+    estimator: Any,
+    rows: pd.DataFrame,
+    features: list[str],
+    background: pd.DataFrame,
+    proba: np.ndarray,
+    classes: list[str],
+    notes: list[str],
+) -> list[ShapValues] | None:
+    """Linear or tree SHAP of every class, or None (with a note) if not exact."""
+    from auditor.load.spec import group_label
+
+    preprocessor, final = _split(estimator)
+    kind = type(final).__name__
+    coef = getattr(final, "coef_", None)
+    if kind in _LOGISTIC and coef is not None and np.asarray(coef).shape[0] == len(classes):
+        name = LINEAR
+    elif kind in _FORESTS:
+        name = TREE
+    else:
+        return None
+    model_classes = [group_label(c) for c in getattr(final, "classes_", [])]
+    if sorted(model_classes) != sorted(classes):
+        return None
+    order = [model_classes.index(c) for c in classes]
+    try:
+        sources = encoded_sources(preprocessor, features)
+    except FeatureMappingError as exc:
+        notes.append(FALLBACK_UNMAPPABLE.format(explainer=name, reason=exc))
+        return None
+    try:
+        matrix = _transform(preprocessor, rows[features])
+        background_matrix = _transform(preprocessor, background[features])
+    except (ValueError, TypeError) as exc:
+        notes.append(FALLBACK_TRANSFORM.format(explainer=name, reason=exc))
+        return None
+    try:
+        if name == LINEAR:
+            found = _linear_multiclass(final, matrix, background_matrix, proba, order)
+        else:
+            found = _tree_multiclass(final, matrix, proba, order)
+    except _NotExact as exc:
+        notes.append(exc.template.format(explainer=name, gap=exc.gap))
+        return None
+    except Exception as exc:  # shap cannot read this model: the agnostic path still can
+        notes.append(FALLBACK_ERROR.format(explainer=name, reason=f"{type(exc).__name__}: {exc}"))
+        return None
+    names = _encoded_names(preprocessor, features, len(sources))
+    return [
+        ShapValues(
+            explainer=name,
+            output_scale=scale,
+            features=tuple(features),
+            values=sum_by_source(encoded, sources, features),
+            base_value=base,
+            model_output=output,
+            background_size=len(background_matrix) if name == LINEAR else None,
+            encoded_features=tuple(names),
+            encoded_values=encoded,
+            encoded_sources=tuple(sources),
+            notes=tuple(notes),
+        )
+        for encoded, base, output, scale in found
+    ]
+
+
+def _per_class(raw: Any, n_classes: int) -> np.ndarray:
+    """shap's multi-output values as (rows, features, classes), whichever shape it gave."""
+    if isinstance(raw, list):
+        return np.stack([np.asarray(v, dtype=np.float64) for v in raw], axis=-1)
+    values = np.asarray(raw, dtype=np.float64)
+    if values.ndim != 3 or values.shape[-1] != n_classes:
+        raise ValueError(f"unexpected SHAP value shape {values.shape}")
+    return values
+
+
+def _linear_multiclass(
+    model: Any, matrix: np.ndarray, background: np.ndarray, proba: np.ndarray, order: list[int]
+) -> list[_Exact]:
+    """LinearExplainer per class of a multinomial model, on each class's linear score."""
+    import shap
+    from scipy.special import softmax
+
+    explainer = shap.LinearExplainer(
+        model, shap.maskers.Independent(background, max_samples=len(background))
+    )
+    k = len(order)
+    values = _per_class(explainer.shap_values(matrix), k)
+    bases = np.ravel(np.asarray(explainer.expected_value, dtype=np.float64))
+    output = np.asarray(model.decision_function(_named(model, matrix)), dtype=np.float64)
+    gap = float(np.max(np.abs(softmax(output, axis=1)[:, order] - proba), initial=0.0))
+    if gap > ADDITIVITY_TOLERANCE:  # e.g. one-vs-rest probabilities: not a softmax
+        raise _NotExact(FALLBACK_OUTPUT, gap)
+    return [_additive(values[:, :, j], float(bases[j]), output[:, j], "logit") for j in order]
+
+
+def _tree_multiclass(
+    model: Any, matrix: np.ndarray, proba: np.ndarray, order: list[int]
+) -> list[_Exact]:
+    """TreeExplainer per class of a forest or tree, on the probability."""
+    import shap
+
+    explainer = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+    k = len(order)
+    values = _per_class(explainer.shap_values(matrix, check_additivity=False), k)
+    bases = np.ravel(np.asarray(explainer.expected_value, dtype=np.float64))
+    own = np.asarray(model.predict_proba(_named(model, matrix)), dtype=np.float64)
+    gap = float(np.max(np.abs(own[:, order] - proba), initial=0.0))
+    if gap > ADDITIVITY_TOLERANCE:
+        raise _NotExact(FALLBACK_OUTPUT, gap)
+    return [_additive(values[:, :, j], float(bases[j]), own[:, j], "probability") for j in order]
+
+
+def _permutation_multiclass(
+    scorer: Any,
+    rows: pd.DataFrame,
+    features: list[str],
+    background: pd.DataFrame,
+    proba: np.ndarray,
+    seed: int,
+    notes: list[str],
+) -> list[ShapValues]:
+    """Model-agnostic SHAP of every class's probability in one run (the same permutations)."""
+    import shap
+
+    codec = _FrameCodec(pd.concat([rows[features], background[features]]), features)
+    k = proba.shape[1]
+
+    def model(encoded: np.ndarray) -> np.ndarray:
+        return np.asarray(scorer.probabilities(codec.decode(encoded)), dtype=np.float64)
+
+    masker = shap.maskers.Independent(codec.encode(background), max_samples=len(background))
+    with _restored_global_numpy_rng():
+        explainer = shap.PermutationExplainer(model, masker, seed=seed)
+        explanation = explainer(codec.encode(rows), max_evals=2 * len(features) + 1, silent=True)
+    values = np.asarray(explanation.values, dtype=np.float64).reshape(len(rows), len(features), k)
+    bases = np.asarray(explanation.base_values, dtype=np.float64).reshape(-1, k)
+    out = []
+    for j in range(k):
+        base = float(bases[0, j]) if len(rows) else float("nan")
+        out.append(
+            ShapValues(
+                explainer=PERMUTATION,
+                output_scale="probability",
+                features=tuple(features),
+                values=values[:, :, j],
+                base_value=base,
+                model_output=proba[:, j],
+                background_size=len(background),
+                encoded_features=tuple(features),
+                encoded_values=values[:, :, j],
+                encoded_sources=tuple(features),
+                notes=(*notes, PERMUTATION_NOTE),
+            )
+        )
+    return out
+
+
 def explain(
     scorer: Any,
     frame: pd.DataFrame,
@@ -294,21 +485,108 @@ def explain(
     n_background = min(background_size, len(frame))
     background_rows = np.sort(rng.choice(len(frame), size=n_background, replace=False))
     # Small per-row model calls: thread pools only add contention on a busy machine.
+    classes = [str(c) for c in getattr(scorer, "explained_classes", ()) or ()]
+    per_class: list[ShapValues] = []
     with threadpool_limits(limits=1):
-        values = shap_values(
-            scorer,
-            frame.iloc[sample.rows],
-            features=inputs,
-            background=frame.iloc[background_rows],
-            seed=seed,
+        if classes:
+            per_class = class_shap_values(
+                scorer,
+                frame.iloc[sample.rows],
+                features=inputs,
+                background=frame.iloc[background_rows],
+                seed=seed,
+            )
+            values = per_class[0]
+        else:
+            values = shap_values(
+                scorer,
+                frame.iloc[sample.rows],
+                features=inputs,
+                background=frame.iloc[background_rows],
+                seed=seed,
+            )
+    views: list[tuple[str, ...]] = [(str(a),) for a in sensitive.columns]
+    views.extend(tuple(str(a) for a in view) for view in intersections)
+    found = _aggregate(values, sample, sensitive, views, min_cell_size, top_k)
+    overall, overall_ranks = found.overall, found.overall_ranks
+    by_class: list[ClassExplanation] = []
+    for label, class_values in zip(classes, per_class):
+        agg = _aggregate(class_values, sample, sensitive, views, min_cell_size, top_k)
+        by_class.append(
+            ClassExplanation(
+                label=label,
+                explainer=class_values.explainer,
+                output_scale=class_values.output_scale,
+                global_importance=agg.global_importance,
+                by_group=agg.by_group,
+                differing_features=differing_features(agg.by_group, top_k=top_k),
+            )
         )
+    by_group, sample_per_group, withheld = found.by_group, found.sample_per_group, found.withheld
+
+    sensitive_inputs = [str(a) for a in sensitive.columns if str(a) in values.features]
+    flags = _flags(
+        sensitive_inputs, proxies, values.features, overall_ranks, top_k, proxy_threshold
+    )
+    notes = [_sample_note(sample.size, len(frame), sensitive, sample.floor)]
+    notes.append(
+        TREE_BACKGROUND_NOTE
+        if values.background_size is None
+        else BACKGROUND_NOTE.format(size=values.background_size)
+    )
+    if withheld:
+        notes.append(
+            SAMPLE_WITHHELD_NOTE.format(groups=", ".join(withheld), min_cell_size=min_cell_size)
+        )
+    notes.extend(values.notes)
+    unused = [f for f, v in zip(values.features, overall) if v == 0.0]
+    if unused:
+        notes.append(UNUSED_FEATURES_NOTE.format(features=", ".join(unused)))
+    return Explanations(
+        status="ok",
+        explainer=values.explainer,
+        output_scale=values.output_scale,
+        background_size=values.background_size,
+        sample_size=sample.size,
+        sample_per_group=sample_per_group,
+        global_importance=found.global_importance,
+        by_group=by_group,
+        differing_features=differing_features(by_group, top_k=top_k),
+        by_class=by_class,
+        sensitive_inputs=sensitive_inputs,
+        proxies=proxies,
+        proxy_threshold=proxy_threshold,
+        flags=flags,
+        notes=notes,
+    )
+
+
+@dataclass
+class _Aggregates:
+    """Mean |SHAP| overall and per group of one explained output."""
+
+    overall: np.ndarray
+    overall_ranks: np.ndarray
+    global_importance: list[FeatureImportance]
+    by_group: list[GroupExplanation]
+    sample_per_group: list[dict[str, Any]]
+    withheld: list[str]
+
+
+def _aggregate(
+    values: ShapValues,
+    sample: Any,
+    sensitive: pd.DataFrame,
+    views: Sequence[tuple[str, ...]],
+    min_cell_size: int,
+    top_k: int,
+) -> _Aggregates:
+    """Weighted mean |SHAP| of everyone and of every group with at least ``min_cell_size``
+    patients and sampled rows; a smaller group keeps its name only. One rule for the
+    top-level explanation and for each class's."""
     magnitude = np.abs(values.values)
     overall = _weighted_mean(magnitude, sample.weights)
     overall_ranks = _ranks(overall, values.features)
-    global_importance = _importance(values.features, overall, overall_ranks)
-
-    views: list[tuple[str, ...]] = [(str(a),) for a in sensitive.columns]
-    views.extend(tuple(str(a) for a in view) for view in intersections)
     by_group: list[GroupExplanation] = []
     sample_per_group: list[dict[str, Any]] = []
     withheld: list[str] = []
@@ -339,40 +617,13 @@ def explain(
             sample_per_group.append(
                 {"attribute": attribute_name, "group": group_name, "n_sample": n_sample}
             )
-
-    sensitive_inputs = [str(a) for a in sensitive.columns if str(a) in values.features]
-    flags = _flags(
-        sensitive_inputs, proxies, values.features, overall_ranks, top_k, proxy_threshold
-    )
-    notes = [_sample_note(sample.size, len(frame), sensitive, sample.floor)]
-    notes.append(
-        TREE_BACKGROUND_NOTE
-        if values.background_size is None
-        else BACKGROUND_NOTE.format(size=values.background_size)
-    )
-    if withheld:
-        notes.append(
-            SAMPLE_WITHHELD_NOTE.format(groups=", ".join(withheld), min_cell_size=min_cell_size)
-        )
-    notes.extend(values.notes)
-    unused = [f for f, v in zip(values.features, overall) if v == 0.0]
-    if unused:
-        notes.append(UNUSED_FEATURES_NOTE.format(features=", ".join(unused)))
-    return Explanations(
-        status="ok",
-        explainer=values.explainer,
-        output_scale=values.output_scale,
-        background_size=values.background_size,
-        sample_size=sample.size,
-        sample_per_group=sample_per_group,
-        global_importance=global_importance,
+    return _Aggregates(
+        overall=overall,
+        overall_ranks=overall_ranks,
+        global_importance=_importance(values.features, overall, overall_ranks),
         by_group=by_group,
-        differing_features=differing_features(by_group, top_k=top_k),
-        sensitive_inputs=sensitive_inputs,
-        proxies=proxies,
-        proxy_threshold=proxy_threshold,
-        flags=flags,
-        notes=notes,
+        sample_per_group=sample_per_group,
+        withheld=withheld,
     )
 
 
@@ -828,6 +1079,18 @@ def restrict_to_reportable(
         if group_key(g.attribute, g.group) in hidden:
             g = GroupExplanation(attribute=g.attribute, group=g.group, suppressed=True)
         by_group.append(g)
+    by_class = []
+    for c in explanations.by_class:
+        groups = _hide(c.by_group, hidden)
+        by_class.append(
+            c.model_copy(
+                update={
+                    "by_group": groups,
+                    "differing_features": differing_features(groups, top_k=top_k),
+                },
+                deep=True,
+            )
+        )
     samples = [
         row
         for row in explanations.sample_per_group
@@ -838,10 +1101,21 @@ def restrict_to_reportable(
             "by_group": by_group,
             "sample_per_group": samples,
             "differing_features": differing_features(by_group, top_k=top_k),
+            "by_class": by_class,
             "notes": _restricted_notes(explanations, hidden, min_cell_size),
         },
         deep=True,
     )
+
+
+def _hide(groups: Sequence[GroupExplanation], hidden: set[GroupKey]) -> list[GroupExplanation]:
+    """The groups, each of ``hidden`` reduced to its name."""
+    return [
+        GroupExplanation(attribute=g.attribute, group=g.group, suppressed=True)
+        if group_key(g.attribute, g.group) in hidden
+        else g
+        for g in groups
+    ]
 
 
 def _restricted_notes(

@@ -132,6 +132,9 @@ class Privacy:
     """Decimals of label metrics without counts, when the event count is withheld."""
     task: str = "binary"
     """Whose metric registry names the figures (the task id, :func:`auditor.tasks.task_def`)."""
+    cells: frozenset[tuple[int, int]] = frozenset()
+    """Multiclass: confusion-matrix cells (true, predicted) withheld, when the
+    cross-view disclosure check withheld more than the matrix's own rule."""
     withheld: Mapping[str, str] = field(default_factory=dict)
     """Single figures withheld with why (a task's proportion counting 1 to m − 1 patients,
     a per-class figure of a class with fewer than m patients)."""

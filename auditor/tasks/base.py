@@ -318,6 +318,9 @@ class Task(Protocol):
         ...
 
 
+Bands = tuple[tuple[int, int], ...]
+
+
 @dataclass(frozen=True)
 class TaskDef:
     """A task whose statistic is a :class:`RowTable`: its columns, registry, context
@@ -350,6 +353,10 @@ class TaskDef:
     :mod:`auditor.engines.task_spark`)."""
     notes: Callable[[Mapping[str, Any]], list[str]] | None = None
     """Notes every report of the task carries (survival: how censoring is handled)."""
+    threshold_bands: Callable[[RowTable, Any, Sequence[float]], Bands] | None = None
+    """(with, without the outcome) per band of the ascending threshold grid, for a task
+    whose threshold figures count patients (survival): the privacy plan then checks
+    them across views as it does a binary audit's (:class:`auditor.privacy.suppression.Counts`)."""
     curves: Callable[[Any, Any, Any, RowTable, Any, int, Any], None] | None = None
     """``curves(curves, attribute, group, table, context, min_cell_size, privacy)`` adds
     a group's chart data to the report's ``Curves``, as the group's privacy allows."""

@@ -231,10 +231,23 @@ def _cluster_replicates(
 
 
 def _small_figures(
-    metrics: Sequence[TaskMetric], table: RowTable, ctx: Any, m: int, task: TaskDef
+    metrics: Sequence[TaskMetric],
+    table: RowTable,
+    ctx: Any,
+    m: int,
+    task: TaskDef,
+    thresholds: Sequence[float] = (),
 ) -> dict[str, str]:
-    """Figures of a shown group that would reveal a count from 1 to m − 1."""
+    """Figures of a shown group that would reveal a count from 1 to m − 1 (survival
+    threshold figures: at any declared threshold)."""
     out: dict[str, str] = {}
+    if task.id == "survival":
+        from auditor.tasks.survival import threshold_counts
+
+        for t in thresholds or (ctx.threshold,):
+            for metric_id, (k, n) in threshold_counts(table, _at(ctx, t)).items():
+                if 0 < k < m or 0 < n - k < m:
+                    out.setdefault(metric_id, SMALL_COUNT.format(m=m))
     for metric in metrics:
         if metric.fraction is None:
             continue
@@ -246,12 +259,23 @@ def _small_figures(
     return out
 
 
-def protected_confusion(cm: np.ndarray, m: int) -> list[list[int | None]]:
+def confusion_hidden(cm: np.ndarray, m: int) -> set[tuple[int, int]]:
+    """The cells :func:`protected_confusion` withholds."""
+    shown = protected_confusion(cm, m)
+    return {(i, j) for i, row in enumerate(shown) for j, v in enumerate(row) if v is None}
+
+
+def protected_confusion(
+    cm: np.ndarray, m: int, also: set[tuple[int, int]] | None = None
+) -> list[list[int | None]]:
     """A confusion matrix as it may be shown: cells 1..m−1 withheld, and enough other
     cells that no withheld cell follows from its row or column total (each row and
-    column with a withheld cell has at least two, the smallest others first)."""
+    column with a withheld cell has at least two, the smallest others first); ``also``:
+    cells withheld to protect other groups (complementary suppression)."""
     counts = np.rint(cm).astype(int)
     hidden = (counts > 0) & (counts < m)
+    for i, j in also or ():
+        hidden[i, j] = True
     changed = True
     while changed:
         changed = False
@@ -312,23 +336,41 @@ def measure_task(
     ctxs = {t: _at(base_ctx, t) for t in ts}
     metrics = measured_metrics(task, base_ctx)
 
+    # threshold figures that count patients are checked across views, as binary ones are
+    grid = sorted(ts)
+    bands = task.threshold_bands
+    banded = bands is not None
     counts = {
         v: patient_counts(clusters, v, list(tables[v]), task.binary_outcome)
         if clusters is not None
         else {
-            k: Counts(round(t.n), *task.outcome_counts(t, base_ctx)) for k, t in tables[v].items()
+            k: Counts(
+                round(t.n),
+                *task.outcome_counts(t, base_ctx),
+                bands=bands(t, base_ctx, grid) if bands is not None else (),
+            )
+            for k, t in tables[v].items()
         }
         for v in all_views
     }
     raw_plan = plan_suppression(
-        counts, m, thresholds=(), complementary=complementary, rounding=rounding
+        counts,
+        m,
+        thresholds=ts if banded and clusters is None else (),
+        complementary=complementary,
+        rounding=rounding,
     )
     plan: dict[View, dict[Key, Privacy]] = {}
     for v in all_views:
         plan[v] = {}
         for k, p in raw_plan[v].items():
-            small = {} if p.suppressed else _small_figures(metrics, tables[v][k], base_ctx, m, task)
+            small = (
+                {} if p.suppressed else _small_figures(metrics, tables[v][k], base_ctx, m, task, ts)
+            )
             plan[v][k] = replace(p, task=task.id, withheld=small)
+
+    if task.id == "multiclass" and complementary:
+        _protect_multiclass(stats, tables, plan, base_ctx, m, all_views)
 
     results: dict[View, dict[Key, GroupResult]] = {}
     reps: dict[View, dict[Key, Series]] = (
@@ -473,6 +515,58 @@ def measure_task(
             attributes=published_attributes,
         ),
     )
+
+
+def _protect_multiclass(
+    stats: TaskStats,
+    tables: Mapping[View, Mapping[Key, RowTable]],
+    plan: dict[View, dict[Key, Privacy]],
+    ctx: Any,
+    m: int,
+    views: Sequence[View],
+) -> None:
+    """Complementary suppression of multiclass counts across views
+    (:mod:`auditor.privacy.multiclass_disclosure`): the plan's withheld figures grow in
+    place, and a confusion matrix the check changed keeps every cell it saw withheld
+    (``Privacy.cells``, read by the task's chart data)."""
+    from auditor.privacy.multiclass_disclosure import MulticlassAttack, protect_multiclass
+    from auditor.tasks.multiclass import confusion
+
+    attack = MulticlassAttack(
+        {key: confusion(table, ctx) for key, table in stats.cells.items()},
+        stats.attributes,
+        ctx.classes,
+    )
+    suppressed = {(v, k): p.suppressed for v in views for k, p in plan[v].items()}
+    withheld = {(v, k): dict(p.withheld) for v in views for k, p in plan[v].items()}
+    own = {
+        (v, k): confusion_hidden(confusion(tables[v][k], ctx), m)
+        for v in views
+        for k, p in plan[v].items()
+        if not p.suppressed
+    }
+    cells = {g: set(c) for g, c in own.items()}
+    protect_multiclass(
+        attack,
+        {v: list(plan[v]) for v in views},
+        class_ids=ctx.classes,
+        ordered=ctx.ordered,
+        suppressed=suppressed,
+        withheld=withheld,
+        hidden_cells=cells,
+        m=m,
+    )
+    for v in views:
+        for k, p in plan[v].items():
+            # every cell the check saw withheld (not only the extra ones): the matrix's
+            # own rule, started from more withheld cells, could otherwise choose differently
+            changed = cells.get((v, k), set()) - own.get((v, k), set())
+            if withheld[(v, k)] != dict(p.withheld) or changed:
+                plan[v][k] = replace(
+                    p,
+                    withheld=withheld[(v, k)],
+                    cells=frozenset(cells[(v, k)]) if changed else p.cells,
+                )
 
 
 def _joint_task_intervals(

@@ -318,7 +318,7 @@ def _curves(
             attribute=attribute,
             group=group,
             classes=list(ctx.classes),
-            counts=protected_confusion(confusion(table, ctx), m),
+            counts=protected_confusion(confusion(table, ctx), m, set(privacy.cells)),
         )
     )
 

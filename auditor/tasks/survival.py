@@ -34,7 +34,7 @@ Estimators (documented once, here and in docs/tasks.md):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,11 @@ FOLLOW_UP_ENDS = "follow-up in the group ends before the horizon"
 ZERO_PREDICTED = "the mean predicted risk of the group is 0"
 NO_PREDICTED_POSITIVE = "no patient whose status at the horizon is known is predicted positive"
 CENSORING_ZERO = "the censoring survival reaches 0 before an event time of the group"
+BRIER_NO_FOLLOW_UP = (
+    "no patient of the group is followed beyond the horizon (every follow-up ends at or "
+    "before it), so no patient is known to be event-free at the horizon and the score "
+    "would weigh the cases only"
+)
 TOO_FEW_FOR_BINS = "the group is too small for a calibration bin of at least {m} patients"
 
 
@@ -366,6 +371,8 @@ def brier_t(table: RowTable, ctx: SurvivalContext) -> Value:
     if count.sum() == 0:
         return np.nan, "the group has no patients"
     cases, controls, w = _status(table, ctx)
+    if not controls.any():  # scikit-survival's brier_score refuses such a group too
+        return np.nan, BRIER_NO_FOLLOW_UP
     surv = 1.0 - risk
     loss = np.where(cases, surv**2, 0.0) + np.where(controls, (1.0 - surv) ** 2, 0.0)
     return float((loss * w) @ count) / float(count.sum()), None
@@ -458,6 +465,24 @@ def _threshold_sums(table: RowTable, ctx: SurvivalContext) -> dict[str, float]:
         "tn": float(count[controls & ~pos].sum()),
         "controls": float(count[controls].sum()),
         "fp": float(wc[controls & pos].sum()),
+    }
+
+
+def threshold_counts(table: RowTable, ctx: SurvivalContext) -> dict[str, tuple[float, float]]:
+    """The patients behind each threshold figure, unweighted: (count, of how many).
+
+    With no censoring before the horizon the IPCW weights are equal and each figure is
+    exactly count / total; the privacy plan withholds a figure whose count or complement
+    is from 1 to m − 1, whatever the weights (a reader may know them)."""
+    _, _, risk, count = _cols(table)
+    cases, controls, _ = _status(table, ctx)
+    pos = risk >= ctx.threshold
+    tp = float(count[cases & pos].sum())
+    fp = float(count[controls & pos].sum())
+    return {
+        "sensitivity_t": (tp, float(count[cases].sum())),
+        "specificity_t": (float(count[controls & ~pos].sum()), float(count[controls].sum())),
+        "ppv_t": (tp, tp + fp),
     }
 
 
@@ -740,6 +765,21 @@ def _outcome_counts(table: RowTable, ctx: SurvivalContext) -> tuple[int, int]:
     return event_counts(table, ctx.horizon)
 
 
+def _threshold_bands(
+    table: RowTable, ctx: SurvivalContext, grid: Sequence[float]
+) -> tuple[tuple[int, int], ...]:
+    """Events by the horizon and the other patients per band of the ascending ``grid``
+    (band ``j``: risks in ``[t_j, t_{j+1})``), so that the plan's programme sees the
+    flagged and unflagged cases behind sensitivity, specificity and PPV at t."""
+    _, _, risk, count = _cols(table)
+    cases = _status(table, ctx)[0]
+    band = np.searchsorted(np.asarray(grid, dtype=np.float64), risk, side="right")
+    size = len(grid) + 1
+    pos = np.bincount(band[cases], weights=count[cases], minlength=size)
+    neg = np.bincount(band[~cases], weights=count[~cases], minlength=size)
+    return tuple((round(float(a)), round(float(b))) for a, b in zip(pos, neg, strict=True))
+
+
 TASK = TaskDef(
     id="survival",
     title="Survival (censored time to event, at a horizon)",
@@ -748,6 +788,7 @@ TASK = TaskDef(
     hints=HINTS,
     context=_context,
     outcome_counts=_outcome_counts,
+    threshold_bands=_threshold_bands,
     binary_outcome=True,
     notes=_notes,
     curves=_curves,
