@@ -8,7 +8,7 @@ C-index is the number the audit's tables would show for a group with those rows.
 Only the variances are computed here, each justified in docs/discovery.md:
 
 * ``c_index`` (lower is worse): the delete-one jackknife variance of Harrell's C,
-  exact and in the same O(n²) pass as the index
+  exact and in the same pass as the index (O(n log² n) on large tables)
   (:func:`auditor.tasks.survival.concordance_parts`); z on the difference of two
   independent samples.
 * ``oe_ratio_t`` (away from the rest, direction chosen on the search half): the

@@ -46,6 +46,8 @@ COLUMNS = ("time", "event", "risk")
 TIED_TOL = 1e-8
 """Risks closer than this are tied (scikit-survival's ``tied_tol``)."""
 BLOCK = 512
+SORTED_FROM = 500
+"""From this many distinct rows on, the concordance sums use the O(n log² n) path."""
 MAX_CALIBRATION_BINS = 10
 
 NO_EVENTS = "the group has no event at or before the horizon"
@@ -118,7 +120,7 @@ def _concordance(table: RowTable, weights: np.ndarray) -> tuple[float, float]:
 
 
 def concordance_parts(
-    table: RowTable, weights: np.ndarray, per_row: bool = False
+    table: RowTable, weights: np.ndarray, per_row: bool = False, method: str = "auto"
 ) -> tuple[float, float, np.ndarray, np.ndarray]:
     """The weighted concordance sums and, with ``per_row``, each row's share.
 
@@ -127,7 +129,24 @@ def concordance_parts(
     longer follow-up), so removing that patient leaves ``num - num_row[r]`` and
     ``den - den_row[r]``: the delete-one jackknife of the index in the same pass
     (two patients of one distinct row are never a comparable pair).
+
+    ``method`` is ``"blocks"`` (every event against every row, O(n²), fastest on
+    small tables), ``"sorted"`` (O(n log² n), vectorised, for large tables) or
+    ``"auto"`` (``"sorted"`` from :data:`SORTED_FROM` distinct rows on). Both give
+    the same sums up to floating-point summation order.
     """
+    if method == "auto":
+        method = "sorted" if table.count.size >= SORTED_FROM else "blocks"
+    if method == "sorted":
+        return _concordance_sorted(table, weights, per_row)
+    if method != "blocks":
+        raise ValueError(f"unknown concordance method {method!r}")
+    return _concordance_blocks(table, weights, per_row)
+
+
+def _concordance_blocks(
+    table: RowTable, weights: np.ndarray, per_row: bool
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     time, event, risk, count = _cols(table)
     rows = np.flatnonzero(event & (weights > 0))
     num = den = 0.0
@@ -150,6 +169,137 @@ def concordance_parts(
             den_row[i] += weights[i] * as_first_den
             num_row += wi @ score
             den_row += wi @ comparable
+    return num, den, num_row, den_row
+
+
+def _boundary(values: np.ndarray, guess: np.ndarray, below: Any) -> np.ndarray:
+    """How many of the sorted ``values`` satisfy the monotone predicate ``below``.
+
+    ``below(v, k)`` is true on a prefix of ``values`` for each query ``k``; ``guess``
+    (from a searchsorted on a shifted value) is off by at most a rounding step, so a
+    few vectorised moves land on the exact count the quadratic comparison uses.
+    """
+    k = guess.copy()
+    m = values.size
+    while True:
+        down = (k > 0) & ~below(values[np.maximum(k - 1, 0)], np.arange(k.size))
+        up = (k < m) & below(values[np.minimum(k, m - 1)], np.arange(k.size))
+        if not (down.any() or up.any()):
+            return k
+        k = k - down + up
+
+
+def _earlier_sums(
+    c_grp: np.ndarray,
+    c_rank: np.ndarray,
+    c_weight: np.ndarray,
+    q_grp: np.ndarray,
+    bounds: list[np.ndarray],
+    ranks: int,
+) -> list[np.ndarray]:
+    """For each query q and bound b: the weight of contributors with a lower group
+    than q's and a rank below b[q].
+
+    A two-dimensional dominance count, vectorised level by level on the bits of the
+    group (each pair with c_grp < q_grp differs first at exactly one bit, where the
+    contributor has 0 and the query 1): per level one sort of the contributors by
+    (block, rank) and a searchsorted per bound, so O(n log² n) in all.
+    """
+    out = [np.zeros(q_grp.size) for _ in bounds]
+    if c_grp.size == 0 or q_grp.size == 0:
+        return out
+    levels = int(max(int(c_grp.max()), int(q_grp.max()))).bit_length()
+    stride = np.int64(ranks + 1)
+    for level in range(levels):
+        c_sel = ((c_grp >> level) & 1) == 0
+        q_sel = np.flatnonzero(((q_grp >> level) & 1) == 1)
+        if not c_sel.any() or q_sel.size == 0:
+            continue
+        key = (c_grp[c_sel] >> (level + 1)) * stride + c_rank[c_sel]
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        cum = np.concatenate(([0.0], np.cumsum(c_weight[c_sel][order])))
+        base = (q_grp[q_sel] >> (level + 1)) * stride
+        start = cum[np.searchsorted(key, base, "left")]
+        for o, b in zip(out, bounds, strict=True):
+            o[q_sel] += cum[np.searchsorted(key, base + b[q_sel], "left")] - start
+    return out
+
+
+def _concordance_sorted(
+    table: RowTable, weights: np.ndarray, per_row: bool
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """The same sums as :func:`_concordance_blocks` without forming the pairs.
+
+    Rows are ordered by time descending, censored before events at one time; the
+    rows comparable to an event are exactly those of an earlier (time, status)
+    group, so each sum is a dominance count over (group, risk rank). Tie bounds are
+    found with the very comparisons of the quadratic path (``|risk_j − risk_i| <=
+    TIED_TOL`` in floating point), so ties near the tolerance are decided alike.
+    """
+    time, event, risk, count = _cols(table)
+    n = time.size
+    num_row = np.zeros(n) if per_row else np.zeros(0)
+    den_row = np.zeros(n) if per_row else np.zeros(0)
+    if n == 0 or not event.any():
+        return 0.0, 0.0, num_row, den_row
+    count = count.astype(float)
+    times, t_rank = np.unique(time, return_inverse=True)
+    grp = (2 * (times.size - 1 - t_rank.ravel()) + event).astype(np.int64)
+    values, r_rank = np.unique(risk, return_inverse=True)
+    r_rank = r_rank.ravel().astype(np.int64)
+    ev = np.flatnonzero(event)
+    ev_w = weights[ev] * count[ev]
+
+    # As the event: rows j of an earlier group, concordant when fl(r_j - r_i) < -tol
+    # (a prefix of the sorted risks), tied up to fl(r_j - r_i) <= tol.
+    ri = risk[ev]
+    lo = _boundary(
+        values,
+        np.searchsorted(values, ri - TIED_TOL, "left"),
+        lambda v, q: (v - ri[q]) < -TIED_TOL,
+    )
+    hi = _boundary(
+        values,
+        np.searchsorted(values, ri + TIED_TOL, "right"),
+        lambda v, q: (v - ri[q]) <= TIED_TOL,
+    )
+    below, upto = _earlier_sums(grp, r_rank, count, grp[ev], [lo, hi], values.size)
+    per_group = np.bincount(grp, weights=count, minlength=int(grp.max()) + 2)
+    earlier = np.concatenate(([0.0], np.cumsum(per_group)))[grp[ev]]
+    first_num = below + 0.5 * (upto - below)
+    num = float(ev_w @ first_num)
+    den = float(ev_w @ earlier)
+    if not per_row:
+        return num, den, num_row, den_row
+
+    num_row[ev] += weights[ev] * first_num
+    den_row[ev] += weights[ev] * earlier
+    # As the longer follow-up: events of a later group; concordant when
+    # fl(r_j - r_i) < -tol, i.e. r_i at or above the first risk where
+    # fl(r_j - v) >= -tol fails (a suffix), tied from fl(r_j - v) <= tol on.
+    top = int(grp.max())
+    flipped = top - grp
+    tied_from = _boundary(
+        values,
+        np.searchsorted(values, risk - TIED_TOL, "left"),
+        lambda v, q: (risk[q] - v) > TIED_TOL,
+    )
+    concordant_from = _boundary(
+        values,
+        np.searchsorted(values, risk + TIED_TOL, "right"),
+        lambda v, q: (risk[q] - v) >= -TIED_TOL,
+    )
+    a, b, total = _earlier_sums(
+        flipped[ev],
+        r_rank[ev],
+        ev_w,
+        flipped,
+        [tied_from, concordant_from, np.full(n, values.size, dtype=np.int64)],
+        values.size,
+    )
+    num_row += (total - b) + 0.5 * (b - a)
+    den_row += total
     return num, den, num_row, den_row
 
 
