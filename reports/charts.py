@@ -192,6 +192,28 @@ def _wrapped(title: str, width: float) -> str:
     return "\n".join(_label(line) for line in out)
 
 
+def _feature_bars_axes(
+    names: Sequence[str], legend_labels: Sequence[str]
+) -> tuple[Figure, Any, int, float]:
+    """A full-width figure with one axes for horizontal bars, one row per feature name,
+    and room for a legend of ``legend_labels`` underneath: (figure, axes, legend
+    columns, height in inches). Call inside :func:`_chart_style`."""
+    legend_cols, legend_h = _legend_layout(legend_labels, FULL_WIDTH, 6)
+    plot_h = 0.3 * len(names)
+    height = CURVE_TOP + plot_h + CURVE_XLABEL + legend_h
+    left = text_width(names) + 0.14
+    fig = Figure(figsize=(FULL_WIDTH, height))
+    ax = fig.add_axes(
+        (
+            left / FULL_WIDTH,
+            (CURVE_XLABEL + legend_h) / height,
+            (FULL_WIDTH - left - 0.2) / FULL_WIDTH,
+            plot_h / height,
+        )
+    )
+    return fig, ax, legend_cols, height
+
+
 def _legend_layout(labels: Sequence[str], width: float, max_cols: int) -> tuple[int, float]:
     """Columns and height (inches) of a legend that fits the width."""
     handle = 0.5
@@ -1080,21 +1102,9 @@ def shap_charts(report: Report, name: object, key: tuple[str, ...], index: int) 
         legend_labels = (["all patients"] if overall else []) + [
             _label(fmt.group_label(g.group)) for g in part
         ]
-        legend_cols, legend_h = _legend_layout(legend_labels, FULL_WIDTH, 6)
         names = [_label(f) for f in features]
-        plot_h = 0.3 * len(features)
-        height = CURVE_TOP + plot_h + CURVE_XLABEL + legend_h
-        left = text_width(names) + 0.14
         with _chart_style():
-            fig = Figure(figsize=(FULL_WIDTH, height))
-            ax = fig.add_axes(
-                (
-                    left / FULL_WIDTH,
-                    (CURVE_XLABEL + legend_h) / height,
-                    (FULL_WIDTH - left - 0.2) / FULL_WIDTH,
-                    plot_h / height,
-                )
-            )
+            fig, ax, legend_cols, height = _feature_bars_axes(names, legend_labels)
             y = np.arange(len(features))[::-1].astype(float)
             n_groups = len(part)
             offsets = np.linspace(0.25, -0.25, n_groups) if n_groups > 1 else np.zeros(1)
@@ -1170,21 +1180,9 @@ def shap_classes_chart(report: Report) -> Chart | None:
     features = sorted(total, key=lambda f: (-total[f], f))[:SHAP_FEATURES]
     scale = {"log_odds": "log-odds", "logit": "logit"}.get(e.output_scale or "", "probability")
     legend_labels = [_label(f"class {c.label}") for c in classes]
-    legend_cols, legend_h = _legend_layout(legend_labels, FULL_WIDTH, 6)
     names = [_label(f) for f in features]
-    plot_h = 0.3 * len(features)
-    height = CURVE_TOP + plot_h + CURVE_XLABEL + legend_h
-    left = text_width(names) + 0.14
     with _chart_style():
-        fig = Figure(figsize=(FULL_WIDTH, height))
-        ax = fig.add_axes(
-            (
-                left / FULL_WIDTH,
-                (CURVE_XLABEL + legend_h) / height,
-                (FULL_WIDTH - left - 0.2) / FULL_WIDTH,
-                plot_h / height,
-            )
-        )
+        fig, ax, legend_cols, height = _feature_bars_axes(names, legend_labels)
         y = np.arange(len(features))[::-1].astype(float)
         offsets = np.linspace(0.3, -0.3, len(classes))
         for series, c in enumerate(classes):

@@ -295,6 +295,7 @@ def test_streamed_task_keeps_a_uniform_sample_for_discovery(task_files: Path) ->
     from auditor.load.spec import DiscoverSpec
 
     spec = task_spec("survival", task_files, "survival.parquet", kind="streaming")
+    spec = dataclasses.replace(spec, discover=None)
     assert prepare(spec).search_rows is None  # only kept when asked for
     engine = dataclasses.replace(spec.engine, sample_rows=120, batch_rows=50)
     spec = dataclasses.replace(spec, discover=DiscoverSpec(), engine=engine)
