@@ -268,17 +268,10 @@ def _exact_multiclass(
     if sorted(model_classes) != sorted(classes):
         return None
     order = [model_classes.index(c) for c in classes]
-    try:
-        sources = encoded_sources(preprocessor, features)
-    except FeatureMappingError as exc:
-        notes.append(FALLBACK_UNMAPPABLE.format(explainer=name, reason=exc))
+    inputs = _encoded_inputs(preprocessor, features, rows, background, name, notes)
+    if inputs is None:
         return None
-    try:
-        matrix = _transform(preprocessor, rows[features])
-        background_matrix = _transform(preprocessor, background[features])
-    except (ValueError, TypeError) as exc:
-        notes.append(FALLBACK_TRANSFORM.format(explainer=name, reason=exc))
-        return None
+    sources, matrix, background_matrix = inputs
     try:
         if name == LINEAR:
             found = _linear_multiclass(final, matrix, background_matrix, proba, order)
@@ -653,17 +646,10 @@ def _exact(
             return None
     else:
         return None
-    try:
-        sources = encoded_sources(preprocessor, features)
-    except FeatureMappingError as exc:
-        notes.append(FALLBACK_UNMAPPABLE.format(explainer=name, reason=exc))
+    inputs = _encoded_inputs(preprocessor, features, rows, background, name, notes)
+    if inputs is None:
         return None
-    try:
-        matrix = _transform(preprocessor, rows[features])
-        background_matrix = _transform(preprocessor, background[features])
-    except (ValueError, TypeError) as exc:
-        notes.append(FALLBACK_TRANSFORM.format(explainer=name, reason=exc))
-        return None
+    sources, matrix, background_matrix = inputs
     try:
         if name == LINEAR:
             encoded, base, output, scale = _linear(final, matrix, background_matrix, scores)
@@ -926,6 +912,30 @@ def _named(model: Any, matrix: np.ndarray) -> Any:
     if names is None or len(names) != matrix.shape[1]:
         return matrix
     return pd.DataFrame(matrix, columns=list(names))
+
+
+def _encoded_inputs(
+    preprocessor: Any | None,
+    features: list[str],
+    rows: pd.DataFrame,
+    background: pd.DataFrame,
+    name: str,
+    notes: list[str],
+) -> tuple[Any, np.ndarray, np.ndarray] | None:
+    """The model's encoded inputs for an exact explainer and where each came from, or
+    None with a note saying why the model-agnostic path is used instead."""
+    try:
+        sources = encoded_sources(preprocessor, features)
+    except FeatureMappingError as exc:
+        notes.append(FALLBACK_UNMAPPABLE.format(explainer=name, reason=exc))
+        return None
+    try:
+        matrix = _transform(preprocessor, rows[features])
+        background_matrix = _transform(preprocessor, background[features])
+    except (ValueError, TypeError) as exc:
+        notes.append(FALLBACK_TRANSFORM.format(explainer=name, reason=exc))
+        return None
+    return sources, matrix, background_matrix
 
 
 def _transform(preprocessor: Any | None, frame: pd.DataFrame) -> np.ndarray:
