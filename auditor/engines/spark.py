@@ -291,6 +291,18 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
 
+def read_source(
+    spec: AuditSpec, progress: Callable[[str], None]
+) -> tuple[str, Any, tuple[str, ...]]:
+    """The data in Spark, checked against the spec: (shown name, DataFrame, features)."""
+    source = _source(spec)
+    spark = spark_session(spec.engine)
+    progress(f"reading {source} in Spark")
+    df = read_frame(spark, spec)
+    check_columns(spec, list(df.columns))
+    return source, df, resolve_features(spec, df.columns)
+
+
 def prepare_spark(
     spec: AuditSpec, *, progress: Callable[[str], None], scorer: Scorer | None = None
 ) -> Prepared:
@@ -309,13 +321,8 @@ def prepare_spark(
 
         return prepare_task_spark(spec, progress=progress)
 
-    source = _source(spec)
     engine = spec.engine
-    spark = spark_session(engine)
-    progress(f"reading {source} in Spark")
-    df = read_frame(spark, spec)
-    check_columns(spec, list(df.columns))
-    features = resolve_features(spec, df.columns)
+    source, df, features = read_source(spec, progress)
     if scorer is None:
         scorer = load_scorer(spec)
 

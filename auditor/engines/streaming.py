@@ -64,13 +64,17 @@ NOTE_BINNED = (
 NOTE_EXACT = "Every distinct score was kept: point estimates equal one pass over all rows."
 
 
-def _needed_columns(spec: AuditSpec) -> list[str] | None:
-    """Columns to read: every named one (all columns when features are implicit)."""
+def needed_columns(spec: AuditSpec) -> list[str] | None:
+    """Columns to read: every named one (all columns when features are implicit), for
+    every task (survival adds its event column, multiclass its score columns)."""
     if spec.features is None:
         return None
-    named = [spec.label.column, *spec.sensitive, *spec.features]
+    task = spec.task
+    named = [spec.label.column, *([str(task.event)] if task.event else [])]
+    named += [*spec.sensitive, *spec.features]
     if spec.model.score_column is not None:
         named.append(spec.model.score_column)
+    named += [c for _, c in task.score_columns]
     named += [c for view in spec.intersections for c in view]
     named += named_group_columns_used(spec)
     if spec.discover is not None and spec.discover.features is not None:
@@ -117,7 +121,7 @@ def prepare_streaming(
     rows_read = rows_dropped = 0
     score_values = np.zeros(0)
     for path in files:
-        batches = FileBatches(path, columns=_needed_columns(spec), batch_rows=engine.batch_rows)
+        batches = FileBatches(path, columns=needed_columns(spec), batch_rows=engine.batch_rows)
         for batch in batches:
             checked_batch = check_batch(spec, batch, labels_of, checked_columns=checked)
             rows_read += checked_batch.rows_read

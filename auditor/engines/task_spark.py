@@ -29,18 +29,16 @@ from auditor.engines.spark import (
     NOTE_SAMPLE,
     NOTE_SPARK_HASH,
     NOTE_SPARK_UNHASHED,
-    _source,
     add_group_columns,
     check_counts,
     draw_sample,
     group_order,
-    read_frame,
+    read_source,
     spark_hashes,
-    spark_session,
 )
 from auditor.engines.task_streaming import task_computation, task_search_rows
 from auditor.errors import DataError, ModelError
-from auditor.load.data import DATA_EMPTY, LoadedData, check_columns, resolve_features
+from auditor.load.data import DATA_EMPTY, LoadedData
 from auditor.load.identifiers import refuse_identifier_like_sizes
 from auditor.load.spec import AuditSpec, group_label
 from auditor.load.task_data import (
@@ -255,13 +253,8 @@ def prepare_task_spark(
 
     from auditor.audit import Prepared, check_reference_groups
 
-    source = _source(spec)
     engine = spec.engine
-    spark = spark_session(engine)
-    progress(f"reading {source} in Spark")
-    df = read_frame(spark, spec)
-    check_columns(spec, list(df.columns))
-    features = resolve_features(spec, df.columns)
+    source, df, features = read_source(spec, progress)
     if scorer is None:
         scorer = load_task_scorer(spec)
     task = spec.task

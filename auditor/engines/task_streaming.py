@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from auditor.engines.streaming import refuse_too_many_groups
+from auditor.engines.streaming import needed_columns, refuse_too_many_groups
 from auditor.errors import DataError
 from auditor.load.data import (
     DATA_EMPTY,
@@ -30,7 +30,7 @@ from auditor.load.data import (
     resolve_features,
 )
 from auditor.load.identifiers import refuse_identifier_like_sizes
-from auditor.load.named_groups import named_group_columns, named_group_columns_used
+from auditor.load.named_groups import named_group_columns
 from auditor.load.spec import AuditSpec, display_path
 from auditor.load.stream import FileBatches, combined_sha256, data_files, relative_name
 from auditor.load.task_data import (
@@ -84,22 +84,6 @@ NOTE_OVER_BUDGET = (
     "they were kept at that resolution."
 )
 NOTE_EXACT = "Every distinct row was kept: point estimates equal one pass over all rows."
-
-
-def needed_columns(spec: AuditSpec) -> list[str] | None:
-    """Columns to read: every named one (all columns when features are implicit)."""
-    if spec.features is None:
-        return None
-    task = spec.task
-    named = [spec.label.column, *([str(task.event)] if task.event else [])]
-    named += [*spec.sensitive, *spec.features, *named_group_columns_used(spec)]
-    if spec.model.score_column is not None:
-        named.append(spec.model.score_column)
-    named += [c for _, c in task.score_columns]
-    named += [c for view in spec.intersections for c in view]
-    if spec.discover is not None and spec.discover.features is not None:
-        named += list(spec.discover.features)
-    return list(dict.fromkeys(named))
 
 
 def attributes_of(spec: AuditSpec) -> list[str]:
